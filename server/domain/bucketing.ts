@@ -1,0 +1,28 @@
+import { createHash } from 'node:crypto';
+
+/** Buckets are basis points: 0..9999. */
+export const BUCKETS = 10_000;
+
+/**
+ * Deterministic bucket of a machine for one rollout: sha256("salt:machine") read as an
+ * unsigned 48-bit integer, modulo 10,000 (bias < 1e-10). Each rollout has its own salt,
+ * so buckets are independent across rollouts; the same inputs give the same bucket in
+ * every process and after every restart.
+ */
+export function bucketOf(salt: string, machineId: string): number {
+  const digest = createHash('sha256').update(salt).update(':').update(machineId).digest();
+  return digest.readUIntBE(0, 6) % BUCKETS;
+}
+
+/** Percent (0..100, may be fractional like 0.5) to basis points. */
+export function percentToBasisPoints(percent: number): number {
+  return Math.round(percent * 100);
+}
+
+/**
+ * A machine is in the candidate arm iff its bucket is below the stage percent in basis
+ * points. Monotone: raising the percent never moves a machine out of the candidate arm.
+ */
+export function inCandidateArm(bucket: number, percent: number): boolean {
+  return bucket < percentToBasisPoints(percent);
+}

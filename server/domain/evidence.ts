@@ -1,0 +1,49 @@
+/**
+ * What the store hands the decision rule: raw, uncapped counts per machine and UTC day for
+ * each arm, cumulative over the rollout's stages, plus failing-test tallies. Capping and
+ * every statistic are computed by the rule (server/domain/decision/), never by the store.
+ */
+export type Arm = 'candidate' | 'control';
+
+export interface MachineDay {
+  machine: string;
+  /** UTC day, YYYY-MM-DD. */
+  day: string;
+  runs: number;
+  /** Runs whose outcome was `fail`. */
+  failures: number;
+  /** Runs whose outcome was `error` (install or set-up failure). */
+  errors: number;
+}
+
+export interface FailingTest {
+  id: string;
+  /** Distinct machines of this arm that reported this test failing. */
+  machines: number;
+}
+
+export interface ArmEvidence {
+  machineDays: MachineDay[];
+  /** Most frequent first; capped by the store. */
+  failingTests: FailingTest[];
+}
+
+export interface RolloutEvidence {
+  candidate: ArmEvidence;
+  control: ArmEvidence;
+  /** Reports that installed neither S nor C of this library. */
+  mismatched: number;
+  /** Reports counted in one of the arms. */
+  counted: number;
+  /** Wall-clock ms of the newest counted report, or null. */
+  lastReportAt: number | null;
+}
+
+/** Per stage and arm counters, for people (API, CLI, dashboard). */
+export interface ArmCounters {
+  runs: number;
+  failures: number;
+  errors: number;
+  machines: number;
+  failingMachines: number;
+}

@@ -1,0 +1,90 @@
+/**
+ * Rollout policy: the thresholds of the decision rule (see docs/decision.md). All durations
+ * are seconds so tests and demos can run a whole rollout in a minute.
+ */
+export interface StagePolicy {
+  /** Minimum time in the stage before an automatic advance. */
+  soakSeconds: number;
+  /** Minimum distinct candidate machines. */
+  minMachines: number;
+  /** Minimum capped candidate runs. */
+  minRuns: number;
+  /** Non-inferiority margin = max(marginFactor * q0, marginFloor). */
+  marginFactor: number;
+  marginFloor: number;
+}
+
+export interface Policy {
+  /** False-rollback probability over the whole rollout. */
+  alpha: number;
+  /** Per machine per UTC day, at most this many runs count (weight cap). */
+  cap: number;
+  /** After this long in one stage, keep holding and alert a human. */
+  maxStageAgeSeconds: number;
+  /** Data-quality alarm: control arm has fewer capped runs than this. */
+  minControlRuns: number;
+  /** Data-quality alarm: share of reports whose installed version is neither S nor C. */
+  maxMismatchShare: number;
+  /** Data-quality alarm: sample-ratio-mismatch χ² p-value below this. */
+  srmPValue: number;
+  /** Hard break needs at least this many all-failing candidate machines. */
+  hardBreakMinMachines: number;
+  /** One entry per stage before the last (the last stage, 100%, is the promoted state). */
+  stages: StagePolicy[];
+}
+
+const HOUR = 3600;
+
+/** Defaults from the spec: the first stage is lenient, later stages strict. */
+export const FIRST_STAGE_DEFAULT: StagePolicy = {
+  soakSeconds: 48 * HOUR, minMachines: 10, minRuns: 50, marginFactor: 2, marginFloor: 0.05,
+};
+export const LATER_STAGE_DEFAULT: StagePolicy = {
+  soakSeconds: 72 * HOUR, minMachines: 50, minRuns: 300, marginFactor: 0.5, marginFloor: 0.01,
+};
+
+export const POLICY_DEFAULTS: Omit<Policy, 'stages'> = {
+  alpha: 0.05,
+  cap: 5,
+  maxStageAgeSeconds: 14 * 24 * HOUR,
+  minControlRuns: 200,
+  maxMismatchShare: 0.05,
+  srmPValue: 0.001,
+  hardBreakMinMachines: 3,
+};
+
+export type StagePolicyOverride = Partial<StagePolicy>;
+export interface PolicyOverride extends Partial<Omit<Policy, 'stages'>> {
+  /** Applied to every stage, then `stages[i]` on top. */
+  stage?: StagePolicyOverride;
+  stages?: StagePolicyOverride[];
+}
+
+/**
+ * Resolves a full policy for a rollout with `stageCount` stages from the defaults, the
+ * server's overrides and the rollout's own overrides (later wins).
+ */
+export function resolvePolicy(stageCount: number, ...layers: (PolicyOverride | undefined)[]): Policy {
+  let base: Omit<Policy, 'stages'> = { ...POLICY_DEFAULTS };
+  const stages: StagePolicy[] = [];
+  for (let i = 0; i < Math.max(stageCount - 1, 0); i++) {
+    stages.push({ ...(i === 0 ? FIRST_STAGE_DEFAULT : LATER_STAGE_DEFAULT) });
+  }
+  for (const layer of layers) {
+    if (!layer) continue;
+    const { stage, stages: perStage, ...top } = layer;
+    base = { ...base, ...stripUndefined(top) };
+    for (let i = 0; i < stages.length; i++) {
+      stages[i] = { ...stages[i]!, ...stripUndefined(stage ?? {}), ...stripUndefined(perStage?.[i] ?? {}) };
+    }
+  }
+  return { ...base, stages };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export function marginFor(stage: StagePolicy, q0: number): number {
+  return Math.max(stage.marginFactor * q0, stage.marginFloor);
+}

@@ -1,0 +1,216 @@
+import { conflict, invalid } from './errors';
+import { isValidName, normalizeName } from './names';
+import type { Policy } from './policy';
+import { assertPep440, sameVersion } from './versions';
+
+/**
+ * A rollout moves library L from stable S to candidate C through stages (percent of
+ * machines on C). The last stage is always 100: reaching it is promotion, so an active
+ * rollout sits at a stage index below `stages.length - 1`.
+ */
+export type RolloutState = 'active' | 'paused' | 'promoted' | 'rolled_back' | 'superseded';
+
+export const TERMINAL_STATES: ReadonlySet<RolloutState> = new Set(['promoted', 'rolled_back', 'superseded']);
+
+export interface Rollout {
+  id: string;
+  /** Spelling as given (or as the constraints file has it). */
+  library: string;
+  /** PEP 503 key: one active rollout per key. */
+  key: string;
+  stable: string;
+  candidate: string;
+  stages: number[];
+  stageIndex: number;
+  state: RolloutState;
+  /** Admin freeze: automatic decisions (advance and rollback) are not applied. */
+  frozen: boolean;
+  salt: string;
+  revision: number;
+  policy: Policy;
+  /** Control failure rate when the rollout started; frozen for the rollout (null until known). */
+  q0: number | null;
+  createdAt: number;
+  createdBy: string;
+  updatedAt: number;
+  stageEnteredAt: number;
+  /** Stage percent history: when each stage was entered. */
+  history: { stageIndex: number; percent: number; at: number }[];
+  endedAt: number | null;
+  endReason: string | null;
+  /** Latest decision explanation (written by the controller). */
+  lastDecision: unknown;
+  /** Gerrit proposal status, written by the proposer. */
+  proposal: unknown;
+}
+
+export interface NewRollout {
+  id: string;
+  library: string;
+  stable: string;
+  candidate: string;
+  stages: number[];
+  salt: string;
+  policy: Policy;
+  actor: string;
+  now: number;
+}
+
+export const DEFAULT_STAGES = [1, 10, 100];
+
+export function validateStages(stages: number[]): void {
+  if (stages.length < 2) throw invalid('stages needs at least two entries, ending with 100', { field: 'stages' });
+  if (stages.length > 20) throw invalid('stages has more than 20 entries', { field: 'stages' });
+  for (let i = 0; i < stages.length; i++) {
+    const s = stages[i]!;
+    if (!(s > 0 && s <= 100) || Math.round(s * 100) !== s * 100) {
+      throw invalid(`stages[${i}] = ${s}: each stage is a percent in (0, 100] with at most two decimals`, { field: 'stages' });
+    }
+    if (i > 0 && s <= stages[i - 1]!) throw invalid('stages must be strictly increasing', { field: 'stages' });
+  }
+  if (stages[stages.length - 1] !== 100) throw invalid('the last stage must be 100', { field: 'stages' });
+}
+
+export function createRollout(n: NewRollout): Rollout {
+  if (!isValidName(n.library)) throw invalid(`"${n.library}" is not a valid distribution name`, { field: 'library' });
+  assertPep440(n.stable, 'stable');
+  assertPep440(n.candidate, 'candidate');
+  if (sameVersion(n.stable, n.candidate)) {
+    throw invalid(`candidate ${n.candidate} is the same version as stable ${n.stable}`, { field: 'candidate' });
+  }
+  validateStages(n.stages);
+  if (n.policy.stages.length !== n.stages.length - 1) {
+    throw invalid('policy.stages must have one entry per stage before the last', { field: 'policy' });
+  }
+  return {
+    id: n.id,
+    library: n.library,
+    key: normalizeName(n.library),
+    stable: n.stable,
+    candidate: n.candidate,
+    stages: [...n.stages],
+    stageIndex: 0,
+    state: 'active',
+    frozen: false,
+    salt: n.salt,
+    revision: 1,
+    policy: n.policy,
+    q0: null,
+    createdAt: n.now,
+    createdBy: n.actor,
+    updatedAt: n.now,
+    stageEnteredAt: n.now,
+    history: [{ stageIndex: 0, percent: n.stages[0]!, at: n.now }],
+    endedAt: null,
+    endReason: null,
+    lastDecision: null,
+    proposal: null,
+  };
+}
+
+/** Percent of machines on the candidate right now (100 once promoted, 0 when ended otherwise). */
+export function currentPercent(r: Rollout): number {
+  if (r.state === 'promoted') return 100;
+  if (TERMINAL_STATES.has(r.state)) return 0;
+  return r.stages[r.stageIndex]!;
+}
+
+export type ActionType = 'promote' | 'pause' | 'resume' | 'rollback' | 'freeze' | 'unfreeze' | 'supersede';
+
+export interface Action {
+  type: ActionType;
+  actor: string;
+  reason: string;
+  /** Taken by the controller rather than a person. */
+  automatic?: boolean;
+}
+
+export interface RolloutEvent {
+  type: string;
+  rolloutId: string;
+  actor: string;
+  reason: string;
+  automatic: boolean;
+  at: number;
+  fromState: RolloutState;
+  toState: RolloutState;
+  fromStage: number;
+  toStage: number;
+  revision: number;
+  evidence?: unknown;
+}
+
+/**
+ * The state machine. Returns the next rollout (revision + 1) and the audit event, or
+ * throws a conflict when the state does not allow the action. Automatic actions are
+ * refused on a frozen rollout, and an automatic promote is refused on a paused one.
+ */
+export function applyAction(r: Rollout, a: Action, now: number, evidence?: unknown): { next: Rollout; event: RolloutEvent } {
+  if (TERMINAL_STATES.has(r.state)) throw conflict(`rollout ${r.id} is already ${r.state}`);
+  if (a.automatic && r.frozen) throw conflict(`rollout ${r.id} is frozen; automatic ${a.type} not applied`);
+  const next: Rollout = { ...r, history: [...r.history], revision: r.revision + 1, updatedAt: now };
+  let type: string = a.type;
+  switch (a.type) {
+    case 'promote': {
+      if (a.automatic && r.state === 'paused') throw conflict(`rollout ${r.id} is paused; automatic advance not applied`);
+      const to = r.stageIndex + 1;
+      next.stageIndex = to;
+      next.stageEnteredAt = now;
+      next.history.push({ stageIndex: to, percent: r.stages[to]!, at: now });
+      if (to >= r.stages.length - 1) {
+        next.state = 'promoted';
+        next.endedAt = now;
+        next.endReason = a.reason;
+        type = 'promoted';
+      } else {
+        type = 'advanced';
+      }
+      break;
+    }
+    case 'pause':
+      if (r.state !== 'active') throw conflict(`rollout ${r.id} is ${r.state}, not active`);
+      next.state = 'paused';
+      break;
+    case 'resume':
+      if (r.state !== 'paused') throw conflict(`rollout ${r.id} is ${r.state}, not paused`);
+      next.state = 'active';
+      break;
+    case 'rollback':
+      next.state = 'rolled_back';
+      next.endedAt = now;
+      next.endReason = a.reason;
+      type = 'rolled_back';
+      break;
+    case 'supersede':
+      next.state = 'superseded';
+      next.endedAt = now;
+      next.endReason = a.reason;
+      type = 'superseded';
+      break;
+    case 'freeze':
+      if (r.frozen) throw conflict(`rollout ${r.id} is already frozen`);
+      next.frozen = true;
+      type = 'frozen';
+      break;
+    case 'unfreeze':
+      if (!r.frozen) throw conflict(`rollout ${r.id} is not frozen`);
+      next.frozen = false;
+      type = 'unfrozen';
+      break;
+  }
+  const event: RolloutEvent = {
+    type,
+    rolloutId: r.id,
+    actor: a.actor,
+    reason: a.reason,
+    automatic: a.automatic ?? false,
+    at: now,
+    fromState: r.state,
+    toState: next.state,
+    fromStage: r.stageIndex,
+    toStage: next.stageIndex,
+    revision: next.revision,
+    ...(evidence === undefined ? {} : { evidence }),
+  };
+  return { next, event };
+}
