@@ -1,0 +1,61 @@
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics';
+import type { ConstraintsService } from '../services/constraints';
+import type { PinsCache } from '../services/pins-cache';
+import type { ReportService } from '../services/reports';
+import type { RolloutService } from '../services/rollouts';
+import type { DcRedis } from '../store/redis';
+import type { RolloutStore } from '../store/rollout-store';
+import type { TelemetryStore } from '../store/telemetry-store';
+import type { TokenStore } from '../store/token-store';
+import { errorHandler, notFoundHandler } from './errors';
+import { adminRoutes } from './routes/admin';
+import { opsRoutes } from './routes/ops';
+import { pinsRoutes } from './routes/pins';
+import { reportRoutes } from './routes/reports';
+import { rolloutRoutes } from './routes/rollouts';
+
+export interface AppDeps {
+  logger: Logger;
+  metrics: Metrics;
+  redis: DcRedis;
+  pins: PinsCache;
+  rollouts: RolloutService;
+  rolloutStore: RolloutStore;
+  reports: ReportService;
+  telemetry: TelemetryStore;
+  constraints: ConstraintsService;
+  tokens: TokenStore;
+  /** Refreshes gauges before a scrape. */
+  beforeScrape: () => Promise<void>;
+  /** Extra routers (dashboard, Gerrit admin) mounted before the 404 handler. */
+  extra?: express.Router[];
+}
+
+export const BODY_LIMIT = '256kb';
+
+export function createApp(d: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : req.path);
+      const secs = Number(process.hrtime.bigint() - start) / 1e9;
+      d.metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, secs);
+    });
+    next();
+  });
+  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(opsRoutes(d.redis, d.metrics, d.beforeScrape));
+  app.use(pinsRoutes(d.pins, d.metrics));
+  app.use(reportRoutes(d.reports, d.telemetry, d.tokens, d.metrics));
+  app.use(rolloutRoutes(d.rollouts, d.rolloutStore, d.tokens));
+  app.use(adminRoutes(d.constraints, d.tokens));
+  for (const r of d.extra ?? []) app.use(r);
+  app.use(notFoundHandler);
+  app.use(errorHandler(d.logger));
+  return app;
+}

@@ -1,0 +1,29 @@
+import type { Request, RequestHandler } from 'express';
+import { ROLE_RANK, type Role, type TokenEntry, type TokenStore } from '../store/token-store';
+import { HttpError } from './errors';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: TokenEntry;
+  }
+}
+
+/** Bearer-token auth: 401 without a valid token, 403 when the token's role is too low. */
+export function requireRole(tokens: TokenStore, role: Role): RequestHandler {
+  return async (req, _res, next) => {
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) throw new HttpError(401, 'unauthorized', 'missing bearer token (Authorization: Bearer <token>)');
+    const entry = await tokens.lookup(m[1]!);
+    if (!entry) throw new HttpError(401, 'unauthorized', 'unknown or revoked token');
+    if (ROLE_RANK[entry.role] < ROLE_RANK[role]) {
+      throw new HttpError(403, 'forbidden', `this needs the ${role} role; token "${entry.name}" has ${entry.role}`);
+    }
+    req.principal = entry;
+    next();
+  };
+}
+
+export function actorOf(req: Request): string {
+  return req.principal ? `${req.principal.name} (${req.principal.role})` : 'anonymous';
+}

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { isValidName } from '../domain/names';
+import { isPep440 } from '../domain/versions';
+
+/** Every request body and query is parsed here, at the edge, before any domain call. */
+export const MAX_FAILED_TESTS = 100;
+export const MAX_TEST_ID_LENGTH = 512;
+export const MAX_INSTALLED = 2000;
+export const MAX_BATCH = 100;
+
+const label = (max: number) => z.string().min(1).max(max).regex(/^[\w.+\-/:@ ]+$/, 'only letters, digits and . _ + - / : @ space');
+const pep440 = z.string().max(64).refine(isPep440, 'not a PEP 440 version');
+const distName = z.string().max(200).refine(isValidName, 'not a valid distribution name');
+
+export const machineId = z.uuid();
+
+export const reportSchema = z.strictObject({
+  id: z.uuid(),
+  machine: z.uuid(),
+  outcome: z.enum(['pass', 'fail', 'error']),
+  installed: z.record(distName, pep440).refine((o) => Object.keys(o).length <= MAX_INSTALLED, `at most ${MAX_INSTALLED} entries`),
+  project: label(100),
+  env: label(100),
+  python: z.string().max(32).regex(/^\d+\.\d+(\.\d+)?[\w.+-]*$/, 'like 3.11.7'),
+  platform: label(64),
+  durationMs: z.number().int().min(0).max(7 * 24 * 3600 * 1000),
+  failedTests: z.array(z.string().min(1).max(MAX_TEST_ID_LENGTH).regex(/^[^\t\r\n]+$/, 'no tabs or newlines')).max(MAX_FAILED_TESTS).default([]),
+  startedAt: z.iso.datetime({ offset: true }).optional(),
+  finishedAt: z.iso.datetime({ offset: true }),
+  client: z.string().max(100).optional(),
+});
+export type Report = z.infer<typeof reportSchema>;
+
+export const reportBatch = z.strictObject({ reports: z.array(reportSchema).min(1).max(MAX_BATCH) });
+
+/** A batch when the body has `reports`, else one report; so errors name the exact field. */
+export function parseReportsBody(body: unknown) {
+  if (body && typeof body === 'object' && 'reports' in body) {
+    const r = reportBatch.safeParse(body);
+    return r.success ? { success: true as const, data: r.data.reports } : r;
+  }
+  const r = reportSchema.safeParse(body);
+  return r.success ? { success: true as const, data: [r.data] } : r;
+}
+
+const stagePolicy = z.strictObject({
+  soakSeconds: z.number().min(0).max(365 * 86400).optional(),
+  minMachines: z.number().int().min(0).max(1e7).optional(),
+  minRuns: z.number().int().min(0).max(1e9).optional(),
+  marginFactor: z.number().min(0).max(100).optional(),
+  marginFloor: z.number().min(0).max(1).optional(),
+});
+
+export const policyOverride = z.strictObject({
+  alpha: z.number().gt(0).lt(0.5).optional(),
+  cap: z.number().int().min(1).max(1000).optional(),
+  maxStageAgeSeconds: z.number().min(1).max(365 * 86400).optional(),
+  minControlRuns: z.number().int().min(0).max(1e9).optional(),
+  maxMismatchShare: z.number().min(0).max(1).optional(),
+  srmPValue: z.number().min(0).max(1).optional(),
+  hardBreakMinMachines: z.number().int().min(1).max(1e6).optional(),
+  stage: stagePolicy.optional(),
+  stages: z.array(stagePolicy).max(20).optional(),
+});
+
+export const createRolloutBody = z.strictObject({
+  library: distName,
+  candidate: pep440,
+  stable: pep440.optional(),
+  stages: z.array(z.number()).min(2).max(20).optional(),
+  policy: policyOverride.optional(),
+  reason: z.string().max(1000).optional(),
+});
+
+export const actionBody = z.strictObject({
+  reason: z.string().min(1, 'a reason is required').max(1000),
+  revision: z.number().int().min(1).optional(),
+});
+
+export const rolloutIdParam = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,160}$/, 'not a rollout id');
+
+export const tokenBody = z.strictObject({
+  name: label(100),
+  role: z.enum(['viewer', 'release-manager', 'admin']),
+});

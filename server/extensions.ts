@@ -1,0 +1,6 @@
+import type { Extension } from './runtime';
+
+/** The parts that hang off the core server: controller, Gerrit proposer, dashboard. */
+export function defaultExtensions(): Extension[] {
+  return [];
+}

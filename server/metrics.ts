@@ -1,0 +1,66 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per app instance (tests create many apps in one process). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'depcanary_http_request_duration_seconds',
+      help: 'HTTP request latency by route and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5],
+      registers: [registry],
+    }),
+    reportsIngested: new Counter({
+      name: 'depcanary_reports_ingested_total',
+      help: 'Reports stored, by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    reportsDuplicate: new Counter({
+      name: 'depcanary_reports_duplicate_total',
+      help: 'Replayed reports accepted but not counted again',
+      registers: [registry],
+    }),
+    reportsRejected: new Counter({
+      name: 'depcanary_reports_rejected_total',
+      help: 'Report requests rejected, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    pinsServed: new Counter({
+      name: 'depcanary_pins_served_total',
+      help: 'Constraints and pins responses, by endpoint and whether any candidate override applied',
+      labelNames: ['endpoint', 'overridden'] as const,
+      registers: [registry],
+    }),
+    rolloutsByState: new Gauge({
+      name: 'depcanary_rollouts',
+      help: 'Rollouts by state',
+      labelNames: ['state'] as const,
+      registers: [registry],
+    }),
+    stagePercent: new Gauge({
+      name: 'depcanary_stage_percent',
+      help: 'Current candidate percent of each live rollout, by library',
+      labelNames: ['library'] as const,
+      registers: [registry],
+    }),
+    decisions: new Counter({
+      name: 'depcanary_decisions_total',
+      help: 'Controller decisions, by verdict and whether they were applied',
+      labelNames: ['verdict', 'applied'] as const,
+      registers: [registry],
+    }),
+    decisionLatency: new Histogram({
+      name: 'depcanary_decision_latency_seconds',
+      help: 'Time from the newest report a decision used to the decision being applied',
+      labelNames: ['verdict'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+  };
+}
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,96 @@
+import type { Logger } from 'pino';
+import { pinnedVersion, parseConstraints } from '../domain/constraints';
+import type { BaseStore } from '../store/base-store';
+import { keys } from '../store/keys';
+import type { DcRedis } from '../store/redis';
+import type { RolloutStore } from '../store/rollout-store';
+import { PinsSnapshot } from './pins';
+
+/**
+ * Keeps the PinsSnapshot in memory so serving pins never touches Redis. Every change bumps
+ * `<prefix>:version` and publishes on `<prefix>:changed`; this cache reloads on each
+ * message, and also polls the version every `pollMs` in case a message was missed. So a
+ * change reaches every server process within `pollMs` (default 1 s) at worst, and within
+ * milliseconds normally; the process that made the change refreshes before it replies.
+ */
+export class PinsCache {
+  private snapshot: PinsSnapshot | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private loading: Promise<void> | null = null;
+  private dirty = false;
+
+  constructor(
+    private readonly redis: DcRedis,
+    private readonly subscriber: DcRedis,
+    private readonly prefix: string,
+    private readonly rollouts: RolloutStore,
+    private readonly base: BaseStore,
+    private readonly logger: Logger,
+    private readonly pollMs = 1000,
+  ) {}
+
+  current(): PinsSnapshot {
+    if (!this.snapshot) throw new Error('pins cache used before start()');
+    return this.snapshot;
+  }
+
+  async start(): Promise<void> {
+    await this.refresh(true);
+    const channel = keys(this.prefix).changed;
+    await this.subscriber.subscribe(channel);
+    this.subscriber.on('message', (ch) => {
+      if (ch === channel) void this.refresh().catch((e) => this.logger.warn({ err: String(e) }, 'pins refresh failed'));
+    });
+    this.timer = setInterval(() => {
+      void this.refresh().catch((e) => this.logger.warn({ err: String(e) }, 'pins refresh failed'));
+    }, this.pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Reloads when the version moved (or always with `force`); concurrent calls coalesce. */
+  async refresh(force = false): Promise<void> {
+    if (this.loading) {
+      this.dirty = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      try {
+        do {
+          this.dirty = false;
+          await this.load(force);
+          force = false;
+        } while (this.dirty);
+      } finally {
+        this.loading = null;
+      }
+    })();
+    return this.loading;
+  }
+
+  private async load(force: boolean): Promise<void> {
+    const version = await this.rollouts.version();
+    if (!force && this.snapshot && this.snapshot.version === version) return;
+    const [stored, overrides, active] = await Promise.all([this.base.get(), this.base.overrides(), this.rollouts.active()]);
+    const text = stored?.text ?? '';
+    const etag = stored?.etag ?? '';
+    const promoted = new Map([...overrides].map(([k, o]) => [k, { name: o.name, version: o.version }]));
+    this.snapshot = PinsSnapshot.build(version, text, etag, promoted, active.map((r) => r.rollout));
+  }
+}
+
+/** Helper for stores: the version a library is pinned at in a base text (null if absent or ambiguous). */
+export function pinnedIn(text: string): (name: string) => string | null {
+  const file = parseConstraints(text);
+  return (name) => {
+    try {
+      return pinnedVersion(file, name);
+    } catch {
+      return null;
+    }
+  };
+}

@@ -1,0 +1,59 @@
+import type { Report } from '../api/schemas';
+import { invalid } from '../domain/errors';
+import { normalizeName } from '../domain/names';
+import type { IngestItem, TelemetryStore } from '../store/telemetry-store';
+import type { PinsCache } from './pins-cache';
+
+const DAY_MS = 86_400_000;
+/** Reports may be late (spooled offline) but not from the far past or the future. */
+export const MAX_REPORT_AGE_MS = 30 * DAY_MS;
+export const MAX_CLOCK_SKEW_MS = DAY_MS;
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  counted: { rolloutId: string; arm: string }[];
+  /** Per report: counted now (false for a replayed id). */
+  fresh: boolean[];
+}
+
+/**
+ * Turns validated reports into counter updates: the arm of each report is decided from
+ * the in-memory snapshot (the machine's bucket at the stage it is served now, and the
+ * version it actually installed), then the store counts each report exactly once.
+ */
+export class ReportService {
+  constructor(
+    private readonly telemetry: TelemetryStore,
+    private readonly pins: PinsCache,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async ingest(reports: Report[]): Promise<IngestResult> {
+    const now = this.clock();
+    const snapshot = this.pins.current();
+    const items: IngestItem[] = reports.map((r, i) => {
+      const finished = Date.parse(r.finishedAt);
+      const field = reports.length > 1 ? `reports.${i}.finishedAt` : 'finishedAt';
+      if (finished > now + MAX_CLOCK_SKEW_MS) throw invalid(`${field} is in the future`, { field });
+      if (finished < now - MAX_REPORT_AGE_MS) throw invalid(`${field} is older than 30 days`, { field });
+      const installed = new Map(Object.entries(r.installed).map(([name, v]) => [normalizeName(name), v]));
+      return {
+        id: r.id,
+        machine: r.machine,
+        outcome: r.outcome,
+        day: new Date(finished).toISOString().slice(0, 10),
+        failedTests: [...new Set(r.failedTests)],
+        json: JSON.stringify({ ...r, receivedAt: new Date(now).toISOString() }),
+        assignments: snapshot.assign(r.machine, installed),
+      };
+    });
+    const fresh = await this.telemetry.ingest(items, now);
+    const counted: IngestResult['counted'] = [];
+    items.forEach((it, i) => {
+      if (fresh[i]) for (const a of it.assignments) counted.push({ rolloutId: a.rolloutId, arm: a.arm });
+    });
+    const accepted = fresh.filter(Boolean).length;
+    return { accepted, duplicates: items.length - accepted, counted, fresh };
+  }
+}

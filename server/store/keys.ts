@@ -1,0 +1,33 @@
+/**
+ * Every Redis key name, built in one place: `<prefix>:<name>[:<id>...]`. Lua scripts get
+ * the prefix as an argument and build the same names (see the headers of lua/*.lua), so
+ * any change here must be mirrored there.
+ */
+export function keys(prefix: string) {
+  const k = (...parts: (string | number)[]) => [prefix, ...parts].join(':');
+  return {
+    prefix,
+    rollout: (id: string) => k('rollout', id),
+    rolloutIndex: k('rollouts'),
+    active: k('active'),
+    events: (id: string) => k('events', id),
+    version: k('version'),
+    changed: k('changed'),
+    base: k('base'),
+    baseOverrides: k('base', 'overrides'),
+    tokens: k('tokens'),
+    reportSeen: (reportId: string) => k('report', reportId),
+    reportStream: k('reports'),
+    machineReports: (machine: string) => k('machine-reports', machine),
+    ingestTotals: k('ingest'),
+    counters: (id: string, stage: number | 'all', arm: string) => k('ro', id, 'c', stage, arm),
+    machineDays: (id: string, arm: string) => k('ro', id, 'md', arm),
+    failingTests: (id: string, arm: string) => k('ro', id, 'ft', arm),
+    rolloutMeta: (id: string) => k('ro', id, 'meta'),
+    lease: (name: string) => k('lease', name),
+    leaseFence: (name: string) => k('lease', name, 'fence'),
+    outboxItems: k('outbox', 'items'),
+    outboxDue: k('outbox', 'due'),
+  };
+}
+export type Keys = ReturnType<typeof keys>;

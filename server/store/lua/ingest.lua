@@ -1,0 +1,69 @@
+--[[
+  ingest.lua — count one test-run report exactly once, for every rollout it concerns.
+  ARGV[1]  prefix
+  ARGV[2]  report id
+  ARGV[3]  dedupe TTL (s)
+  ARGV[4]  report JSON (as received, plus receivedAt)
+  ARGV[5]  machine id
+  ARGV[6]  UTC day of finishedAt (YYYY-MM-DD)
+  ARGV[7]  outcome: pass | fail | error
+  ARGV[8]  now (ms)
+  ARGV[9]  approximate max length of the report stream
+  ARGV[10] number of failing test ids T, then T ids
+  then, per rollout, three values: rollout id, arm (candidate | control | mismatch), stage index
+  Returns: 1 counted; 0 duplicate (already counted, nothing written).
+]]
+local p = ARGV[1]
+if redis.call('SET', p .. ':report:' .. ARGV[2], '1', 'NX', 'EX', ARGV[3]) == false then
+  return 0
+end
+local machine, day, outcome, now = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local failed = outcome ~= 'pass'
+redis.call('XADD', p .. ':reports', 'MAXLEN', '~', ARGV[9], '*', 'json', ARGV[4])
+local mr = p .. ':machine-reports:' .. machine
+redis.call('LPUSH', mr, ARGV[4])
+redis.call('LTRIM', mr, 0, 49)
+redis.call('EXPIRE', mr, 2592000)
+redis.call('HINCRBY', p .. ':ingest', 'reports', 1)
+local nt = tonumber(ARGV[10])
+local i = 11 + nt
+while i + 2 <= #ARGV do
+  local id, arm, stage = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local ro = p .. ':ro:' .. id
+  local meta = ro .. ':meta'
+  if arm == 'mismatch' then
+    redis.call('HINCRBY', meta, 'mismatched', 1)
+  else
+    redis.call('HINCRBY', meta, 'counted', 1)
+    redis.call('HSET', meta, 'lastReportAt', now)
+    for _, st in ipairs({stage, 'all'}) do
+      local c = ro .. ':c:' .. st .. ':' .. arm
+      redis.call('HINCRBY', c, 'runs', 1)
+      if outcome == 'fail' then redis.call('HINCRBY', c, 'failures', 1) end
+      if outcome == 'error' then redis.call('HINCRBY', c, 'errors', 1) end
+      if redis.call('SADD', c .. ':m', machine) == 1 then redis.call('HINCRBY', c, 'machines', 1) end
+      if failed and redis.call('SADD', c .. ':fm', machine) == 1 then
+        redis.call('HINCRBY', c, 'failingMachines', 1)
+      end
+    end
+    local md = ro .. ':md:' .. arm
+    local field = machine .. '|' .. day
+    local cur = redis.call('HGET', md, field)
+    local n, f, e = 0, 0, 0
+    if cur then
+      local a, b, c2 = string.match(cur, '(%d+),(%d+),(%d+)')
+      n, f, e = tonumber(a), tonumber(b), tonumber(c2)
+    end
+    n = n + 1
+    if outcome == 'fail' then f = f + 1 end
+    if outcome == 'error' then e = e + 1 end
+    redis.call('HSET', md, field, n .. ',' .. f .. ',' .. e)
+    for t = 1, nt do
+      local tid = ARGV[10 + t]
+      if redis.call('SADD', ro .. ':ftm:' .. arm, tid .. '\t' .. machine) == 1 then
+        redis.call('ZINCRBY', ro .. ':ft:' .. arm, 1, tid)
+      end
+    end
+  end
+end
+return 1

@@ -1,0 +1,127 @@
+import { conflict, notFound } from '../domain/errors';
+import type { Rollout, RolloutEvent } from '../domain/rollout';
+import { TERMINAL_STATES } from '../domain/rollout';
+import { keys, type Keys } from './keys';
+import type { DcRedis } from './redis';
+
+/** Side records of a rollout that change without a revision bump (not part of the state machine). */
+export interface RolloutRecord {
+  rollout: Rollout;
+  decision: unknown;
+  proposal: unknown;
+  q0: number | null;
+}
+
+export interface OutboxWrite {
+  id: string;
+  item: unknown;
+}
+
+export interface TransitionOptions {
+  /** Promotion: the base pin of this library becomes the candidate. */
+  baseOverride?: { name: string; version: string; stable: string; rolloutId: string };
+  outbox?: OutboxWrite;
+  /** The controller's lease fence; the write is refused if another process took the lease. */
+  fence?: { lease: string; token: string };
+}
+
+/**
+ * Rollouts in Redis: one hash per rollout (`json`, `rev`, plus side fields `decision`,
+ * `proposal`, `q0`), an index by creation time, the active rollout per library, and an
+ * audit stream per rollout. Every state change goes through a Lua compare-and-set.
+ */
+export class RolloutStore {
+  private readonly k: Keys;
+  constructor(private readonly redis: DcRedis, prefix: string) {
+    this.k = keys(prefix);
+  }
+
+  async create(r: Rollout, event: RolloutEvent, superseded?: { prev: Rollout; next: Rollout; event: RolloutEvent }): Promise<void> {
+    const res = await this.redis.dc_create(
+      this.k.prefix, r.id, JSON.stringify(r), r.key, JSON.stringify(event), r.createdAt,
+      superseded?.prev.id ?? '', superseded?.prev.revision ?? 0,
+      superseded ? JSON.stringify(superseded.next) : '', superseded?.next.revision ?? 0,
+      superseded ? JSON.stringify(superseded.event) : '',
+    );
+    if (res === -2) throw conflict(`another rollout of ${r.library} was started or changed at the same time; retry`);
+  }
+
+  /** Applies `next` if the stored revision is still `expected`; 409 otherwise. */
+  async transition(expected: Rollout, next: Rollout, event: RolloutEvent, opts: TransitionOptions = {}): Promise<void> {
+    const res = await this.redis.dc_transition(
+      this.k.prefix, expected.id, expected.revision, JSON.stringify(next), next.revision, JSON.stringify(event),
+      next.key, TERMINAL_STATES.has(next.state) ? '1' : '0',
+      opts.baseOverride ? JSON.stringify(opts.baseOverride) : '',
+      opts.outbox?.id ?? '', opts.outbox ? JSON.stringify(opts.outbox.item) : '',
+      next.updatedAt, opts.fence?.token ?? '', opts.fence?.lease ?? '',
+    );
+    if (res === -1) throw notFound(`rollout ${expected.id} not found`);
+    if (res === -2) throw conflict(`rollout ${expected.id} changed since revision ${expected.revision}; reload and retry`);
+    if (res === -3) throw conflict('the controller lease was lost; decision not applied');
+  }
+
+  async get(id: string): Promise<RolloutRecord | null> {
+    const h = await this.redis.hgetall(this.k.rollout(id));
+    return h.json ? toRecord(h) : null;
+  }
+
+  async require(id: string): Promise<RolloutRecord> {
+    const r = await this.get(id);
+    if (!r) throw notFound(`rollout ${id} not found`);
+    return r;
+  }
+
+  /** Newest first. */
+  async list(limit = 500): Promise<RolloutRecord[]> {
+    const ids = await this.redis.zrevrange(this.k.rolloutIndex, 0, limit - 1);
+    return this.getMany(ids);
+  }
+
+  async activeIds(): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.k.active);
+  }
+
+  async active(): Promise<RolloutRecord[]> {
+    return this.getMany(Object.values(await this.activeIds()));
+  }
+
+  async getMany(ids: string[]): Promise<RolloutRecord[]> {
+    if (ids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hgetall(this.k.rollout(id));
+    const res = (await pipe.exec()) ?? [];
+    return res.map(([, h]) => h as Record<string, string>).filter((h) => h?.json).map(toRecord);
+  }
+
+  async events(id: string, count = 1000): Promise<RolloutEvent[]> {
+    const entries = await this.redis.xrange(this.k.events(id), '-', '+', 'COUNT', count);
+    return entries.map(([, fields]) => JSON.parse(fields[1] ?? 'null') as RolloutEvent);
+  }
+
+  /** The controller's latest explanation; no revision bump, no audit event. */
+  async setDecision(id: string, decision: unknown): Promise<void> {
+    await this.redis.hset(this.k.rollout(id), 'decision', JSON.stringify(decision));
+  }
+
+  async setProposal(id: string, proposal: unknown): Promise<void> {
+    await this.redis.hset(this.k.rollout(id), 'proposal', JSON.stringify(proposal));
+  }
+
+  /** Freezes q0 once; later calls keep the first value. */
+  async freezeQ0(id: string, q0: number): Promise<void> {
+    await this.redis.hsetnx(this.k.rollout(id), 'q0', String(q0));
+  }
+
+  /** The counter every change bumps (pins caches compare it). */
+  async version(): Promise<number> {
+    return Number((await this.redis.get(this.k.version)) ?? 0);
+  }
+}
+
+function toRecord(h: Record<string, string>): RolloutRecord {
+  const rollout = JSON.parse(h.json!) as Rollout;
+  const q0 = h.q0 !== undefined ? Number(h.q0) : rollout.q0;
+  const decision = h.decision ? JSON.parse(h.decision) : null;
+  const proposal = h.proposal ? JSON.parse(h.proposal) : null;
+  return { rollout: { ...rollout, q0, lastDecision: decision, proposal }, decision, proposal, q0 };
+}

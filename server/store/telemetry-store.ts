@@ -1,0 +1,100 @@
+import type { ArmCounters, ArmEvidence, FailingTest, MachineDay, RolloutEvidence } from '../domain/evidence';
+import { keys, type Keys } from './keys';
+import type { DcRedis } from './redis';
+
+export type Assignment = { rolloutId: string; arm: 'candidate' | 'control' | 'mismatch'; stage: number };
+
+export interface IngestItem {
+  id: string;
+  machine: string;
+  outcome: 'pass' | 'fail' | 'error';
+  day: string;
+  failedTests: string[];
+  json: string;
+  assignments: Assignment[];
+}
+
+const DEDUPE_TTL_S = 35 * 24 * 3600;
+const STREAM_MAX = 100_000;
+const ARMS = ['candidate', 'control'] as const;
+
+/** Report ingestion (one Lua call per report, pipelined) and the evidence reads behind decisions. */
+export class TelemetryStore {
+  private readonly k: Keys;
+  constructor(private readonly redis: DcRedis, prefix: string) {
+    this.k = keys(prefix);
+  }
+
+  /** Returns, per item, true when newly counted and false for a replayed id. */
+  async ingest(items: IngestItem[], now: number): Promise<boolean[]> {
+    const pipe = this.redis.pipeline() as unknown as { dc_ingest: (...a: (string | number)[]) => void; exec: () => Promise<[Error | null, unknown][] | null> };
+    for (const it of items) {
+      const args: (string | number)[] = [
+        this.k.prefix, it.id, DEDUPE_TTL_S, it.json, it.machine, it.day, it.outcome, now, STREAM_MAX,
+        it.failedTests.length, ...it.failedTests,
+      ];
+      for (const a of it.assignments) args.push(a.rolloutId, a.arm, a.stage);
+      pipe.dc_ingest(...args);
+    }
+    const res = (await pipe.exec()) ?? [];
+    return res.map(([err, v]) => {
+      if (err) throw err;
+      return v === 1;
+    });
+  }
+
+  async machineReports(machine: string, limit: number): Promise<unknown[]> {
+    const list = await this.redis.lrange(this.k.machineReports(machine), 0, limit - 1);
+    return list.map((s) => JSON.parse(s));
+  }
+
+  async counters(rolloutId: string, stage: number | 'all'): Promise<Record<'candidate' | 'control', ArmCounters>> {
+    const [c, k] = await Promise.all(ARMS.map((arm) => this.redis.hgetall(this.k.counters(rolloutId, stage, arm))));
+    return { candidate: toCounters(c ?? {}), control: toCounters(k ?? {}) };
+  }
+
+  async meta(rolloutId: string): Promise<{ counted: number; mismatched: number; lastReportAt: number | null }> {
+    const h = await this.redis.hgetall(this.k.rolloutMeta(rolloutId));
+    return {
+      counted: Number(h.counted ?? 0),
+      mismatched: Number(h.mismatched ?? 0),
+      lastReportAt: h.lastReportAt ? Number(h.lastReportAt) : null,
+    };
+  }
+
+  async failingTests(rolloutId: string, arm: 'candidate' | 'control', limit = 50): Promise<FailingTest[]> {
+    const flat = await this.redis.zrevrange(this.k.failingTests(rolloutId, arm), 0, limit - 1, 'WITHSCORES');
+    const out: FailingTest[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i]!, machines: Number(flat[i + 1]) });
+    return out;
+  }
+
+  /** Everything the decision rule needs, cumulative over the rollout's stages. */
+  async evidence(rolloutId: string): Promise<RolloutEvidence> {
+    const [candidate, control, meta] = await Promise.all([
+      this.armEvidence(rolloutId, 'candidate'),
+      this.armEvidence(rolloutId, 'control'),
+      this.meta(rolloutId),
+    ]);
+    return { candidate, control, ...meta };
+  }
+
+  private async armEvidence(rolloutId: string, arm: 'candidate' | 'control'): Promise<ArmEvidence> {
+    const [h, failingTests] = await Promise.all([
+      this.redis.hgetall(this.k.machineDays(rolloutId, arm)),
+      this.failingTests(rolloutId, arm, 200),
+    ]);
+    const machineDays: MachineDay[] = [];
+    for (const [field, v] of Object.entries(h)) {
+      const sep = field.lastIndexOf('|');
+      const [n, f, e] = v.split(',').map(Number);
+      machineDays.push({ machine: field.slice(0, sep), day: field.slice(sep + 1), runs: n ?? 0, failures: f ?? 0, errors: e ?? 0 });
+    }
+    return { machineDays, failingTests };
+  }
+}
+
+function toCounters(h: Record<string, string>): ArmCounters {
+  const n = (f: string) => Number(h[f] ?? 0);
+  return { runs: n('runs'), failures: n('failures'), errors: n('errors'), machines: n('machines'), failingMachines: n('failingMachines') };
+}
