@@ -1,0 +1,100 @@
+import type { RolloutEvidence } from '../evidence';
+import type { Policy } from '../policy';
+import { chiSquare1Survival } from './chisq';
+
+/**
+ * Data-quality alarms (DECISION.md): each one holds the rollout and alerts a human.
+ *  - control_runs_low: the control arm has fewer capped runs than policy.minControlRuns;
+ *  - sample_ratio_mismatch: the candidate share of machines reporting in this stage is far
+ *    from the stage percent (χ² test, one degree of freedom, p < policy.srmPValue);
+ *  - mismatched_reports: more than policy.maxMismatchShare of the reports installed neither
+ *    the stable nor the candidate version.
+ */
+export interface SrmResult {
+  candidateMachines: number;
+  controlMachines: number;
+  expectedShare: number;
+  chi2: number;
+  pValue: number;
+}
+
+const DAY_MS = 86_400_000;
+
+function utcDay(ms: number): string {
+  return new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
+}
+
+/**
+ * Sample-ratio test on distinct machines that reported during the current stage. Evidence
+ * is cumulative over stages and kept per UTC day, so for a later stage only the days after
+ * the day it was entered count (on that day a machine may have reported as control before
+ * the advance and as candidate after it); for the first stage every day counts. A machine
+ * seen in both arms counts as candidate (the candidate range only grows). Skipped (null)
+ * while either expected count is below 5, where the χ² approximation is poor.
+ */
+export function sampleRatio(
+  evidence: RolloutEvidence,
+  percent: number,
+  stageIndex: number,
+  stageEnteredAt: number,
+): SrmResult | null {
+  const share = percent / 100;
+  if (!(share > 0 && share < 1)) return null;
+  const after = stageIndex === 0 ? null : utcDay(stageEnteredAt);
+  const cand = new Set<string>();
+  for (const md of evidence.candidate.machineDays) {
+    if (md.runs > 0 && (after === null || md.day > after)) cand.add(md.machine);
+  }
+  const ctrl = new Set<string>();
+  for (const md of evidence.control.machineDays) {
+    if (md.runs > 0 && (after === null || md.day > after) && !cand.has(md.machine)) ctrl.add(md.machine);
+  }
+  const n = cand.size + ctrl.size;
+  const expT = n * share;
+  const expK = n * (1 - share);
+  if (expT < 5 || expK < 5) return null;
+  const dev = cand.size - expT;
+  const chi2 = (dev * dev) / expT + (dev * dev) / expK;
+  return { candidateMachines: cand.size, controlMachines: ctrl.size, expectedShare: share, chi2, pValue: chiSquare1Survival(chi2) };
+}
+
+export interface AlarmInput {
+  evidence: RolloutEvidence;
+  policy: Policy;
+  controlCappedRuns: number;
+  percent: number;
+  stageIndex: number;
+  stageEnteredAt: number;
+}
+
+export function dataQualityAlarms(x: AlarmInput): string[] {
+  const alarms: string[] = [];
+  const { policy, evidence } = x;
+  if (x.controlCappedRuns < policy.minControlRuns) {
+    alarms.push(`control_runs_low: the control arm has ${fmt(x.controlCappedRuns)} capped runs (< ${policy.minControlRuns})`);
+  }
+  const srm = sampleRatio(evidence, x.percent, x.stageIndex, x.stageEnteredAt);
+  if (srm && srm.pValue < policy.srmPValue) {
+    const total = srm.candidateMachines + srm.controlMachines;
+    alarms.push(
+      `sample_ratio_mismatch: ${srm.candidateMachines} of ${total} machines in this stage are candidates ` +
+        `(${pct(srm.candidateMachines / total)}, expected ${pct(srm.expectedShare)}; χ² = ${srm.chi2.toFixed(1)}, p = ${srm.pValue.toExponential(1)})`,
+    );
+  }
+  const all = evidence.mismatched + evidence.counted;
+  if (all > 0 && evidence.mismatched / all > policy.maxMismatchShare) {
+    alarms.push(
+      `mismatched_reports: ${evidence.mismatched} of ${all} reports (${pct(evidence.mismatched / all)}) installed neither ` +
+        `the stable nor the candidate version (> ${pct(policy.maxMismatchShare)})`,
+    );
+  }
+  return alarms;
+}
+
+function fmt(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toFixed(1);
+}
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(1)}%`;
+}

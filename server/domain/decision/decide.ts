@@ -1,0 +1,138 @@
+import { marginFor } from '../policy';
+import { TERMINAL_STATES } from '../rollout';
+import { dataQualityAlarms } from './alarms';
+import { halfWidth, tauFor } from './bound';
+import { explain } from './explain';
+import { aggregateArm, armVariance, floorRate, summarize } from './stats';
+import { newInCandidate } from './tests';
+import type { Decision, DecisionInput, DecisionRule, Verdict } from './types';
+
+/** A regression rollback needs at least this many distinct candidate machines (DECISION.md). */
+export const MIN_REGRESSION_MACHINES = 3;
+
+/**
+ * The decision rule of DECISION.md: advance, hold or roll back one rollout at one stage.
+ * Pure: the clock is `input.now`, nothing is read or written elsewhere.
+ *
+ * Order: hard break → rollback; G_T ≥ 3 and D − h > 0 → rollback; advance when soak,
+ * machines, runs, D + h < margin and no data-quality alarm all hold; hold otherwise.
+ * A paused or frozen rollout is evaluated like an active one: the controller decides
+ * whether to apply the verdict (it never applies an automatic advance to a paused rollout).
+ *
+ * q0 (the control failure rate when the rollout started) is frozen for the rollout. While
+ * `rollout.q0` is null:
+ *  - once the control arm has ≥ policy.minControlRuns capped runs, its capped failure
+ *    rate becomes q0 now: it is used for τ and the margin of this evaluation and returned
+ *    as `q0ToFreeze` for the controller to store;
+ *  - before that, advancing is impossible (no margin: rule 'no_q0'), but both rollbacks
+ *    stay armed, because a candidate that breaks installs must not wait for the control
+ *    arm to fill up. The hard break needs only the current control rate (< 50%). The
+ *    regression bound uses τ = max(current control rate, 0.01) (0.01 with no control
+ *    runs): the same formula as with a frozen q0, fed with the best estimate there is.
+ *    Any τ gives a valid mixture bound; τ only decides at which effect size it is
+ *    tightest, and q0 itself is estimated from the same control data, so this choice
+ *    adds no dependence the frozen q0 does not have. The wide variance of a thin control
+ *    arm (V_K, floored by q(1−q)/N_K) keeps this bound conservative.
+ */
+export function decide(input: DecisionInput): Decision {
+  const { now, rollout, evidence } = input;
+  const { policy, stages, stageIndex } = rollout;
+  const percent = stages[stageIndex] ?? 0;
+  const stageAgeSeconds = Math.max(0, (now - rollout.stageEnteredAt) / 1000);
+  const stagePolicy = policy.stages[stageIndex];
+
+  const cand = aggregateArm(evidence.candidate, policy.cap);
+  const ctrl = aggregateArm(evidence.control, policy.cap);
+  const q = floorRate(ctrl);
+  const VT = armVariance(cand, q);
+  const VK = armVariance(ctrl, q);
+  const pT = cand.N > 0 ? cand.F / cand.N : null;
+  const pK = ctrl.N > 0 ? ctrl.F / ctrl.N : null;
+
+  let q0 = rollout.q0;
+  let q0ToFreeze: number | null = null;
+  if (q0 === null && pK !== null && ctrl.N >= policy.minControlRuns) {
+    q0 = pK;
+    q0ToFreeze = pK;
+  }
+  const tau = tauFor(q0 ?? pK);
+  let D: number | null = null;
+  let h: number | null = null;
+  if (pT !== null && pK !== null && VT !== null && VK !== null) {
+    D = pT - pK;
+    h = halfWidth(VT + VK, tau, policy.alpha);
+  }
+  const margin = stagePolicy && q0 !== null ? marginFor(stagePolicy, q0) : null;
+  const alarms = dataQualityAlarms({
+    evidence, policy, controlCappedRuns: ctrl.N, percent, stageIndex, stageEnteredAt: rollout.stageEnteredAt,
+  });
+  const ageExceeded = stageAgeSeconds >= policy.maxStageAgeSeconds;
+
+  const active = !TERMINAL_STATES.has(rollout.state) && stageIndex < stages.length - 1 && stagePolicy !== undefined;
+  let verdict: Verdict = 'hold';
+  let rule: DecisionRule = 'not_active';
+  const blockers: DecisionRule[] = [];
+  if (active && stagePolicy) {
+    const controlRate = pK ?? q0;
+    const hardBreak =
+      cand.allFailing >= policy.hardBreakMinMachines &&
+      2 * cand.allFailing >= cand.G &&
+      controlRate !== null &&
+      controlRate < 0.5;
+    if (hardBreak) {
+      verdict = 'rollback';
+      rule = 'hard_break';
+    } else if (cand.G >= MIN_REGRESSION_MACHINES && D !== null && h !== null && D - h > 0) {
+      verdict = 'rollback';
+      rule = 'regression';
+    } else {
+      if (q0 === null) blockers.push('no_q0');
+      if (alarms.length > 0) blockers.push('data_quality');
+      if (stageAgeSeconds < stagePolicy.soakSeconds) blockers.push('insufficient_soak');
+      if (cand.G < stagePolicy.minMachines) blockers.push('insufficient_machines');
+      if (cand.N < stagePolicy.minRuns) blockers.push('insufficient_runs');
+      if (margin === null || D === null || h === null || !(D + h < margin)) blockers.push('not_proven_non_inferior');
+      if (blockers.length === 0) {
+        verdict = 'advance';
+        rule = 'advance';
+      } else {
+        rule = ageExceeded ? 'max_stage_age' : blockers[0]!;
+      }
+    }
+  } else {
+    q0ToFreeze = null;
+  }
+
+  const decision: Decision = {
+    verdict,
+    rule,
+    reason: '',
+    at: now,
+    stageIndex,
+    percent,
+    stageAgeSeconds,
+    candidate: summarize(cand, VT),
+    control: summarize(ctrl, VK),
+    D,
+    h,
+    lower: D !== null && h !== null ? D - h : null,
+    upper: D !== null && h !== null ? D + h : null,
+    margin,
+    tau,
+    q0,
+    alpha: policy.alpha,
+    blockers,
+    alarms,
+    alert: alarms.length > 0 || (verdict === 'hold' && active && ageExceeded),
+    newInCandidate: newInCandidate(evidence.candidate.failingTests, evidence.control.failingTests, cand.G, ctrl.G),
+    q0ToFreeze,
+  };
+  decision.reason = explain(decision, {
+    soakSeconds: stagePolicy?.soakSeconds ?? 0,
+    minMachines: stagePolicy?.minMachines ?? 0,
+    minRuns: stagePolicy?.minRuns ?? 0,
+    maxStageAgeSeconds: policy.maxStageAgeSeconds,
+    state: rollout.state,
+  });
+  return decision;
+}

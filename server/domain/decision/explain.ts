@@ -1,0 +1,86 @@
+import type { RolloutState } from '../rollout';
+import type { Decision, DecisionRule } from './types';
+
+export interface ExplainContext {
+  soakSeconds: number;
+  minMachines: number;
+  minRuns: number;
+  maxStageAgeSeconds: number;
+  state: RolloutState;
+}
+
+/** Percent with one decimal: 0.0512 → "5.1%". */
+export function pct(x: number | null): string {
+  return x === null ? 'n/a' : `${(100 * x).toFixed(1)}%`;
+}
+
+/** Signed percentage points: 0.0123 → "+1.2 pts". */
+export function pts(x: number | null): string {
+  if (x === null) return 'n/a';
+  const v = 100 * x;
+  return `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)} pts`;
+}
+
+function hours(s: number): string {
+  return s >= 48 * 3600 ? `${(s / 86400).toFixed(1)} d` : s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${Math.round(s)} s`;
+}
+
+function runs(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toFixed(1);
+}
+
+function comparison(d: Decision): string {
+  const c = d.candidate;
+  const k = d.control;
+  return (
+    `candidate ${pct(c.p)} of ${runs(c.N)} capped runs on ${c.G} machines vs control ${pct(k.p)} of ${runs(k.N)} on ${k.G}` +
+    (d.D !== null && d.h !== null ? ` (D = ${pts(d.D)} ± ${(100 * d.h).toFixed(1)})` : '')
+  );
+}
+
+function blockerText(rule: DecisionRule, d: Decision, x: ExplainContext): string {
+  switch (rule) {
+    case 'no_q0':
+      return `no baseline failure rate q0 yet: the control arm has ${runs(d.control.N)} capped runs, freezing q0 needs the data-quality minimum`;
+    case 'data_quality':
+      return `data-quality alarm (${d.alarms.map((a) => a.split(':')[0]).join(', ')})`;
+    case 'insufficient_soak':
+      return `soaking ${hours(d.stageAgeSeconds)} of ${hours(x.soakSeconds)} in the ${d.percent}% stage`;
+    case 'insufficient_machines':
+      return `${d.candidate.G} of ${x.minMachines} distinct candidate machines`;
+    case 'insufficient_runs':
+      return `${runs(d.candidate.N)} of ${x.minRuns} capped candidate runs`;
+    case 'not_proven_non_inferior':
+      return d.upper === null || d.margin === null
+        ? 'no comparison possible yet'
+        : `upper bound ${pts(d.upper)} not below the ${(100 * d.margin).toFixed(1)}-point margin`;
+    default:
+      return rule;
+  }
+}
+
+export function explain(d: Decision, x: ExplainContext): string {
+  switch (d.rule) {
+    case 'not_active':
+      return `Nothing to decide: the rollout is ${x.state} at stage ${d.stageIndex} (${d.percent}%).`;
+    case 'hard_break':
+      return (
+        `Hard break: ${d.candidate.allFailingMachines} of ${d.candidate.G} candidate machines failed or errored on every run ` +
+        `(${d.candidate.runs} runs, ${d.candidate.failures} failures, ${d.candidate.errors} errors) while the control fails ${pct(d.control.p ?? d.q0)}.`
+      );
+    case 'regression':
+      return `Regression: ${comparison(d)}; the always-valid lower bound ${pts(d.lower)} is above zero.`;
+    case 'advance':
+      return (
+        `Advance from ${d.percent}%: after ${hours(d.stageAgeSeconds)}, ${comparison(d)}; ` +
+        `the upper bound ${pts(d.upper)} is below the ${(100 * (d.margin ?? 0)).toFixed(1)}-point margin.`
+      );
+    case 'max_stage_age':
+      return (
+        `Holding for ${hours(d.stageAgeSeconds)} in the ${d.percent}% stage (max ${hours(x.maxStageAgeSeconds)}), a human should look: ` +
+        `${d.blockers.map((b) => blockerText(b, d, x)).join('; ')}; ${comparison(d)}.`
+      );
+    default:
+      return `Hold: ${d.blockers.map((b) => blockerText(b, d, x)).join('; ')}; ${comparison(d)}.`;
+  }
+}
