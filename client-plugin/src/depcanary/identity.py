@@ -54,7 +54,7 @@ def save_config(data: dict[str, Any]) -> None:
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     with contextlib.suppress(OSError):
         tmp.chmod(0o600)
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def opt_in(server: str | None = None) -> dict[str, Any]:
