@@ -65,5 +65,6 @@ while i + 2 <= #ARGV do
       end
     end
   end
+  i = i + 3
 end
 return 1

@@ -1,0 +1,124 @@
+/**
+ * Reads the decision rule's explanation defensively for commit messages. The explanation
+ * is produced elsewhere (server/domain/decision) and may be null (a manual rollback), an
+ * older shape, or partial; every field is optional here and only well-typed values are used.
+ */
+export interface ArmSummary {
+  runs?: number;
+  failures?: number;
+  errors?: number;
+  machines?: number;
+  /** Failure rate in [0, 1]. */
+  rate?: number;
+}
+
+export interface NewFailingTest {
+  id: string;
+  candidateMachines?: number;
+  expectedMachines?: number;
+}
+
+export interface EvidenceSummary {
+  verdict?: string;
+  rule?: string;
+  reason?: string;
+  candidate?: ArmSummary;
+  control?: ArmSummary;
+  /** Difference of failure rates (candidate - control), its interval and the margin, in [−1, 1]. */
+  difference?: number;
+  lower?: number;
+  upper?: number;
+  margin?: number;
+  stageIndex?: number;
+  percent?: number;
+  newInCandidate: NewFailingTest[];
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const num = (o: Obj, ...keys: string[]): number | undefined => {
+  for (const k of keys) {
+    const v = o[k];
+    if (typeof v === 'number' && Number.isFinite(v)) return v;
+  }
+  return undefined;
+};
+const str = (o: Obj, key: string): string | undefined => {
+  const v = o[key];
+  return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
+};
+
+function arm(v: unknown): ArmSummary | undefined {
+  if (!isObj(v)) return undefined;
+  const a: ArmSummary = {
+    runs: num(v, 'runs'),
+    failures: num(v, 'failures'),
+    errors: num(v, 'errors'),
+    machines: num(v, 'machines'),
+    rate: num(v, 'p', 'rate'),
+  };
+  if (a.rate === undefined && a.runs && a.failures !== undefined) a.rate = (a.failures + (a.errors ?? 0)) / a.runs;
+  return Object.values(a).some((x) => x !== undefined) ? a : undefined;
+}
+
+export const MAX_NEW_TESTS = 10;
+
+export function readEvidence(decision: unknown): EvidenceSummary | null {
+  if (!isObj(decision)) return null;
+  const arms = isObj(decision.arms) ? decision.arms : {};
+  const tests = Array.isArray(decision.newInCandidate) ? decision.newInCandidate : [];
+  const newInCandidate: NewFailingTest[] = [];
+  for (const t of tests) {
+    if (!isObj(t) || typeof t.id !== 'string' || t.id === '') continue;
+    newInCandidate.push({
+      id: t.id.slice(0, 512),
+      candidateMachines: num(t, 'candidateMachines', 'machines'),
+      expectedMachines: num(t, 'expectedMachines', 'expected'),
+    });
+    if (newInCandidate.length >= MAX_NEW_TESTS) break;
+  }
+  return {
+    verdict: str(decision, 'verdict'),
+    rule: str(decision, 'rule'),
+    reason: str(decision, 'reason'),
+    candidate: arm(arms.candidate),
+    control: arm(arms.control),
+    difference: num(decision, 'D', 'difference'),
+    lower: num(decision, 'lower'),
+    upper: num(decision, 'upper'),
+    margin: num(decision, 'margin'),
+    stageIndex: num(decision, 'stageIndex'),
+    percent: num(decision, 'percent'),
+    newInCandidate,
+  };
+}
+
+/** 0.148 -> "14.8%". */
+export function pct(rate: number): string {
+  return `${(Math.round(rate * 1000) / 10).toFixed(1)}%`;
+}
+
+/** 0.121 -> "+12.1 points" (a difference of rates). */
+export function points(d: number): string {
+  const v = Math.round(d * 1000) / 10;
+  return `${v > 0 ? '+' : ''}${v.toFixed(1)}`;
+}
+
+/** 1 -> "1%", 0.5 -> "0.5%". */
+export function percentLabel(p: number): string {
+  return `${Number.isInteger(p) ? p : Number(p.toFixed(2))}%`;
+}
+
+/** A fixed-width table of the two arms (commit messages are read in monospace). */
+export function armTable(rows: { arm: string; version: string; a: ArmSummary | undefined }[]): string[] {
+  const cell = (v: number | undefined) => (v === undefined ? '-' : String(v));
+  const head = ['arm', 'version', 'runs', 'machines', 'failed', 'errored', 'failure rate'];
+  const body = rows
+    .filter((r) => r.a !== undefined)
+    .map((r) => [r.arm, r.version, cell(r.a!.runs), cell(r.a!.machines), cell(r.a!.failures), cell(r.a!.errors), r.a!.rate === undefined ? '-' : pct(r.a!.rate)]);
+  if (body.length === 0) return [];
+  const all = [head, ...body];
+  const widths = head.map((_, c) => Math.max(...all.map((row) => row[c]!.length)));
+  // Text columns align left, numbers right.
+  return all.map((row) => `  ${row.map((v, c) => (c < 2 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ')}`.trimEnd());
+}

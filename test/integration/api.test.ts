@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ADMIN_TOKEN, FIXTURES, report, startTestServer, type TestServer } from '../support/server';
+
+const UC = readFileSync(join(FIXTURES, 'upper-constraints.txt'), 'utf8');
+
+describe('HTTP API on a real Redis', () => {
+  let s: TestServer;
+  beforeEach(async () => {
+    s = await startTestServer();
+  });
+  afterEach(async () => {
+    await s.close();
+  });
+
+  test('serves the imported base byte for byte, with ETag and 304', async () => {
+    const r = await s.req('GET', '/v1/constraints.txt', undefined, null);
+    expect(r.status).toBe(200);
+    expect(r.text).toBe(UC);
+    const tag = r.headers.get('etag')!;
+    expect(tag).toMatch(/^".+"$/);
+    const again = await s.req('GET', `/v1/constraints.txt?machine=${randomUUID()}`, undefined, null, { 'if-none-match': tag });
+    expect(again.status).toBe(304);
+    const bad = await s.req('GET', '/v1/constraints.txt?machine=not-a-uuid', undefined, null);
+    expect(bad.status).toBe(200);
+    expect(bad.text).toBe(UC);
+  });
+
+  test('10% rollout over 2,000 machines: ~200 get the candidate, each differs in exactly that line', async () => {
+    const created = await s.req('POST', '/v1/rollouts', { library: 'oslo.log', candidate: '8.4.0', stages: [10, 100] });
+    expect(created.status).toBe(201);
+    expect(created.json.stable).toBe('8.3.0');
+    const baseLines = UC.split('\n');
+    let candidates = 0;
+    for (let i = 0; i < 2000; i++) {
+      const r = await s.req('GET', `/v1/constraints.txt?machine=${randomUUID()}`, undefined, null);
+      if (r.text === UC) continue;
+      candidates++;
+      const lines = r.text.split('\n');
+      expect(lines.length).toBe(baseLines.length);
+      const diff = lines.map((l, j) => [l, baseLines[j]] as const).filter(([a, b]) => a !== b);
+      expect(diff).toEqual([['oslo.log===8.4.0', 'oslo.log===8.3.0']]);
+      expect(r.headers.get('x-depcanary-overrides')).toBe('oslo.log=8.4.0');
+    }
+    expect(candidates).toBeGreaterThanOrEqual(150);
+    expect(candidates).toBeLessThanOrEqual(250);
+  });
+
+  test('pins JSON names arm, rollout and stage; a malformed machine is a 400', async () => {
+    const { json: ro } = await s.req('POST', '/v1/rollouts', { library: 'Oslo_Log', candidate: '8.4.0' });
+    expect(ro.library).toBe('oslo.log');
+    const m = randomUUID();
+    const r = await s.req('GET', `/v1/pins?machine=${m}`, undefined, null);
+    expect(r.status).toBe(200);
+    expect(r.json.pins).toHaveLength(1);
+    expect(r.json.pins[0]).toMatchObject({ library: 'oslo.log', rolloutId: ro.id, stage: 0, percent: 1, stable: '8.3.0', candidate: '8.4.0' });
+    expect(['candidate', 'control']).toContain(r.json.pins[0].arm);
+    expect((await s.req('GET', '/v1/pins?machine=abc', undefined, null)).status).toBe(400);
+    expect((await s.req('GET', '/v1/pins', undefined, null)).status).toBe(400);
+  });
+
+  test('rollout validation: PEP 440, C differs from S, stages, unknown library', async () => {
+    const bad = async (body: unknown) => (await s.req('POST', '/v1/rollouts', body));
+    let r = await bad({ library: 'oslo.log', candidate: 'banana!' });
+    expect(r.status).toBe(400);
+    expect(r.json.error.field).toBe('candidate');
+    r = await bad({ library: 'oslo.log', candidate: '8.3.0' });
+    expect(r.status).toBe(400);
+    expect(r.json.error.message).toMatch(/same version/);
+    r = await bad({ library: 'oslo.log', candidate: '8.4.0', stages: [10, 5, 100] });
+    expect(r.status).toBe(400);
+    r = await bad({ library: 'no-such-lib', candidate: '1.0' });
+    expect(r.status).toBe(400);
+    expect(r.json.error.message).toMatch(/not pinned/);
+    r = await bad({ library: 'no-such-lib', candidate: '1.0', stable: '0.9' });
+    expect(r.status).toBe(201);
+  });
+
+  test('auth: 401 without token, 403 with a lower role, tokens created by admin', async () => {
+    expect((await s.req('GET', '/v1/rollouts', undefined, null)).status).toBe(401);
+    expect((await s.req('GET', '/v1/rollouts', undefined, 'wrong-token')).status).toBe(401);
+    const t = await s.req('POST', '/v1/tokens', { name: 'ci-viewer', role: 'viewer' });
+    expect(t.status).toBe(201);
+    const viewer = t.json.token as string;
+    expect((await s.req('GET', '/v1/rollouts', undefined, viewer)).status).toBe(200);
+    const denied = await s.req('POST', '/v1/rollouts', { library: 'oslo.log', candidate: '8.4.0' }, viewer);
+    expect(denied.status).toBe(403);
+    expect(denied.json.error.message).toMatch(/release-manager/);
+  });
+
+  test('state machine over HTTP: pause, resume, promote to 100% makes C the base pin', async () => {
+    const { json: ro } = await s.req('POST', '/v1/rollouts', { library: 'oslo.log', candidate: '8.4.0' });
+    const act = (a: string, body: unknown = { reason: 'test' }) => s.req('POST', `/v1/rollouts/${ro.id}/${a}`, body);
+    expect((await act('resume')).status).toBe(409);
+    expect((await act('pause')).json.state).toBe('paused');
+    expect((await act('pause')).status).toBe(409);
+    expect((await act('resume')).json.state).toBe('active');
+    expect((await act('promote', {})).status).toBe(400);
+    const p1 = await act('promote');
+    expect(p1.json).toMatchObject({ stageIndex: 1, percent: 10, state: 'active' });
+    const stale = await act('pause', { reason: 'stale', revision: 1 });
+    expect(stale.status).toBe(409);
+    const p2 = await act('promote');
+    expect(p2.json).toMatchObject({ state: 'promoted', percent: 100 });
+    const served = await s.req('GET', `/v1/constraints.txt?machine=${randomUUID()}`, undefined, null);
+    expect(served.text).toBe(UC.replace('oslo.log===8.3.0', 'oslo.log===8.4.0'));
+    expect((await act('rollback')).status).toBe(409);
+    const ev = await s.req('GET', `/v1/rollouts/${ro.id}/events`);
+    expect(ev.json.events.map((e: { type: string }) => e.type)).toEqual(['created', 'pause', 'resume', 'advanced', 'promoted']);
+    expect(ev.json.events[3]).toMatchObject({ actor: 'bootstrap-admin (admin)', reason: 'test', fromStage: 0, toStage: 1 });
+  });
+
+  test('a new rollout for the same library supersedes the active one', async () => {
+    const { json: a } = await s.req('POST', '/v1/rollouts', { library: 'oslo.log', candidate: '8.4.0' });
+    const { json: b } = await s.req('POST', '/v1/rollouts', { library: 'oslo.log', candidate: '8.5.0' });
+    expect((await s.req('GET', `/v1/rollouts/${a.id}`)).json.state).toBe('superseded');
+    expect((await s.req('GET', `/v1/rollouts/${b.id}`)).json.state).toBe('active');
+    const ev = await s.req('GET', `/v1/rollouts/${a.id}/events`);
+    expect(ev.json.events.at(-1)).toMatchObject({ type: 'superseded', reason: expect.stringContaining(b.id) });
+    const active = await s.req('GET', '/v1/rollouts?state=active');
+    expect(active.json.rollouts.map((r: { id: string }) => r.id)).toEqual([b.id]);
+  });
+
+  test('concurrent promote and rollback: exactly one wins, the other gets 409', async () => {
+    for (let i = 0; i < 5; i++) {
+      const { json: ro } = await s.req('POST', '/v1/rollouts', { library: 'oslo.log', candidate: `8.4.${i}` });
+      const [a, b] = await Promise.all([
+        s.req('POST', `/v1/rollouts/${ro.id}/promote`, { reason: 'manual', revision: ro.revision }),
+        s.req('POST', `/v1/rollouts/${ro.id}/rollback`, { reason: 'auto', revision: ro.revision }),
+      ]);
+      expect([a.status, b.status].sort()).toEqual([200, 409]);
+      const events = (await s.req('GET', `/v1/rollouts/${ro.id}/events`)).json.events;
+      expect(events).toHaveLength(2);
+    }
+  });
+
+  test('reports: counted once per id, arms from bucket and installed version, errors name the field', async () => {
+    const { json: ro } = await s.req('POST', '/v1/rollouts', { library: 'oslo.log', candidate: '8.4.0', stages: [50, 100] });
+    const machines = Array.from({ length: 40 }, () => randomUUID());
+    const reports = [];
+    for (const m of machines) {
+      const pins = (await s.req('GET', `/v1/pins?machine=${m}`, undefined, null)).json.pins;
+      const cand = pins[0].arm === 'candidate';
+      reports.push(report({ machine: m, installed: { 'oslo.log': pins[0].version }, outcome: cand ? 'fail' : 'pass', failedTests: cand ? ['t.test_a'] : [] }));
+    }
+    reports.push(report({ machine: machines[0]!, installed: { 'oslo.log': '1.0.0' } }));
+    const r = await s.req('POST', '/v1/reports', { reports }, null);
+    expect(r.status).toBe(202);
+    expect(r.json).toEqual({ accepted: 41, duplicates: 0 });
+    const replay = await s.req('POST', '/v1/reports', { reports: reports.slice(0, 5) }, null);
+    expect(replay.json).toEqual({ accepted: 0, duplicates: 5 });
+    const view = (await s.req('GET', `/v1/rollouts/${ro.id}`)).json;
+    const ev = view.evidence;
+    expect(ev.stage.candidate.runs + ev.stage.control.runs).toBe(40);
+    expect(ev.stage.candidate.failures).toBe(ev.stage.candidate.runs);
+    expect(ev.stage.candidate.machines).toBe(ev.stage.candidate.runs);
+    expect(ev.stage.control.failures).toBe(0);
+    expect(ev.mismatched).toBe(1);
+    expect(ev.failingTests.candidate).toEqual([{ id: 't.test_a', machines: ev.stage.candidate.machines }]);
+
+    const bad = report({ machine: machines[1]!, installed: { 'oslo.log': '8.4.0' } });
+    const badBatch = await s.req('POST', '/v1/reports', { reports: [report({ machine: machines[2]!, installed: {} }), { ...bad, outcome: 'maybe' }] }, null);
+    expect(badBatch.status).toBe(400);
+    expect(badBatch.json.error.field).toBe('reports.1.outcome');
+    const extra = await s.req('POST', '/v1/reports', { ...bad, hostname: 'box' }, null);
+    expect(extra.status).toBe(400);
+    const after = (await s.req('GET', `/v1/rollouts/${ro.id}`)).json.evidence;
+    expect(after.counted).toBe(ev.counted);
+    const big = await s.req('POST', '/v1/reports', 'x'.repeat(300_000), null, { 'content-type': 'application/json' });
+    expect(big.status).toBe(413);
+    const list = await s.req('GET', `/v1/reports?machine=${machines[0]}`);
+    expect(list.json.reports).toHaveLength(2);
+    expect(list.json.reports[0].installed).toEqual({ 'oslo.log': '1.0.0' });
+  });
+
+  test('admin can replace the base; bad files are refused and the old base is kept', async () => {
+    const bad = await s.req('PUT', '/v1/constraints', 'six===1.16.0\nnot a pin line\n', ADMIN_TOKEN, { 'content-type': 'text/plain' });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.message).toMatch(/line 2/);
+    expect((await s.req('GET', '/v1/constraints.txt', undefined, null)).text).toBe(UC);
+    const ok = await s.req('PUT', '/v1/constraints', 'six===1.16.0\n', ADMIN_TOKEN, { 'content-type': 'text/plain' });
+    expect(ok.status).toBe(200);
+    expect((await s.req('GET', '/v1/constraints.txt', undefined, null)).text).toBe('six===1.16.0\n');
+  });
+
+  test('operations: healthz, readyz and metrics', async () => {
+    expect((await s.req('GET', '/healthz', undefined, null)).status).toBe(200);
+    expect((await s.req('GET', '/readyz', undefined, null)).json.redis).toBe('ok');
+    await s.req('GET', '/v1/constraints.txt', undefined, null);
+    await s.req('POST', '/v1/reports', { nope: 1 }, null);
+    const m = (await s.req('GET', '/metrics', undefined, null)).text;
+    expect(m).toMatch(/depcanary_pins_served_total\{endpoint="constraints",overridden="no"\} 1/);
+    expect(m).toMatch(/depcanary_reports_rejected_total\{reason="invalid"\} 1/);
+    expect(m).toMatch(/depcanary_http_request_duration_seconds_count\{method="GET",route="\/v1\/constraints.txt",status="200"\}/);
+    expect(m).not.toContain(ADMIN_TOKEN);
+  });
+});

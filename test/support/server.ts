@@ -1,0 +1,74 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig, type Config } from '../../server/config';
+import { startServer, type Extension, type RunningServer } from '../../server/runtime';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const FIXTURES = join(__dirname, '..', 'fixtures');
+
+/**
+ * A real server on 127.0.0.1:<free port>, on the jest run's real Redis with a fresh key
+ * prefix (so tests never see each other's data). Always `await s.close()`.
+ */
+export async function startTestServer(overrides: Partial<Config> = {}, extensions: Extension[] = []): Promise<TestServer> {
+  const socket = process.env.DEPCANARY_TEST_REDIS_SOCKET;
+  if (!socket) throw new Error('DEPCANARY_TEST_REDIS_SOCKET is unset: run through jest (test/support/global-setup.ts)');
+  const base = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    REDIS_URL: `unix://${socket}`,
+    DEPCANARY_KEY_PREFIX: `t${randomBytes(5).toString('hex')}`,
+    DEPCANARY_CONSTRAINTS_FILE: join(FIXTURES, 'upper-constraints.txt'),
+    DEPCANARY_ADMIN_TOKEN: ADMIN_TOKEN,
+    DEPCANARY_CONTROLLER: '0',
+  });
+  const config = { ...base, ...overrides };
+  const server = await startServer(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), extensions);
+  return new TestServer(server, config);
+}
+
+export class TestServer {
+  constructor(readonly server: RunningServer, readonly config: Config) {}
+  get url() {
+    return this.server.url;
+  }
+  close() {
+    return this.server.close();
+  }
+
+  async req(method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN, headers: Record<string, string> = {}) {
+    const res = await fetch(this.url + path, {
+      method,
+      headers: {
+        ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: any = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      /* text body */
+    }
+    return { status: res.status, json, text, headers: res.headers };
+  }
+}
+
+export function report(fields: Partial<Record<string, unknown>> & { machine: string; installed: Record<string, string> }) {
+  return {
+    id: randomUUID(),
+    outcome: 'pass',
+    project: 'nova',
+    env: 'py311',
+    python: '3.11.7',
+    platform: 'linux-x86_64',
+    durationMs: 1000,
+    failedTests: [],
+    finishedAt: new Date().toISOString(),
+    ...fields,
+  };
+}
