@@ -55,12 +55,12 @@ function evidenceLines(ev: EvidenceSummary, input: MessageInput): string[] {
     { arm: 'candidate', version: candidate, a: ev.candidate },
     { arm: 'control', version: stable, a: ev.control },
   ]);
-  if (table.length) lines.push('', 'Evidence at this stage (candidate arm against the concurrent control arm):', ...table);
+  if (table.length) lines.push('', 'Evidence at this stage (candidate against the concurrent control arm):', ...table);
   if (ev.difference !== undefined) {
     const extra: string[] = [];
     if (ev.lower !== undefined && ev.upper !== undefined) extra.push(`interval ${points(ev.lower)} to ${points(ev.upper)}`);
     if (ev.margin !== undefined) extra.push(`margin ${points(ev.margin).replace(/^\+/, '')}`);
-    lines.push(...wrap(`Difference in failure rate: ${points(ev.difference)} points${extra.length ? ` (${extra.join(', ')})` : ''}`, 72, '  '));
+    lines.push(...wrap(`difference ${points(ev.difference)} points${extra.length ? ` (${extra.join(', ')})` : ''}`, 72, '  '));
   }
   if (ev.verdict) {
     lines.push('', `Decision: ${oneLine(ev.verdict, 40)}${ev.rule ? ` (rule: ${oneLine(ev.rule, 80)})` : ''}`);
