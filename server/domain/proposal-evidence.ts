@@ -65,7 +65,10 @@ export const MAX_NEW_TESTS = 10;
 
 export function readEvidence(decision: unknown): EvidenceSummary | null {
   if (!isObj(decision)) return null;
+  // The rule's Decision has the arms at the top level; older sketches nested them in `arms`.
   const arms = isObj(decision.arms) ? decision.arms : {};
+  const candidate = decision.candidate ?? arms.candidate;
+  const control = decision.control ?? arms.control;
   const tests = Array.isArray(decision.newInCandidate) ? decision.newInCandidate : [];
   const newInCandidate: NewFailingTest[] = [];
   for (const t of tests) {
@@ -81,8 +84,8 @@ export function readEvidence(decision: unknown): EvidenceSummary | null {
     verdict: str(decision, 'verdict'),
     rule: str(decision, 'rule'),
     reason: str(decision, 'reason'),
-    candidate: arm(arms.candidate),
-    control: arm(arms.control),
+    candidate: arm(candidate),
+    control: arm(control),
     difference: num(decision, 'D', 'difference'),
     lower: num(decision, 'lower'),
     upper: num(decision, 'upper'),

@@ -22,10 +22,8 @@ const DECISION = {
   verdict: 'rollback',
   rule: 'sequential-difference',
   reason: 'candidate failure rate exceeds control by more than the margin with 95% confidence',
-  arms: {
-    candidate: { N: 38, F: 9, G: 2, p: 0.148, V: 0.001, runs: 412, failures: 61, errors: 3, machines: 38 },
-    control: { N: 341, F: 12, G: 1, p: 0.027, V: 0.0001, runs: 3620, failures: 97, errors: 5, machines: 341 },
-  },
+  candidate: { N: 380, F: 56.2, G: 38, p: 0.148, V: 0.001, runs: 412, failures: 61, errors: 3, machines: 38, allFailingMachines: 2 },
+  control: { N: 3410, F: 92.1, G: 341, p: 0.027, V: 0.0001, runs: 3620, failures: 97, errors: 5, machines: 341, allFailingMachines: 0 },
   D: 0.121, h: 0.058, lower: 0.063, upper: 0.179, margin: 0.02,
   stageIndex: 1, percent: 10,
   newInCandidate: [
@@ -198,7 +196,7 @@ describe('buildProposal', () => {
   });
 
   test('a malformed or partial decision never breaks the message', () => {
-    for (const decision of [undefined, 42, 'x', [], { arms: 'no' }, { verdict: 7, newInCandidate: [null, { id: 3 }, { id: 'a\nb' }] }]) {
+    for (const decision of [undefined, 42, 'x', [], { arms: 'no' }, { candidate: { p: null, runs: 0 }, D: null }, { verdict: 7, newInCandidate: [null, { id: 3 }, { id: 'a\nb' }] }]) {
       const p = buildProposal(input({ decision }));
       if (!p.propose) throw new Error(p.reason);
       expect(p.subject).toMatch(/^Roll back oslo.log to 8.2.0: 8.3.0 (fails|rolled back) in the 10% cohort$/);
