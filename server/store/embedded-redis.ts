@@ -27,6 +27,9 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
   mkdirSync(dir, { recursive: true });
   const socket = join(dir, 'redis.sock');
   const binary = opts.binary ?? process.env.REDIS_SERVER_BIN ?? 'redis-server';
+  // A redis-server left behind by a crashed server process still owns the socket: shut
+  // it down (it writes its AOF) and start our own.
+  if (existsSync(socket) && (await ping(socket))) await shutdown(socket);
   const args = [
     '--port', '0',
     '--unixsocket', socket,
@@ -76,6 +79,19 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
       return stopped;
     },
   };
+}
+
+async function shutdown(socket: string): Promise<void> {
+  const c = new Redis({ path: socket, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    await c.call('SHUTDOWN').catch(() => undefined);
+  } finally {
+    c.disconnect();
+  }
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && (await ping(socket))) await sleep(50);
 }
 
 async function ping(socket: string): Promise<boolean> {
