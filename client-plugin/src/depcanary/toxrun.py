@@ -83,7 +83,8 @@ class Run:
         self.resolution = res
         if res.source == "server":
             if ident.consent:
-                say(f"pins from {ident.server}: {pins.describe(res.overrides)} under rollout; reports on ({ident.why})")
+                what = f"candidate {pins.describe(res.overrides)}" if res.overrides else "no candidate for this machine"
+                say(f"constraints from {ident.server}, {what}; reports on ({ident.why})")
             else:
                 say(f"{ident.why}: base constraints from {ident.server}, no reports (`depcanary opt-in` to take part)")
         else:

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Makes (or reuses) the venv for the plugin tests and prints its path:
+#   - var/test-venv: pinned tox, pytest and ruff from client-plugin/test-requirements.txt,
+#     rebuilt only when that file or the Python version changes;
+#   - depcanary-client installed into it from client-plugin/ (a real, non-editable install,
+#     redone every time so the tests see the current source);
+#   - var/plugin-wheelhouse: wheels of pytest and its dependencies, for the toy project's tox
+#     envs, which install with --no-index (the toy depcanary-fakelib wheels are built by the
+#     tests themselves).
+# Idempotent; the only network use is PyPI, and only when the pins change.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+venv=${DEPCANARY_TEST_VENV:-var/test-venv}
+wheelhouse=${DEPCANARY_TEST_WHEELHOUSE:-var/plugin-wheelhouse}
+req=client-plugin/test-requirements.txt
+python=${DEPCANARY_TEST_PYTHON:-python3}
+
+python3_ok() { "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; }
+python3_ok || scripts/ensure-system.sh python >&2
+key=$( { cat "$req"; "$python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)
+
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.depcanary-key" 2>/dev/null)" != "$key" ]; then
+  echo "test-env: creating $venv" >&2
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" >&2
+  echo "$key" > "$venv/.depcanary-key"
+fi
+
+if [ "$(cat "$wheelhouse/.depcanary-key" 2>/dev/null)" != "$key" ]; then
+  echo "test-env: filling $wheelhouse" >&2
+  rm -rf "$wheelhouse"
+  mkdir -p "$wheelhouse"
+  grep -E '^(pytest|iniconfig|packaging|pluggy|Pygments)==' "$req" > "$wheelhouse/requirements.txt"
+  "$venv/bin/python" -m pip download -q --disable-pip-version-check --only-binary=:all: --no-deps \
+    -d "$wheelhouse" -r "$wheelhouse/requirements.txt" >&2
+  echo "$key" > "$wheelhouse/.depcanary-key"
+fi
+
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
+  --force-reinstall ./client-plugin >&2
+rm -rf client-plugin/build
+echo "$venv"

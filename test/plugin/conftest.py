@@ -1,0 +1,342 @@
+"""Fixtures for the client plugin tests: real tox and pytest in a venv, a wheelhouse of toy
+libraries, the REAL depcanary server on loopback, and a toy consumer project.
+
+Run with the test venv's Python (scripts/test.sh does), or with any pytest: the `venv`
+fixture then makes the venv itself through client-plugin/scripts/test-env.sh.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER_MAIN = ROOT / "dist" / "server" / "main.js"
+LISTENING = re.compile(r"depcanary: listening on (http://\S+)")
+FAKELIB = "depcanary-fakelib"
+BASE_CONSTRAINTS = f"""# toy base constraints for the plugin tests
+{FAKELIB}===1.0.0
+six===1.16.0;python_version>='3.6'
+requests===2.31.0
+"""
+# Variables of the outer shell that must not leak into the runs under test.
+SCRUB = re.compile(
+    r"^(DEPCANARY_.*|DO_NOT_TRACK|TOX_.*|PIP_.*|UV_.*|VIRTUAL_ENV|PYTHONPATH|PYTEST_.*|XDG_.*|_TOX_.*|CI)$"
+)
+TOX_TIMEOUT = 150
+
+
+@dataclass
+class Venv:
+    path: Path
+    wheelhouse: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.path / "bin"
+
+
+@pytest.fixture(scope="session")
+def venv() -> Venv:
+    path = Path(os.environ.get("DEPCANARY_TEST_VENV", ROOT / "var" / "test-venv"))
+    wheelhouse = Path(os.environ.get("DEPCANARY_TEST_WHEELHOUSE", ROOT / "var" / "plugin-wheelhouse"))
+    inside = Path(sys.prefix).resolve() == path.resolve()
+    if not (inside and os.environ.get("DEPCANARY_TEST_ENV_READY")):
+        subprocess.run([str(ROOT / "client-plugin" / "scripts" / "test-env.sh")], cwd=ROOT, check=True, timeout=600)
+    return Venv(
+        path if path.is_absolute() else ROOT / path, wheelhouse if wheelhouse.is_absolute() else ROOT / wheelhouse
+    )
+
+
+@pytest.fixture(scope="session")
+def find_links(venv: Venv, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Space-separated --find-links dirs: the toy fakelib wheels + pytest's wheels."""
+    toys = tmp_path_factory.mktemp("toy-wheels")
+    build_fakelib(toys, "1.0.0", answer=42)
+    build_fakelib(toys, "1.1.0", answer=41)  # the candidate breaks a consumer test
+    return f"{toys} {venv.wheelhouse}"
+
+
+def build_fakelib(directory: Path, version: str, answer: int) -> Path:
+    """Write the wheel of depcanary-fakelib at `version` by hand (a wheel is a zip file)."""
+    name, dist = "depcanary_fakelib", f"depcanary_fakelib-{version}"
+    files = {
+        f"{name}/__init__.py": f'__version__ = "{version}"\n\n\ndef answer():\n    return {answer}\n',
+        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: depcanary-fakelib\nVersion: {version}\n",
+        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: depcanary-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},"
+        f"{len(text.encode())}"
+        for path, text in files.items()
+    ]
+    files[f"{dist}.dist-info/RECORD"] = "\n".join([*record, f"{dist}.dist-info/RECORD,,"]) + "\n"
+    wheel = directory / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+# --- the real server ----------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    proc: subprocess.Popen
+    stderr_lines: list[str] = field(default_factory=list)
+
+    def call(self, method: str, path: str, body: object = None, auth: bool = True) -> tuple[int, object]:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"}
+        if auth:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                raw = resp.read()
+                status = resp.status
+        except urllib.error.HTTPError as err:
+            raw, status = err.read(), err.code
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode()
+
+    def reports(self, machine: str) -> list[dict]:
+        status, body = self.call("GET", f"/v1/reports?machine={machine}&limit=50")
+        assert status == 200, body
+        return body["reports"]
+
+    def report_posts(self) -> int:
+        """POST /v1/reports requests the server has answered (any status), from /metrics."""
+        status, text = self.call("GET", "/metrics", auth=False)
+        assert status == 200
+        total = 0.0
+        for line in str(text).splitlines():
+            if (
+                line.startswith("depcanary_http_request_duration_seconds_count{")
+                and 'method="POST"' in line
+                and 'route="/v1/reports"' in line
+            ):
+                total += float(line.rsplit(" ", 1)[1])
+        return int(total)
+
+
+def _ensure_built() -> None:
+    if not SERVER_MAIN.exists():
+        subprocess.run([str(ROOT / "scripts" / "ensure-node.sh")], cwd=ROOT, check=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
+    _ensure_built()
+    data = tmp_path_factory.mktemp("server")
+    base = data / "upper-constraints.txt"
+    base.write_text(BASE_CONSTRAINTS)
+    token = secrets.token_hex(16)
+    env = {k: v for k, v in os.environ.items() if not SCRUB.match(k) and not k.startswith("REDIS")}
+    env.update(
+        PORT="0",
+        HOST="127.0.0.1",
+        DEPCANARY_DATA_DIR=str(data / "data"),
+        DEPCANARY_CONSTRAINTS_FILE=str(base),
+        DEPCANARY_ADMIN_TOKEN=token,
+        LOG_LEVEL="warn",
+    )
+    proc = subprocess.Popen(
+        ["node", str(SERVER_MAIN)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    srv = Server("", token, proc)
+    threading.Thread(target=lambda: srv.stderr_lines.extend(proc.stderr), daemon=True).start()
+    found: list[str] = []
+
+    def read_stdout() -> None:
+        for line in proc.stdout:
+            match = LISTENING.search(line)
+            if match and not found:
+                found.append(match.group(1))
+
+    threading.Thread(target=read_stdout, daemon=True).start()
+    deadline = time.monotonic() + 30
+    while not found and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not found:
+        proc.kill()
+        pytest.fail("depcanary server did not start:\n" + "".join(srv.stderr_lines[-20:]))
+    srv.url = found[0]
+    yield srv
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+@dataclass
+class Rollout:
+    id: str
+    candidate_machine: str
+    control_machine: str
+
+
+@pytest.fixture(scope="session")
+def rollout(server: Server) -> Rollout:
+    status, body = server.call("POST", "/v1/rollouts", {"library": FAKELIB, "candidate": "1.1.0", "stages": [50, 100]})
+    assert status == 201, body
+    arms: dict[str, str] = {}
+    for _ in range(200):
+        machine = str(uuid.uuid4())
+        status, pins = server.call("GET", f"/v1/pins?machine={machine}", auth=False)
+        assert status == 200, pins
+        for pin in pins["pins"]:
+            if pin["library"] == FAKELIB:
+                arms.setdefault(pin["arm"], machine)
+        if len(arms) == 2:
+            return Rollout(body["id"], arms["candidate"], arms["control"])
+    pytest.fail(f"no machine found in each arm: {arms}")
+
+
+# --- a developer machine ------------------------------------------------------------------
+
+TOX_INI = """[tox]
+env_list = unit
+
+[testenv:unit]
+skip_install = true
+deps =
+    -c{env:TOX_CONSTRAINTS_FILE:{toxinidir}/default-constraints.txt}
+    depcanary-fakelib
+    pytest
+commands =
+    pytest -q -p no:cacheprovider tests {posargs}
+"""
+CONSUMER_TEST = """import depcanary_fakelib
+
+
+def test_answer():
+    assert depcanary_fakelib.answer() == 42
+
+
+def test_name():
+    assert depcanary_fakelib.__name__ == "depcanary_fakelib"
+"""
+
+
+@dataclass
+class ToxResult:
+    code: int
+    output: str
+    seconds: float
+
+    def depcanary_lines(self) -> list[str]:
+        return [line for line in self.output.splitlines() if "depcanary>" in line]
+
+
+@dataclass
+class Machine:
+    """One developer machine: its own home (config, cache) and a copy of the toy project."""
+
+    root: Path
+    venv: Venv
+    find_links: str
+    env: dict[str, str]
+
+    @property
+    def project(self) -> Path:
+        return self.root / "consumer"
+
+    @property
+    def spool(self) -> Path:
+        return self.root / "cache" / "depcanary" / "spool"
+
+    def run(self, *args: str, timeout: float = 60, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            args, cwd=self.project, env={**self.env, **(extra or {})}, capture_output=True, text=True, timeout=timeout
+        )
+
+    def depcanary(self, *args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return self.run(str(self.venv.bin / "depcanary"), *args, extra=extra)
+
+    def opt_in(self) -> str:
+        proc = self.depcanary("opt-in")
+        assert proc.returncode == 0, proc.stderr
+        return json.loads((self.root / "config" / "depcanary" / "config.json").read_text())["machine"]
+
+    def use_machine_id(self, machine: str) -> None:
+        """Opt in, then pin the saved id to a known arm (as a CI job's DEPCANARY_MACHINE_ID would)."""
+        self.opt_in()
+        path = self.root / "config" / "depcanary" / "config.json"
+        data = json.loads(path.read_text())
+        data["machine"] = machine
+        path.write_text(json.dumps(data))
+
+    def tox(self, *args: str, extra: dict[str, str] | None = None) -> ToxResult:
+        start = time.monotonic()
+        proc = self.run(
+            str(self.venv.bin / "tox"),
+            "-e",
+            "unit",
+            *args,
+            timeout=TOX_TIMEOUT,
+            extra={**self.tox_env(), **(extra or {})},
+        )
+        return ToxResult(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start)
+
+    def tox_env(self) -> dict[str, str]:
+        return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": self.find_links, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+    def installed_fakelib(self) -> str | None:
+        site = list((self.project / ".tox" / "unit" / "lib").glob("python*/site-packages"))
+        for dist in site[0].glob("depcanary_fakelib-*.dist-info") if site else []:
+            return dist.name.removesuffix(".dist-info").split("-")[1]
+        return None
+
+
+@pytest.fixture
+def make_machine(venv: Venv, find_links: str, tmp_path: Path):
+    count = 0
+
+    def make(url: str | None) -> Machine:
+        nonlocal count
+        count += 1
+        root = tmp_path / f"machine{count}"
+        project = root / "consumer"
+        (project / "tests").mkdir(parents=True)
+        (project / "tox.ini").write_text(TOX_INI)
+        (project / "default-constraints.txt").write_text(f"{FAKELIB}===1.0.0\n")
+        (project / "pyproject.toml").write_text('[project]\nname = "depcanary-consumer"\nversion = "0.0.1"\n')
+        (project / "tests" / "test_consumer.py").write_text(CONSUMER_TEST)
+        env = {k: v for k, v in os.environ.items() if not SCRUB.match(k)}
+        env.update(
+            HOME=str(root / "home"),
+            XDG_CONFIG_HOME=str(root / "config"),
+            XDG_CACHE_HOME=str(root / "cache"),
+            XDG_DATA_HOME=str(root.parent / "shared-data"),  # virtualenv's app data: shared, faster
+            PATH=f"{venv.bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        )
+        if url:
+            env["DEPCANARY_URL"] = url
+        return Machine(root, venv, find_links, env)
+
+    return make

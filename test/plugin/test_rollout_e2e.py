@@ -1,0 +1,86 @@
+"""The whole loop against the real server: pins into tox, then reports out of it."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+
+from .conftest import FAKELIB, Rollout, Server
+
+REPORT_FIELDS = {
+    "id",
+    "machine",
+    "outcome",
+    "installed",
+    "project",
+    "env",
+    "python",
+    "platform",
+    "durationMs",
+    "failedTests",
+    "startedAt",
+    "finishedAt",
+    "client",
+}
+
+
+def wait_reports(server: Server, machine: str, count: int, seconds: float = 10) -> list[dict]:
+    deadline = time.monotonic() + seconds
+    while True:
+        reports = server.reports(machine)
+        if len(reports) >= count or time.monotonic() > deadline:
+            return reports
+        time.sleep(0.2)
+
+
+def test_candidate_arm_gets_candidate_and_reports_fail_control_reports_pass(server, rollout: Rollout, make_machine):
+    candidate, control = make_machine(server.url), make_machine(server.url)
+    candidate.use_machine_id(rollout.candidate_machine)
+    control.use_machine_id(rollout.control_machine)
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        cand_future, ctrl_future = pool.submit(candidate.tox), pool.submit(control.tox)
+        cand, ctrl = cand_future.result(), ctrl_future.result()
+
+    # the developer's own result: the candidate breaks test_answer, the control passes
+    assert cand.code == 1, cand.output
+    assert ctrl.code == 0, ctrl.output
+    assert candidate.installed_fakelib() == "1.1.0"
+    assert control.installed_fakelib() == "1.0.0"
+    assert any(f"{FAKELIB} 1.1.0" in line for line in cand.depcanary_lines()), cand.output
+
+    (fail,) = wait_reports(server, rollout.candidate_machine, 1)
+    (ok,) = wait_reports(server, rollout.control_machine, 1)
+    assert set(fail) - {"receivedAt"} == REPORT_FIELDS
+    assert fail["outcome"] == "fail"
+    assert fail["installed"][FAKELIB] == "1.1.0"
+    assert fail["failedTests"] == ["tests/test_consumer.py::test_answer"]
+    assert fail["project"] == "depcanary-consumer"
+    assert fail["env"] == "unit"
+    assert fail["machine"] == rollout.candidate_machine
+    assert fail["installed"]["pytest"]
+    assert fail["durationMs"] > 0
+    assert ok["outcome"] == "pass"
+    assert ok["installed"][FAKELIB] == "1.0.0"
+    assert ok["failedTests"] == []
+    # nothing that identifies the person or the machine beyond the random id
+    for report in (fail, ok):
+        text = repr(report)
+        assert "/tmp" not in text and str(candidate.root) not in text and "/home" not in text
+
+    # the spool is empty once the server has stored the reports
+    assert not list(candidate.spool.glob("*.json"))
+
+
+def test_rerun_reuses_env_and_install_failure_reports_error(server, rollout: Rollout, make_machine):
+    machine = make_machine(server.url)
+    machine.use_machine_id(rollout.control_machine)
+    # a dependency that cannot be installed: an `error` outcome, reported at env teardown
+    ini = machine.project / "tox.ini"
+    ini.write_text(ini.read_text().replace("    pytest\n", "    pytest\n    depcanary-missing-lib\n"))
+    before = len(server.reports(rollout.control_machine))
+    result = machine.tox()
+    assert result.code != 0, result.output
+    reports = wait_reports(server, rollout.control_machine, before + 1)
+    assert reports[0]["outcome"] == "error"
+    assert reports[0]["env"] == "unit"
