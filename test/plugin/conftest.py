@@ -313,14 +313,13 @@ class Machine:
         return None
 
 
-@pytest.fixture
-def make_machine(venv: Venv, find_links: str, tmp_path: Path):
+def machine_factory(venv: Venv, find_links: str, base: Path):
     count = 0
 
     def make(url: str | None) -> Machine:
         nonlocal count
         count += 1
-        root = tmp_path / f"machine{count}"
+        root = base / f"machine{count}"
         project = root / "consumer"
         (project / "tests").mkdir(parents=True)
         (project / "tox.ini").write_text(TOX_INI)
@@ -332,7 +331,7 @@ def make_machine(venv: Venv, find_links: str, tmp_path: Path):
             HOME=str(root / "home"),
             XDG_CONFIG_HOME=str(root / "config"),
             XDG_CACHE_HOME=str(root / "cache"),
-            XDG_DATA_HOME=str(root.parent / "shared-data"),  # virtualenv's app data: shared, faster
+            XDG_DATA_HOME=str(venv.path.parent / "plugin-test-data"),  # virtualenv's app data: shared, faster
             PATH=f"{venv.bin}{os.pathsep}{os.environ.get('PATH', '')}",
         )
         if url:
@@ -340,3 +339,8 @@ def make_machine(venv: Venv, find_links: str, tmp_path: Path):
         return Machine(root, venv, find_links, env)
 
     return make
+
+
+@pytest.fixture
+def make_machine(venv: Venv, find_links: str, tmp_path: Path):
+    return machine_factory(venv, find_links, tmp_path)
