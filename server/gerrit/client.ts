@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import type { GerritConnection } from './config';
+import { GerritHttp, seg } from './http';
+import { branchInfo, changeInfo, changeList, hashtagList, type BranchInfo, type ChangeInfo } from './schemas';
+
+/** The Gerrit REST calls depcanary makes (see docs/gerrit.md for why each one). */
+export class GerritClient {
+  readonly http: GerritHttp;
+
+  constructor(conn: GerritConnection) {
+    this.http = new GerritHttp(conn);
+  }
+
+  /** A change as people open it in the browser. */
+  changeUrl(project: string, number: number): string {
+    return `${this.http.baseUrl}/c/${project}/+/${number}`;
+  }
+
+  getBranch(project: string, branch: string): Promise<BranchInfo> {
+    return this.http.json('GET', `/projects/${seg(project)}/branches/${seg(branch)}`, branchInfo);
+  }
+
+  /** A file at a commit, or null when the commit has no such file. Gerrit sends base64. */
+  async getFileAt(project: string, commit: string, path: string): Promise<string | null> {
+    const { status, text } = await this.http.raw('GET', `/projects/${seg(project)}/commits/${seg(commit)}/files/${seg(path)}/content`, { accept: [404] });
+    if (status === 404) return null;
+    return Buffer.from(text.trim(), 'base64').toString('utf8');
+  }
+
+  /** A file in a change's current patch set, or null when the patch set has no such file. */
+  async getChangeFile(changeId: string, path: string): Promise<string | null> {
+    const { status, text } = await this.http.raw('GET', `/changes/${changeId}/revisions/current/files/${seg(path)}/content`, { accept: [404] });
+    if (status === 404) return null;
+    return Buffer.from(text.trim(), 'base64').toString('utf8');
+  }
+
+  /** Open changes of the branch carrying `tag` as topic or hashtag, newest first. */
+  findOpen(project: string, branch: string, tag: string): Promise<ChangeInfo[]> {
+    const q = `status:open project:"${project}" branch:"${branch}" (topic:"${tag}" OR hashtag:"${tag}")`;
+    return this.http.json('GET', '/changes/', changeList, { query: { q, o: ['CURRENT_REVISION', 'CURRENT_COMMIT'] } });
+  }
+
+  getChange(changeId: string, withCurrent = false): Promise<ChangeInfo> {
+    return this.http.json('GET', `/changes/${changeId}`, changeInfo, withCurrent ? { query: { o: ['CURRENT_REVISION', 'CURRENT_COMMIT'] } } : {});
+  }
+
+  /**
+   * Creates the change with its content in one atomic call (ChangeInput with a `git diff`
+   * patch applied on `baseCommit`), so a change is never visible without its topic or files.
+   */
+  createChange(input: { project: string; branch: string; message: string; topic: string; baseCommit: string; patch: string }): Promise<ChangeInfo> {
+    return this.http.json('POST', '/changes/', changeInfo, {
+      body: {
+        project: input.project,
+        branch: input.branch,
+        subject: input.message,
+        topic: input.topic,
+        base_commit: input.baseCommit,
+        patch: { patch: input.patch },
+      },
+    });
+  }
+
+  /** A new patch set: `patch` applied on `base` with `message` (which keeps the Change-Id). */
+  applyPatch(changeId: string, input: { patch: string; base: string; message: string }): Promise<ChangeInfo> {
+    return this.http.json('POST', `/changes/${changeId}/patch:apply`, changeInfo, {
+      body: { patch: { patch: input.patch }, base: input.base, commit_message: input.message },
+    });
+  }
+
+  addHashtags(changeId: string, add: string[]): Promise<string[]> {
+    return this.http.json('POST', `/changes/${changeId}/hashtags`, hashtagList, { body: { add } });
+  }
+
+  addReviewer(changeId: string, reviewer: string): Promise<unknown> {
+    return this.http.json('POST', `/changes/${changeId}/reviewers`, z.unknown(), { body: { reviewer } });
+  }
+}
+
+/** The `project~number` id Gerrit recommends in change URLs. */
+export function changeRef(project: string, number: number): string {
+  return `${seg(project)}~${number}`;
+}

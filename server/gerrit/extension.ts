@@ -1,0 +1,48 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { Extension } from '../runtime';
+import { loadGerritConfig, type GerritSettings } from './config';
+import { gerritRoutes } from './routes';
+import { startGerritWorker, type GerritWorker } from './start';
+
+/**
+ * The proposer as a server extension: settings from GERRIT_* env (over the `gerrit` object
+ * of the DEPCANARY_CONFIG file), the worker on the server's Redis and metrics registry,
+ * proposals recorded on rollouts, the base following the Gerrit branch, admin routes.
+ */
+export function gerritExtension(env: NodeJS.ProcessEnv = process.env, onStart?: (w: GerritWorker, s: GerritSettings) => void): Extension {
+  return {
+    start(rt) {
+      const settings = loadGerritConfig(env, fileSection(env.DEPCANARY_CONFIG));
+      const logger = rt.logger.child({ component: 'gerrit' });
+      const worker = startGerritWorker({
+        redis: rt.redis,
+        prefix: rt.config.keyPrefix,
+        settings,
+        registry: rt.metrics.registry,
+        logger,
+        sink: rt.rolloutStore,
+        publicUrl: rt.config.publicUrl ?? null,
+        readBase: () => rt.constraints.baseText(),
+        replaceBase: (text, source) => rt.constraints.replace(text, source),
+      });
+      logger.info(
+        settings.connection
+          ? { url: settings.connection.url, user: settings.connection.user, project: settings.project, branch: settings.branch, baseRefreshSeconds: settings.baseRefreshSeconds }
+          : {},
+        settings.connection ? 'Gerrit proposals on' : 'Gerrit is not configured (GERRIT_URL): proposals are recorded as patches, not sent',
+      );
+      onStart?.(worker, settings);
+      return { routers: [gerritRoutes(worker, rt.tokens)], stop: () => worker.stop() };
+    },
+  };
+}
+
+function fileSection(path: string | undefined): Record<string, unknown> {
+  if (!path || !existsSync(path)) return {};
+  try {
+    const j = JSON.parse(readFileSync(path, 'utf8')) as { gerrit?: unknown };
+    return typeof j.gerrit === 'object' && j.gerrit !== null ? (j.gerrit as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,117 @@
+import type Redis from 'ioredis';
+import type { Registry } from 'prom-client';
+import { BaseSync, type BaseSyncResult } from './base-sync';
+import { GerritClient } from './client';
+import type { GerritSettings } from './config';
+import { checkMerged } from './merge-watch';
+import { createGerritMetrics } from './metrics';
+import { Outbox } from './outbox';
+import type { GerritLogger, ProposalSink } from './types';
+import { ProposalWorker } from './worker';
+
+/**
+ * Wires the proposer: the outbox worker (polls every `pollMs`, or at once on `wake()`),
+ * and, when Gerrit is configured, the base refresh + merge watch every
+ * `settings.baseRefreshSeconds` (and on demand through `syncBase()`).
+ */
+export interface GerritWorkerOptions {
+  redis: Redis;
+  /** The server's key prefix (DEPCANARY_KEY_PREFIX). */
+  prefix: string;
+  settings: GerritSettings;
+  registry: Registry;
+  logger: GerritLogger;
+  /** Records proposal status on the rollout: the RolloutStore. */
+  sink: ProposalSink;
+  /** DEPCANARY_PUBLIC_URL, for the rollout link in commit messages. */
+  publicUrl?: string | null;
+  /** The base constraints text the server serves (for "not sent" patches). */
+  readBase: () => Promise<string>;
+  /** Replaces the served base (validates; throws on a malformed file). Needed for the base to follow Gerrit. */
+  replaceBase?: (text: string, source: string) => Promise<unknown>;
+  pollMs?: number;
+  now?: () => number;
+}
+
+export interface GerritWorker {
+  outbox: Outbox;
+  /** True when GERRIT_URL is configured. */
+  sending: boolean;
+  /** Runs the worker now instead of at the next poll. */
+  wake(): void;
+  /** Delivers everything due now; resolves with how many items ran. */
+  drain(): Promise<number>;
+  /** Refreshes the base from the branch head now (rejects when Gerrit is not configured). */
+  syncBase(force?: boolean): Promise<BaseSyncResult>;
+  /** Checks the watched changes for merge/abandon now. */
+  checkMerged(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export function rolloutLink(publicUrl: string | null | undefined, rolloutId: string): string | null {
+  return publicUrl ? `${publicUrl.replace(/\/+$/, '')}/v1/rollouts/${encodeURIComponent(rolloutId)}` : null;
+}
+
+export function startGerritWorker(o: GerritWorkerOptions): GerritWorker {
+  const now = o.now ?? Date.now;
+  const metrics = createGerritMetrics(o.registry);
+  const outbox = new Outbox(o.redis, o.prefix);
+  const client = o.settings.connection ? new GerritClient(o.settings.connection) : null;
+  const worker = new ProposalWorker({
+    outbox, settings: o.settings, client, sink: o.sink, logger: o.logger, metrics,
+    readLocalBase: o.readBase, rolloutUrl: (id) => rolloutLink(o.publicUrl, id), now,
+  });
+  const baseSync = client && o.replaceBase
+    ? new BaseSync({ client, settings: o.settings, replaceBase: o.replaceBase, logger: o.logger, metrics })
+    : null;
+
+  let stopped = false;
+  let draining: Promise<number> | null = null;
+  const drain = () => {
+    draining ??= worker.drain().finally(() => {
+      draining = null;
+    });
+    return draining;
+  };
+  const safeDrain = () => {
+    if (stopped) return;
+    drain().catch((e: Error) => o.logger.warn({ err: e.message }, 'outbox worker pass failed; retrying at the next poll'));
+  };
+  const poll = setInterval(safeDrain, o.pollMs ?? 1000);
+  poll.unref();
+
+  const merges = () => (client ? checkMerged({ outbox, client, settings: o.settings, sink: o.sink, logger: o.logger, now }) : Promise.resolve(0));
+  let refresh: NodeJS.Timeout | null = null;
+  if (client && o.settings.baseRefreshSeconds > 0) {
+    const tick = () => {
+      if (stopped) return;
+      void (baseSync ? baseSync.sync().catch(() => undefined) : Promise.resolve())
+        .then(() => merges())
+        .catch((e: Error) => o.logger.warn({ err: e.message }, 'merge watch failed'));
+    };
+    refresh = setInterval(tick, o.settings.baseRefreshSeconds * 1000);
+    refresh.unref();
+    setImmediate(tick);
+  }
+  safeDrain();
+
+  return {
+    outbox,
+    sending: client !== null,
+    wake: safeDrain,
+    drain,
+    async syncBase(force = true) {
+      if (!baseSync) throw new Error('Gerrit is not configured (GERRIT_URL), so the base cannot follow it');
+      const r = await baseSync.sync(force);
+      await merges().catch(() => 0);
+      return r;
+    },
+    checkMerged: merges,
+    async stop() {
+      stopped = true;
+      clearInterval(poll);
+      if (refresh) clearInterval(refresh);
+      await draining?.catch(() => undefined);
+    },
+  };
+}
