@@ -1,0 +1,20 @@
+import type { Command } from 'commander';
+import { run } from '../context';
+import { renderRollouts } from '../render-list';
+import type { View } from '../types';
+
+export function registerList(program: Command): void {
+  program
+    .command('rollouts')
+    .alias('ls')
+    .description('table of every rollout: versions, state, stage, evidence per arm, decision and why')
+    .option('--state <state>', 'only rollouts in this state (active, paused, promoted, rolled_back, superseded)')
+    .action(
+      run(async (ctx, opts: { state?: string }) => {
+        const q = opts.state ? `?state=${encodeURIComponent(opts.state)}` : '';
+        const { rollouts } = await ctx.api.get<{ rollouts: View[] }>(`/v1/rollouts${q}`);
+        if (ctx.json) return ctx.printJson({ rollouts });
+        ctx.out(renderRollouts(rollouts, ctx.style, ctx.width));
+      }),
+    );
+}

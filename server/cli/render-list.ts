@@ -1,0 +1,47 @@
+import { describeRateBasis } from './render-show';
+import { table, truncate, type Style } from './format';
+import { armRate, rateText } from './rates';
+import { reasonText, stageText, stateText, verdictText, versionsText } from './describe';
+import type { View } from './types';
+
+/**
+ * `depcanary rollouts`: one row per rollout (active first, then newest), the reason the
+ * controller gave on an indented line beneath, so the table stays readable at 120 columns.
+ */
+export function renderRollouts(views: View[], s: Style, width: number | undefined): string {
+  if (views.length === 0) return 'No rollouts yet. Start one with: depcanary start LIBRARY VERSION\n';
+  const rank = (v: View) => (v.state === 'active' ? 0 : v.state === 'paused' ? 1 : 2);
+  const sorted = [...views].sort((a, b) => rank(a) - rank(b) || b.createdAt - a.createdAt);
+  const rows: string[][] = [];
+  const reasons: string[] = [];
+  for (const v of sorted) {
+    const c = v.evidence.total.candidate;
+    const k = v.evidence.total.control;
+    rows.push([
+      v.id,
+      v.library,
+      versionsText(v),
+      stateText(v, s),
+      stageText(v),
+      `${c.runs}/${c.machines}`,
+      rateText(armRate(v, 'candidate')),
+      `${k.runs}/${k.machines}`,
+      rateText(armRate(v, 'control')),
+      verdictText(v, s),
+    ]);
+    reasons.push(reasonText(v));
+  }
+  const lines = table(
+    ['ID', 'LIBRARY', 'S → C', 'STATE', 'STAGE', 'CAND runs/mach', 'CAND fail [95%]', 'CTRL runs/mach', 'CTRL fail [95%]', 'DECISION'],
+    rows,
+    s,
+  );
+  const out = [lines[0]!];
+  for (let i = 0; i < rows.length; i++) {
+    out.push(lines[i + 1]!);
+    const reason = `  ↳ ${reasons[i]!}`;
+    out.push(s.dim(width ? truncate(reason, width) : reason));
+  }
+  out.push(s.dim(describeRateBasis()));
+  return out.join('\n') + '\n';
+}

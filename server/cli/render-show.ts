@@ -1,0 +1,110 @@
+import { ago, bar, clock, table, type Style } from './format';
+import { reasonText, stageText, stateText, verdictText, versionsText } from './describe';
+import { nextDecisionGauges } from './progress';
+import { armRate, pct, pts, rateText } from './rates';
+import { ARMS, type Event, type View } from './types';
+
+export function describeRateBasis(): string {
+  return 'fail = (failures + errors) / runs over the whole rollout; [95%]: the controller\'s capped rate ± 1.96·√V, or a Wilson interval before its first evaluation';
+}
+
+/** `depcanary show ID`: stage history, evidence, failing tests, decision, proposal, audit trail. */
+export function renderShow(v: View, events: Event[], s: Style, now: number): string {
+  const out: string[] = [];
+  out.push(`${s.bold(v.library)} ${versionsText(v)}   ${stateText(v, s)}   stage ${stageText(v)}   ${s.dim(`id ${v.id}, revision ${v.revision}`)}`);
+  out.push(s.dim(`created ${clock(v.createdAt)} by ${v.createdBy}; updated ${ago(v.updatedAt, now)}`));
+  out.push('');
+  out.push(s.bold('Stages'));
+  out.push(...stageLines(v, s, now));
+  out.push('');
+  out.push(...decisionLines(v, s, now));
+  out.push('');
+  out.push(s.bold('Evidence') + s.dim(`  (${v.evidence.counted} reports counted, ${v.evidence.mismatched} with neither version)`));
+  out.push(...evidenceLines(v, s).map((l) => `  ${l}`));
+  out.push('');
+  out.push(s.bold('Top failing tests') + s.dim('  (distinct machines reporting each)'));
+  for (const arm of ARMS) {
+    const tests = v.evidence.failingTests[arm];
+    out.push(`  ${arm}:${tests.length === 0 ? ' none' : ''}`);
+    for (const t of tests.slice(0, 5)) out.push(`    ${String(t.machines).padStart(4)}  ${t.id}`);
+  }
+  const fresh = v.decision?.newInCandidate ?? [];
+  if (fresh.length > 0) {
+    out.push(`  ${s.red('over-represented in the candidate')}:`);
+    for (const t of fresh.slice(0, 5)) out.push(`    ${t.id}  (${t.candidateMachines} machines, ${t.expectedMachines.toFixed(1)} expected)`);
+  }
+  out.push('');
+  out.push(s.bold('Gerrit') + '  ' + proposalText(v, s));
+  out.push('');
+  out.push(s.bold('Audit trail'));
+  out.push(...eventLines(events, s).map((l) => `  ${l}`));
+  return out.join('\n') + '\n';
+}
+
+function stageLines(v: View, s: Style, now: number): string[] {
+  return v.stages.map((p, i) => {
+    const entered = [...v.history].reverse().find((h) => h.stageIndex === i);
+    const current = i === v.stageIndex && (v.state === 'active' || v.state === 'paused');
+    const passed = i < v.stageIndex || (v.state === 'promoted' && i === v.stageIndex);
+    const mark = current ? s.cyan('●') : passed ? s.green('✓') : s.dim('○');
+    const when = entered ? `entered ${clock(entered.at)} (${ago(entered.at, now)})` : s.dim('not reached');
+    return `  ${mark} ${String(p).padStart(5)}%  ${bar(p / 100, 20)}  ${when}`;
+  });
+}
+
+export function decisionLines(v: View, s: Style, now: number): string[] {
+  const out = [`${s.bold('Decision')}  ${verdictText(v, s)}${v.decision ? s.dim(`  evaluated ${ago(v.decision.at, now)}`) : ''}`];
+  out.push(`  ${reasonText(v)}`);
+  const d = v.decision;
+  if (d && (v.state === 'active' || v.state === 'paused')) {
+    out.push(s.dim(`  D = p_T − p_K = ${pts(d.D)} ± ${d.h === null ? '–' : (100 * d.h).toFixed(1)} (always-valid, α = ${d.alpha}); margin ${d.margin === null ? '–' : pts(d.margin)}; q0 ${pct(d.q0)}`));
+    if (d.blockers.length > 0) out.push(s.dim(`  waiting for: ${d.blockers.join(', ')}`));
+    for (const a of d.alarms) out.push(`  ${s.red('alarm')} ${a}`);
+  }
+  const gauges = nextDecisionGauges(v, now);
+  if (gauges.length > 0) {
+    out.push(s.dim('  toward the next advance:'));
+    for (const g of gauges) {
+      const b = bar(g.fraction, 20);
+      out.push(`    ${g.label.padEnd(9)} ${g.done ? s.green(b) : b}  ${g.text}${g.done ? s.green(' ✓') : ''}`);
+    }
+  }
+  return out;
+}
+
+function evidenceLines(v: View, s: Style): string[] {
+  const e = v.evidence;
+  const d = v.decision;
+  const row = (label: string, f: (arm: 'candidate' | 'control') => string) => [label, f('candidate'), f('control')];
+  return table(
+    ['', 'candidate', 'control'],
+    [
+      row(`runs (this stage)`, (a) => String(e.stage[a].runs)),
+      row('runs (rollout)', (a) => String(e.total[a].runs)),
+      row('failures / errors', (a) => `${e.total[a].failures} / ${e.total[a].errors}`),
+      row('machines (failing)', (a) => `${e.total[a].machines} (${e.total[a].failingMachines})`),
+      ...(d ? [row('capped runs N, machines G', (a) => `${d[a].N.toFixed(0)}, ${d[a].G}`)] : []),
+      row('fail rate [95%]', (a) => rateText(armRate(v, a))),
+    ],
+    s,
+  );
+}
+
+function proposalText(v: View, s: Style): string {
+  const p = v.proposal;
+  if (!p) return s.dim('no proposed change');
+  const parts = [p.status];
+  if (p.changeNumber !== undefined) parts.push(`change ${p.changeNumber}`);
+  if (p.url) parts.push(p.url);
+  if (p.lastError) parts.push(s.red(`last error: ${p.lastError}`));
+  return parts.join('  ');
+}
+
+export function eventLines(events: Event[], s: Style): string[] {
+  if (events.length === 0) return [s.dim('no events')];
+  return events.map((e) => {
+    const stage = e.fromStage !== e.toStage ? ` stage ${e.fromStage + 1}→${e.toStage + 1}` : '';
+    const who = e.automatic ? s.cyan(`${e.actor} (auto)`) : e.actor;
+    return `${clock(e.at)}  ${e.type.padEnd(11)} ${who}${stage}  ${s.dim(e.reason)}`;
+  });
+}
