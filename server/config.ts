@@ -85,5 +85,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`bad setting ${envName ?? path}: ${issue.message}`);
   }
   const cfg = parsed.data;
+  if (cfg.controller.tickMs >= cfg.controller.leaseMs) {
+    throw new ConfigError('bad setting DEPCANARY_CONTROLLER_TICK_MS: must be shorter than DEPCANARY_CONTROLLER_LEASE_MS, or the lease lapses between ticks');
+  }
   return { ...cfg, dataDir: resolve(cfg.dataDir), constraintsFile: resolve(cfg.constraintsFile) };
 }

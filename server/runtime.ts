@@ -33,6 +33,8 @@ export interface Runtime {
   rollouts: RolloutService;
   reports: ReportService;
   constraints: ConstraintsService;
+  /** A new Redis connection to the same server (subscribers need their own). */
+  newConnection(): DcRedis;
 }
 
 export interface Extension {
@@ -58,6 +60,13 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     logger.info({ socket: embedded.socket, fsync: config.redisFsync }, 'started embedded redis-server');
   }
   const redis = createRedis(target);
+  const connections: DcRedis[] = [];
+  const newConnection = () => {
+    const c = createRedis(target);
+    c.on('error', (e) => logger.warn({ err: e.message }, 'redis error'));
+    connections.push(c);
+    return c;
+  };
   const subscriber = createRedis(target);
   redis.on('error', (e) => logger.warn({ err: e.message }, 'redis error'));
   subscriber.on('error', (e) => logger.warn({ err: e.message }, 'redis subscriber error'));
@@ -73,7 +82,7 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     const pins = new PinsCache(redis, subscriber, p, rolloutStore, baseStore, logger, config.pinsRefreshMs);
     const constraints = new ConstraintsService(baseStore, pins);
     const rt: Runtime = {
-      config, logger, metrics, redis, rolloutStore, telemetry, baseStore, tokens, pins, constraints,
+      config, logger, metrics, redis, rolloutStore, telemetry, baseStore, tokens, pins, constraints, newConnection,
       rollouts: new RolloutService(rolloutStore, baseStore, telemetry, pins, config.policy),
       reports: new ReportService(telemetry, pins),
     };
@@ -109,6 +118,7 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
           await new Promise<void>((res) => server.close(() => res()));
           for (const c of cleanup) await c().catch((e) => logger.warn({ err: String(e) }, 'shutdown step failed'));
           subscriber.disconnect();
+          for (const c of connections) c.disconnect();
           await redis.quit().catch(() => redis.disconnect());
           await embedded?.stop();
         })();
@@ -118,6 +128,7 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
   } catch (e) {
     for (const c of cleanup) await c().catch(() => undefined);
     subscriber.disconnect();
+    for (const c of connections) c.disconnect();
     redis.disconnect();
     await embedded?.stop();
     throw e;

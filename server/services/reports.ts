@@ -53,6 +53,7 @@ export class ReportService {
     items.forEach((it, i) => {
       if (fresh[i]) for (const a of it.assignments) counted.push({ rolloutId: a.rolloutId, arm: a.arm });
     });
+    await this.telemetry.publishCounted([...new Set(counted.map((c) => c.rolloutId))]);
     const accepted = fresh.filter(Boolean).length;
     return { accepted, duplicates: items.length - accepted, counted, fresh };
   }

@@ -13,6 +13,8 @@ export function keys(prefix: string) {
     events: (id: string) => k('events', id),
     version: k('version'),
     changed: k('changed'),
+    /** Pub/sub: comma-separated rollout ids whose counters just changed. */
+    counted: k('counted'),
     base: k('base'),
     baseOverrides: k('base', 'overrides'),
     tokens: k('tokens'),
@@ -24,6 +26,7 @@ export function keys(prefix: string) {
     machineDays: (id: string, arm: string) => k('ro', id, 'md', arm),
     failingTests: (id: string, arm: string) => k('ro', id, 'ft', arm),
     rolloutMeta: (id: string) => k('ro', id, 'meta'),
+    series: (id: string) => k('ro', id, 'series'),
     lease: (name: string) => k('lease', name),
     leaseFence: (name: string) => k('lease', name, 'fence'),
     outboxItems: k('outbox', 'items'),

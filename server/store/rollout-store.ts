@@ -107,6 +107,20 @@ export class RolloutStore {
     await this.redis.hset(this.k.rollout(id), 'proposal', JSON.stringify(proposal));
   }
 
+  /** An audit event that is not a state change (e.g. the controller's verdict changed). */
+  async appendEvent(id: string, event: unknown): Promise<void> {
+    await this.redis.xadd(this.k.events(id), '*', 'json', JSON.stringify(event));
+  }
+
+  /** One point per evaluation whose evidence or verdict changed; the newest 1,000 kept. */
+  async appendSeries(id: string, point: unknown): Promise<void> {
+    await this.redis.multi().rpush(this.k.series(id), JSON.stringify(point)).ltrim(this.k.series(id), -1000, -1).exec();
+  }
+
+  async series(id: string): Promise<unknown[]> {
+    return (await this.redis.lrange(this.k.series(id), 0, -1)).map((s) => JSON.parse(s));
+  }
+
   /** Freezes q0 once; later calls keep the first value. */
   async freezeQ0(id: string, q0: number): Promise<void> {
     await this.redis.hsetnx(this.k.rollout(id), 'q0', String(q0));

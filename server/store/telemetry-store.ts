@@ -43,6 +43,11 @@ export class TelemetryStore {
     });
   }
 
+  /** Tells the controller (in whichever process holds the lease) which rollouts changed. */
+  async publishCounted(rolloutIds: string[]): Promise<void> {
+    if (rolloutIds.length) await this.redis.publish(this.k.counted, rolloutIds.join(','));
+  }
+
   async machineReports(machine: string, limit: number): Promise<unknown[]> {
     const list = await this.redis.lrange(this.k.machineReports(machine), 0, limit - 1);
     return list.map((s) => JSON.parse(s));

@@ -41,6 +41,12 @@ export function rolloutRoutes(service: RolloutService, store: RolloutStore, toke
     res.json({ events: await store.events(id) });
   });
 
+  r.get('/v1/rollouts/:id/series', viewer, async (req, res) => {
+    const id = parseId(req.params.id);
+    await store.require(id);
+    res.json({ points: await store.series(id) });
+  });
+
   for (const [name, { type, role }] of Object.entries(ACTIONS)) {
     r.post(`/v1/rollouts/:id/${name}`, requireRole(tokens, role), async (req, res) => {
       const id = parseId(req.params.id);

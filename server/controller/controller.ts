@@ -1,0 +1,159 @@
+import type { Logger } from 'pino';
+import { decide, type Decision } from '../domain/decision';
+import { DomainError } from '../domain/errors';
+import type { Metrics } from '../metrics';
+import type { RolloutService } from '../services/rollouts';
+import { keys } from '../store/keys';
+import type { Lease } from '../store/lease';
+import type { DcRedis } from '../store/redis';
+import type { RolloutRecord, RolloutStore } from '../store/rollout-store';
+import type { TelemetryStore } from '../store/telemetry-store';
+import { changed, toPoint, type SeriesPoint } from './series';
+
+export interface ControllerDeps {
+  store: RolloutStore;
+  telemetry: TelemetryStore;
+  rollouts: RolloutService;
+  lease: Lease;
+  subscriber: DcRedis;
+  prefix: string;
+  metrics: Metrics;
+  logger: Logger;
+  tickMs: number;
+  debounceMs: number;
+  clock?: () => number;
+}
+
+export const CONTROLLER_ACTOR = 'depcanary-controller';
+
+/**
+ * The evaluation loop. It runs only while this process holds the controller lease, and
+ * evaluates a rollout (a) `debounceMs` after reports for it were counted (any server
+ * process publishes the rollout ids on `<prefix>:counted`) and (b) on every tick, for soak
+ * expiry. A verdict is applied through the store's compare-and-set at the revision that
+ * was evaluated, carrying the lease fence: a manual action or a lost lease in between
+ * makes the write fail (409), and the decision is simply re-evaluated next time.
+ */
+export class Controller {
+  private timer: NodeJS.Timeout | null = null;
+  private pending = new Map<string, NodeJS.Timeout>();
+  private running = new Map<string, Promise<void>>();
+  private last = new Map<string, SeriesPoint>();
+  private stopped = false;
+  private readonly clock: () => number;
+
+  constructor(private readonly d: ControllerDeps) {
+    this.clock = d.clock ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    const channel = keys(this.d.prefix).counted;
+    await this.d.subscriber.subscribe(channel);
+    this.d.subscriber.on('message', (ch, msg) => {
+      if (ch === channel) for (const id of msg.split(',')) this.notify(id);
+    });
+    await this.tick();
+    this.timer = setInterval(() => void this.tick(), this.d.tickMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const t of this.pending.values()) clearTimeout(t);
+    this.pending.clear();
+    await Promise.allSettled(this.running.values());
+    await this.d.lease.release().catch(() => undefined);
+  }
+
+  /** Debounced evaluation after new reports. */
+  notify(id: string): void {
+    if (this.stopped || this.pending.has(id)) return;
+    this.pending.set(id, setTimeout(() => {
+      this.pending.delete(id);
+      void this.evaluate(id);
+    }, this.d.debounceMs));
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if ((await this.d.lease.tick()) === 0) return;
+      const active = await this.d.store.active();
+      await Promise.all(active.map((r) => this.evaluate(r.rollout.id)));
+    } catch (e) {
+      this.d.logger.warn({ err: String(e) }, 'controller tick failed');
+    }
+  }
+
+  /** One evaluation at a time per rollout; a request during one runs after it. */
+  evaluate(id: string): Promise<void> {
+    const prev = this.running.get(id) ?? Promise.resolve();
+    const next = prev.then(() => this.evaluateNow(id)).catch((e) => {
+      this.d.logger.warn({ rollout: id, err: String(e) }, 'evaluation failed');
+    });
+    this.running.set(id, next);
+    void next.then(() => {
+      if (this.running.get(id) === next) this.running.delete(id);
+    });
+    return next;
+  }
+
+  private async evaluateNow(id: string): Promise<void> {
+    const fence = this.d.lease.held;
+    if (this.stopped || !fence) return;
+    const rec = await this.d.store.get(id);
+    if (!rec || !['active', 'paused'].includes(rec.rollout.state)) return;
+    const evidence = await this.d.telemetry.evidence(id);
+    const decision = decide({ now: this.clock(), rollout: rec.rollout, evidence });
+    if (decision.q0ToFreeze !== null) await this.d.store.freezeQ0(id, decision.q0ToFreeze);
+    await this.record(rec, decision);
+    await this.apply(rec, decision, evidence.lastReportAt, fence);
+  }
+
+  private async record(rec: RolloutRecord, decision: Decision): Promise<void> {
+    const id = rec.rollout.id;
+    await this.d.store.setDecision(id, decision);
+    const point = toPoint(decision);
+    const prev = this.last.get(id) ?? null;
+    if (changed(prev, point)) {
+      await this.d.store.appendSeries(id, point);
+      this.last.set(id, point);
+    }
+    const before = rec.decision as Decision | null;
+    if (!before || before.verdict !== decision.verdict || before.rule !== decision.rule || before.stageIndex !== decision.stageIndex) {
+      await this.d.store.appendEvent(id, {
+        type: 'decision', rolloutId: id, actor: CONTROLLER_ACTOR, reason: decision.reason, automatic: true, at: decision.at,
+        fromState: rec.rollout.state, toState: rec.rollout.state, fromStage: rec.rollout.stageIndex, toStage: rec.rollout.stageIndex,
+        revision: rec.rollout.revision, evidence: decision,
+      });
+    }
+  }
+
+  private async apply(rec: RolloutRecord, decision: Decision, lastReportAt: number | null, fence: { lease: string; token: string }): Promise<void> {
+    const r = rec.rollout;
+    let type: 'promote' | 'rollback' | null = null;
+    if (decision.verdict === 'rollback' && !r.frozen) type = 'rollback';
+    if (decision.verdict === 'advance' && !r.frozen && r.state === 'active') type = 'promote';
+    if (!type) {
+      this.d.metrics.decisions.inc({ verdict: decision.verdict, applied: decision.verdict === 'hold' ? 'yes' : 'no' });
+      return;
+    }
+    try {
+      await this.d.rollouts.act(r.id, type, CONTROLLER_ACTOR, decision.reason, {
+        expectedRevision: r.revision, automatic: true, evidence: decision, fence,
+      });
+      this.d.metrics.decisions.inc({ verdict: decision.verdict, applied: 'yes' });
+      if (lastReportAt !== null) {
+        this.d.metrics.decisionLatency.observe({ verdict: decision.verdict }, Math.max(0, this.clock() - lastReportAt) / 1000);
+      }
+      this.d.logger.info({ rollout: r.id, verdict: decision.verdict, rule: decision.rule, reason: decision.reason }, 'decision applied');
+    } catch (e) {
+      this.d.metrics.decisions.inc({ verdict: decision.verdict, applied: 'no' });
+      if (e instanceof DomainError && e.code === 'conflict') {
+        this.d.logger.info({ rollout: r.id, verdict: decision.verdict, why: e.message }, 'decision not applied');
+        return;
+      }
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import { Lease } from '../../server/store/lease';
+import { createRedis, type DcRedis } from '../../server/store/redis';
+import { RolloutStore } from '../../server/store/rollout-store';
+import { applyAction, createRollout } from '../../server/domain/rollout';
+import { resolvePolicy } from '../../server/domain/policy';
+
+describe('controller lease with a fencing token (real Redis)', () => {
+  let redis: DcRedis;
+  const prefix = `t${randomBytes(5).toString('hex')}`;
+  beforeAll(() => {
+    redis = createRedis({ socket: process.env.DEPCANARY_TEST_REDIS_SOCKET! });
+  });
+  afterAll(() => redis.quit());
+
+  test('one holder at a time; a new holder gets a larger fence; a stale fence cannot write', async () => {
+    const a = new Lease(redis, prefix, 'controller', 300);
+    const b = new Lease(redis, prefix, 'controller', 300);
+    const fa = await a.tick();
+    expect(fa).toBeGreaterThan(0);
+    expect(await b.tick()).toBe(0);
+    expect(await a.tick()).toBe(fa);
+
+    const store = new RolloutStore(redis, prefix);
+    const r = createRollout({ id: 'lease-r', library: 'six', stable: '1.0', candidate: '1.1', stages: [1, 100], salt: 's', policy: resolvePolicy(2), actor: 'x', now: 1 });
+    await store.create(r, { type: 'created', rolloutId: r.id, actor: 'x', reason: '', automatic: false, at: 1, fromState: 'active', toState: 'active', fromStage: 0, toStage: 0, revision: 1 });
+
+    await new Promise((res) => setTimeout(res, 400)); // a's lease lapses (a paused process)
+    const fb = await b.tick();
+    expect(fb).toBeGreaterThan(fa);
+    const { next, event } = applyAction(r, { type: 'rollback', actor: 'ctl', reason: 'x', automatic: true }, 2);
+    await expect(store.transition(r, next, event, { fence: a.held! })).rejects.toThrow(/lease was lost/);
+    await store.transition(r, next, event, { fence: b.held! });
+    expect((await store.get(r.id))!.rollout.state).toBe('rolled_back');
+    await b.release();
+    expect(await a.tick()).toBeGreaterThan(fb);
+  });
+});
