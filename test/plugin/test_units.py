@@ -1,0 +1,211 @@
+"""Pure helpers of the client: no tox, no server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from depcanary import constraints, envinfo, identity, report
+
+
+def test_apply_overrides_pins_every_line_of_the_library_and_keeps_the_rest():
+    text = (
+        "# header\r\n"
+        "oslo.log===6.0.0;python_version>='3.9'\r\n"
+        "Oslo_Log===5.0.0;python_version<'3.9'\r\n"
+        "pbr===6.1.0\r\n"
+        "six===1.16.0"
+    )
+    out = constraints.apply_overrides(text, {"oslo-log": "7.1.0", "new-lib": "1.0"})
+    assert out == (
+        "# header\r\n"
+        "oslo.log===7.1.0;python_version>='3.9'\r\n"
+        "Oslo_Log===7.1.0;python_version<'3.9'\r\n"
+        "pbr===6.1.0\r\n"
+        "six===1.16.0\n"
+        "new-lib===1.0\n"
+    )
+    assert constraints.pins(out)["oslo-log"] == "7.1.0"
+    assert constraints.apply_overrides(text, {}) == text
+
+
+def test_validate_rejects_what_is_not_a_constraints_file():
+    constraints.validate("a===1\n# c\n\n-c other.txt\nb==2 ; python_version<'3'\n")
+    with pytest.raises(constraints.InvalidConstraints):
+        constraints.validate("<html><body>captive portal</body></html>")
+    assert constraints.parse_overrides("oslo.log=7.1.0, pbr=6.0.0,") == {"oslo-log": "7.1.0", "pbr": "6.0.0"}
+    assert constraints.parse_overrides("") == {}
+
+
+def test_content_addressed_files(tmp_path: Path):
+    a = constraints.write_content_addressed(tmp_path, "a===1\n")
+    b = constraints.write_content_addressed(tmp_path, "a===2\n")
+    assert a != b and a.read_text() == "a===1\n"
+    assert constraints.write_content_addressed(tmp_path, "a===1\n") == a
+
+
+def test_report_has_exactly_the_contract_fields_and_respects_its_limits():
+    now = datetime.now(timezone.utc)
+    data = report.build(
+        machine=str(uuid.uuid4()),
+        outcome="fail",
+        installed={"ok-lib": "1.0.0", "weird": "not a version", "bad name!": "1.0", "local": "1.0+abc.1"},
+        project="p",
+        env="py311",
+        python="3.11.7",
+        platform="linux-x86_64",
+        duration_s=1.2345,
+        failed_tests=[f"t{i}" for i in range(150)] + ["t1", "x" * 600],
+        started=now,
+        finished=now,
+    )
+    assert set(data) == {
+        "id",
+        "machine",
+        "outcome",
+        "installed",
+        "project",
+        "env",
+        "python",
+        "platform",
+        "durationMs",
+        "failedTests",
+        "startedAt",
+        "finishedAt",
+        "client",
+    }
+    assert data["installed"] == {"ok-lib": "1.0.0", "local": "1.0+abc.1"}
+    assert len(data["failedTests"]) == report.MAX_FAILED
+    assert data["durationMs"] == 1234 or data["durationMs"] == 1235
+    assert data["finishedAt"].endswith("Z")
+    with pytest.raises(ValueError, match="outcome"):
+        report.build(**{**_args(), "outcome": "flaky"})
+
+
+def _args() -> dict:
+    now = datetime.now(timezone.utc)
+    return {
+        "machine": str(uuid.uuid4()),
+        "outcome": "pass",
+        "installed": {},
+        "project": "p",
+        "env": "e",
+        "python": "3",
+        "platform": "x",
+        "duration_s": 0,
+        "failed_tests": [],
+        "started": now,
+        "finished": now,
+    }
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in ("DEPCANARY_URL", "DEPCANARY_MACHINE_ID", "DEPCANARY_TELEMETRY", "DO_NOT_TRACK"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path
+
+
+@pytest.mark.usefixtures("home")
+def test_consent_precedence(monkeypatch: pytest.MonkeyPatch):
+    assert identity.resolve().why == "not opted in"
+    machine = identity.opt_in("http://example.invalid")["machine"]
+    ident = identity.resolve()
+    assert ident.consent and ident.machine == machine and ident.server == "http://example.invalid"
+    monkeypatch.setenv("DEPCANARY_TELEMETRY", "1")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    assert not identity.resolve().consent and identity.resolve().machine is None
+    monkeypatch.delenv("DO_NOT_TRACK")
+    monkeypatch.setenv("DEPCANARY_TELEMETRY", "0")
+    assert not identity.resolve().consent
+    monkeypatch.setenv("DEPCANARY_TELEMETRY", "1")
+    other = str(uuid.uuid4())
+    monkeypatch.setenv("DEPCANARY_MACHINE_ID", other)
+    assert identity.resolve().machine == other
+    monkeypatch.setenv("DEPCANARY_MACHINE_ID", "my-laptop")
+    assert identity.resolve().why == "DEPCANARY_MACHINE_ID is not a UUID"
+    identity.opt_out()
+    monkeypatch.delenv("DEPCANARY_MACHINE_ID")
+    monkeypatch.delenv("DEPCANARY_TELEMETRY")
+    assert not identity.resolve().consent and identity.resolve().saved_machine is None
+
+
+@pytest.mark.usefixtures("home")
+def test_spool_keeps_only_valid_reports():
+    data = report.build(**_args())
+    path = report.spool(data)
+    (path.parent / "broken.json").write_text("{not json")
+    assert {p.name for p in report.spooled()} == {"broken.json", path.name}
+    # a server that is not there: the report stays, the unreadable file goes
+    sent, problem = report.send_spool("http://127.0.0.1:9", data["machine"], 1.0)
+    assert sent == 0 and problem
+    assert path.exists() and not (path.parent / "broken.json").exists()
+    assert report.clear_spool() == 1
+
+
+def test_pytest_plugin_writes_failing_ids(tmp_path: Path):
+    (tmp_path / "test_a.py").write_text("def test_ok():\n    pass\n\ndef test_bad():\n    assert 0\n")
+    (tmp_path / "test_broken.py").write_text("import no_such_module_here\n")
+    out = tmp_path / "failures"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        env={"DEPCANARY_FAILURES_FILE": str(out), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout  # collection error
+    assert envinfo.read_failures(out) == ["test_broken.py"]
+    (tmp_path / "test_broken.py").unlink()
+    out.unlink()
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        env={"DEPCANARY_FAILURES_FILE": str(out), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert envinfo.read_failures(out) == ["test_a.py::test_bad"]
+
+
+def test_stestr_failures_come_from_the_envs_stestr(tmp_path: Path):
+    """`python -m stestr failing --list` in the env; here a stand-in module prints ids."""
+    (tmp_path / ".stestr").mkdir()
+    (tmp_path / ".stestr" / "0").write_text("")
+    fake = tmp_path / "stestr"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "__main__.py").write_text(
+        "import sys\nassert sys.argv[1:] == ['failing', '--list']\n"
+        "print('nova.tests.unit.test_x.TestY.test_z')\nprint('nova.tests.unit.test_x.TestY.test_w[id-1,smoke]')\n"
+        "sys.exit(1)\n"
+    )
+    ids = envinfo.stestr_failures(Path(sys.executable), tmp_path, since=0)
+    assert ids == ["nova.tests.unit.test_x.TestY.test_z", "nova.tests.unit.test_x.TestY.test_w"]
+    assert envinfo.stestr_failures(Path(sys.executable), tmp_path / "nothing", since=0) == []
+
+
+def test_project_name(tmp_path: Path):
+    assert envinfo.project_name(tmp_path) == tmp_path.name
+    (tmp_path / "setup.cfg").write_text("[metadata]\nname = nova\n")
+    assert envinfo.project_name(tmp_path) == "nova"
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "oslo.log"\n')
+    assert envinfo.project_name(tmp_path) == "oslo.log"
+
+
+def test_probe_reads_the_interpreter():
+    info = envinfo.probe(Path(sys.executable))
+    assert info is not None
+    assert info.installed["depcanary-client"] == "0.1.0"
+    assert info.python == ".".join(map(str, sys.version_info[:3]))
+    assert envinfo.probe(Path("/nonexistent/python")) is None
