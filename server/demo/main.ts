@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { ApiClient } from '../cli/api-client';
+import type { Event, View } from '../cli/types';
+import { loadConfig } from '../config';
+import { parseConstraints, pinnedVersion } from '../domain/constraints';
+import { normalizeName } from '../domain/names';
+import { defaultExtensions } from '../extensions';
+import { startServer, type RunningServer } from '../runtime';
+import { Fleet } from './fleet';
+import { DEMO_POLICY, DEMO_STAGES, SCENARIOS } from './scenario';
+import { Summary } from './summary';
+
+/**
+ * `make demo`: a server on its embedded Redis (var/demo), the shipped constraints imported,
+ * two rollouts started, and a simulated fleet reporting until the healthy candidate is
+ * promoted and the broken one rolled back (or DEMO_SECONDS pass). With a terminal on stdin
+ * the server stays up afterwards for the dashboard until Ctrl-C.
+ */
+const ROOT = resolve(__dirname, '..', '..', ...(__dirname.includes(`${join('dist', 'server')}`) ? ['..'] : []));
+const num = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
+
+async function main(): Promise<void> {
+  const env: NodeJS.ProcessEnv = {
+    HOST: '127.0.0.1',
+    PORT: '8080',
+    DEPCANARY_DATA_DIR: join(ROOT, 'var', 'demo'),
+    DEPCANARY_CONSTRAINTS_FILE: join(ROOT, 'data', 'upper-constraints.txt'),
+    DEPCANARY_CONTROLLER_TICK_MS: '1000',
+    DEPCANARY_REDIS_FSYNC: 'everysec',
+    ...process.env,
+    // A fresh key prefix per run: the embedded Redis keeps earlier demos, this one starts clean.
+    DEPCANARY_KEY_PREFIX: process.env.DEPCANARY_KEY_PREFIX ?? `demo${Date.now().toString(36)}`,
+    DEPCANARY_ADMIN_TOKEN: process.env.DEPCANARY_ADMIN_TOKEN ?? `demo-admin-${randomBytes(12).toString('hex')}`,
+  };
+  const config = loadConfig(env);
+  mkdirSync(config.dataDir, { recursive: true });
+  const logFile = join(config.dataDir, 'demo.log');
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'depcanary-demo' } }, pino.destination({ dest: logFile, mkdir: true }));
+  const token = config.adminToken!;
+  const say = (line = '') => void process.stdout.write(line + '\n');
+
+  let server: RunningServer;
+  try {
+    server = await startServer(config, logger, defaultExtensions());
+  } catch (e) {
+    const msg = (e as Error).message;
+    process.stderr.write(`demo: could not start the server: ${msg}${/EADDRINUSE/.test(msg) ? ` (set PORT to a free port, e.g. PORT=8099 make demo)` : ''}\n`);
+    process.exit(1);
+  }
+  const admin = new ApiClient({ url: server.url, token });
+  const anonymous = new ApiClient({ url: server.url });
+  const summaryStart = Date.now();
+  const summary = new Summary(summaryStart, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR);
+  const s = summary.style;
+
+  const text = readFileSync(config.constraintsFile, 'utf8');
+  const imported = await admin.putText<{ lines: number; pins: number }>('/v1/constraints', text);
+  const file = parseConstraints(text);
+  const base: Record<string, string> = {};
+  for (const name of ['pbr', 'oslo.config', 'oslo.utils', 'requests', ...SCENARIOS.map((x) => x.library)]) {
+    const v = pinnedVersion(file, normalizeName(name));
+    if (v) base[name] = v;
+  }
+  const started: { scenario: (typeof SCENARIOS)[number]; id: string }[] = [];
+  for (const scenario of SCENARIOS) {
+    const view = await admin.post<View>('/v1/rollouts', {
+      library: scenario.library, candidate: scenario.candidate, stages: DEMO_STAGES, policy: DEMO_POLICY,
+      reason: `demo: ${scenario.label} candidate`,
+    });
+    started.push({ scenario, id: view.id });
+  }
+
+  const machines = num('DEMO_MACHINES', 300);
+  const limitS = num('DEMO_SECONDS', 240);
+  say(s.bold('depcanary demo'));
+  say(`  server     ${server.url}  (embedded Redis in ${config.dataDir}, key prefix ${config.keyPrefix}, logs in ${logFile})`);
+  say(`  dashboard  ${s.cyan(`${server.url}/`)}   token: ${s.bold(token)}`);
+  say(`  CLI        DEPCANARY_URL=${server.url} DEPCANARY_TOKEN=${token} bin/depcanary rollouts`);
+  say(`  imported   ${config.constraintsFile}: ${imported.lines} lines, ${imported.pins} pins`);
+  for (const x of started) say(`  rollout    ${x.id}  (${x.scenario.label}; stages ${DEMO_STAGES.join(' → ')}%)`);
+  say(`  fleet      ${machines} simulated machines, one test run every ~${num('DEMO_RUN_INTERVAL_MS', 4000) / 1000}s each; stops when both rollouts end or after ${limitS}s`);
+  say(`  gerrit     ${process.env.GERRIT_URL ? `rollbacks are proposed to ${process.env.GERRIT_URL}` : 'not configured (set GERRIT_URL, GERRIT_USER, GERRIT_PASSWORD to get a proposed rollback change)'}`);
+  say();
+
+  const fleet = new Fleet(anonymous, machines, SCENARIOS, base, num('DEMO_RUN_INTERVAL_MS', 4000));
+  fleet.start();
+  let interrupted = false;
+  const onSigint = () => { interrupted = true; };
+  process.on('SIGINT', onSigint);
+
+  const deadline = Date.now() + limitS * 1000;
+  let lastSummary = 0;
+  let endedAt: number | null = null;
+  let success = false;
+  while (!interrupted && Date.now() < deadline) {
+    await sleep(1000);
+    const views = await Promise.all(started.map(async (x) => ({ scenario: x.scenario, view: await admin.get<View>(`/v1/rollouts/${x.id}`) })));
+    for (const { view } of views) {
+      const { events } = await admin.get<{ events: Event[] }>(`/v1/rollouts/${view.id}/events`);
+      for (const l of summary.news(view, events)) say(l);
+    }
+    const now = Date.now();
+    if (now - lastSummary >= 5000) {
+      lastSummary = now;
+      for (const l of summary.lines(views, fleet.stats, now)) say(l);
+    }
+    const done = views.every(({ scenario, view }) => view.state === (scenario.label === 'healthy' ? 'promoted' : 'rolled_back'));
+    if (done && endedAt === null) {
+      endedAt = now;
+      fleet.stop();
+    }
+    // With Gerrit on, wait (a little) for the rollback change to be proposed.
+    const proposalSettled = !process.env.GERRIT_URL || views.every(({ view }) => view.state !== 'rolled_back' || (view.proposal && view.proposal.status !== 'pending'));
+    if (endedAt !== null && (proposalSettled || now - endedAt > 30_000)) {
+      success = true;
+      for (const l of summary.lines(views, fleet.stats, now)) say(l);
+      break;
+    }
+  }
+  fleet.stop();
+  say();
+  say(success
+    ? s.green(`Done after ${Math.round((Date.now() - summaryStart) / 1000)} s: the healthy candidate was promoted, the broken one rolled back.`)
+    : interrupted ? 'Interrupted.' : s.red(`Stopped after ${limitS}s before both rollouts ended (see ${logFile}).`));
+  if (process.stdin.isTTY && !interrupted) {
+    say(`The server keeps running for the dashboard: ${s.cyan(`${server.url}/`)} (token ${token}). Ctrl-C to stop.`);
+    await new Promise<void>((res) => {
+      if (interrupted) res();
+      process.removeListener('SIGINT', onSigint);
+      process.once('SIGINT', () => res());
+    });
+  }
+  await server.close();
+  process.exit(success || interrupted ? 0 : 1);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+main().catch((e) => {
+  process.stderr.write(`demo: ${(e as Error).message}\n`);
+  process.exit(1);
+});
