@@ -4,6 +4,7 @@
 #     rebuilt only when that file or the Python version changes;
 #   - depcanary-client installed into it from client-plugin/ (a real, non-editable install,
 #     redone every time so the tests see the current source);
+#   - var/test-venv-tox3: tox 3.28.0 with the plugin, to check what it does under tox 3;
 #   - var/plugin-wheelhouse: wheels of pytest and its dependencies, for the toy project's tox
 #     envs, which install with --no-index (the toy depcanary-fakelib wheels are built by the
 #     tests themselves).
@@ -27,6 +28,15 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.depcanary-key" 2>/dev/null)" 
   echo "$key" > "$venv/.depcanary-key"
 fi
 
+tox3="$venv-tox3"
+if [ ! -x "$tox3/bin/python" ] || [ "$(cat "$tox3/.depcanary-key" 2>/dev/null)" != "$key" ]; then
+  echo "test-env: creating $tox3" >&2
+  rm -rf "$tox3"
+  "$python" -m venv "$tox3"
+  "$tox3/bin/python" -m pip install -q --disable-pip-version-check tox==3.28.0 >&2
+  echo "$key" > "$tox3/.depcanary-key"
+fi
+
 if [ "$(cat "$wheelhouse/.depcanary-key" 2>/dev/null)" != "$key" ]; then
   echo "test-env: filling $wheelhouse" >&2
   rm -rf "$wheelhouse"
@@ -37,7 +47,12 @@ if [ "$(cat "$wheelhouse/.depcanary-key" 2>/dev/null)" != "$key" ]; then
   echo "$key" > "$wheelhouse/.depcanary-key"
 fi
 
-"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation \
-  --force-reinstall ./client-plugin >&2
+dist=$(mktemp -d)
+trap 'rm -rf "$dist"' EXIT
+"$venv/bin/python" -m pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation \
+  -w "$dist" ./client-plugin >&2
+for v in "$venv" "$tox3"; do
+  "$v/bin/python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$dist"/*.whl >&2
+done
 rm -rf client-plugin/build
 echo "$venv"

@@ -37,6 +37,7 @@ def test_candidate_arm_gets_candidate_and_reports_fail_control_reports_pass(serv
     candidate, control = make_machine(server.url), make_machine(server.url)
     candidate.use_machine_id(rollout.candidate_machine)
     control.use_machine_id(rollout.control_machine)
+    n_cand, n_ctrl = len(server.reports(rollout.candidate_machine)), len(server.reports(rollout.control_machine))
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         cand_future, ctrl_future = pool.submit(candidate.tox), pool.submit(control.tox)
@@ -49,8 +50,10 @@ def test_candidate_arm_gets_candidate_and_reports_fail_control_reports_pass(serv
     assert control.installed_fakelib() == "1.0.0"
     assert any(f"{FAKELIB} 1.1.0" in line for line in cand.depcanary_lines()), cand.output
 
-    (fail,) = wait_reports(server, rollout.candidate_machine, 1)
-    (ok,) = wait_reports(server, rollout.control_machine, 1)
+    fails = wait_reports(server, rollout.candidate_machine, n_cand + 1)
+    oks = wait_reports(server, rollout.control_machine, n_ctrl + 1)
+    assert (len(fails), len(oks)) == (n_cand + 1, n_ctrl + 1)
+    fail, ok = fails[0], oks[0]  # newest first
     assert set(fail) - {"receivedAt"} == REPORT_FIELDS
     assert fail["outcome"] == "fail"
     assert fail["installed"][FAKELIB] == "1.1.0"
