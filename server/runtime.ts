@@ -1,10 +1,11 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Router } from 'express';
 import type { Logger } from 'pino';
 import { createApp } from './api/app';
+import { fastPins } from './api/fast-pins';
 import type { Config } from './config';
 import { createMetrics, type Metrics } from './metrics';
 import { ConstraintsService } from './services/constraints';
@@ -101,7 +102,11 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
       logger, metrics, redis, pins, rollouts: rt.rollouts, rolloutStore, reports: rt.reports, telemetry,
       constraints, tokens, extra: routers, beforeScrape: () => refreshGauges(rt),
     });
-    const server: Server = app.listen(config.port, config.host);
+    const fast = fastPins(pins, metrics);
+    const server: Server = createServer((req, res) => {
+      if (!fast(req, res)) app(req, res);
+    });
+    server.listen(config.port, config.host);
     await once(server, 'listening');
     server.keepAliveTimeout = 65_000;
     const addr = server.address() as AddressInfo;

@@ -32,6 +32,8 @@ export interface PinEntry {
 
 export interface MachineConstraints {
   text: string;
+  /** `text` as UTF-8, rendered once per snapshot and combination. */
+  body: Buffer;
   etag: string;
   overrides: PinEntry[];
 }
@@ -43,8 +45,8 @@ export interface MachineConstraints {
  * candidate overrides once.
  */
 export class PinsSnapshot {
-  readonly stable: { text: string; etag: string };
-  private readonly combos = new Map<string, { text: string; etag: string }>();
+  readonly stable: { text: string; body: Buffer; etag: string };
+  private readonly combos = new Map<string, { text: string; body: Buffer; etag: string }>();
   private static readonly MAX_COMBOS = 1024;
 
   constructor(
@@ -55,7 +57,7 @@ export class PinsSnapshot {
     readonly live: LiveRollout[],
   ) {
     const text = renderConstraints(base, promoted);
-    this.stable = { text, etag: promoted.size === 0 ? baseEtag : etag(text) };
+    this.stable = { text, body: Buffer.from(text), etag: promoted.size === 0 && baseEtag ? baseEtag : etag(text) };
   }
 
   static build(version: number, baseText: string, baseEtag: string, promoted: Map<string, { name: string; version: string }>, rollouts: Rollout[]): PinsSnapshot {
@@ -93,7 +95,7 @@ export class PinsSnapshot {
         map.set(o.key, { name: live.name, version: o.candidate });
       }
       const text = renderConstraints(this.base, map);
-      hit = { text, etag: etag(text) };
+      hit = { text, body: Buffer.from(text), etag: etag(text) };
       if (this.combos.size >= PinsSnapshot.MAX_COMBOS) this.combos.clear();
       this.combos.set(comboKey, hit);
     }

@@ -19,7 +19,6 @@ export function keys(prefix: string) {
     baseOverrides: k('base', 'overrides'),
     tokens: k('tokens'),
     reportSeen: (reportId: string) => k('report', reportId),
-    reportStream: k('reports'),
     machineReports: (machine: string) => k('machine-reports', machine),
     ingestTotals: k('ingest'),
     counters: (id: string, stage: number | 'all', arm: string) => k('ro', id, 'c', stage, arm),

@@ -15,7 +15,6 @@ export interface IngestItem {
 }
 
 const DEDUPE_TTL_S = 35 * 24 * 3600;
-const STREAM_MAX = 100_000;
 const ARMS = ['candidate', 'control'] as const;
 
 /** Report ingestion (one Lua call per report, pipelined) and the evidence reads behind decisions. */
@@ -30,7 +29,7 @@ export class TelemetryStore {
     const pipe = this.redis.pipeline() as unknown as { dc_ingest: (...a: (string | number)[]) => void; exec: () => Promise<[Error | null, unknown][] | null> };
     for (const it of items) {
       const args: (string | number)[] = [
-        this.k.prefix, it.id, DEDUPE_TTL_S, it.json, it.machine, it.day, it.outcome, now, STREAM_MAX,
+        this.k.prefix, it.id, DEDUPE_TTL_S, it.json, it.machine, it.day, it.outcome, now,
         it.failedTests.length, ...it.failedTests,
       ];
       for (const a of it.assignments) args.push(a.rolloutId, a.arm, a.stage);

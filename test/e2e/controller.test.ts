@@ -44,7 +44,7 @@ describe('controller end to end: real server, real Redis, reports over HTTP', ()
       if (h.state === 'promoted' && b.state === 'rolled_back') break;
       if (Date.now() > deadline) throw new Error(`timed out: healthy ${h.state}@${h.percent}% (${h.decision?.reason}); broken ${b.state} (${b.decision?.reason})`);
       rounds++;
-      const reports = [];
+      const reports: ReturnType<typeof report>[] = [];
       for (let i = 0; i < machines.length; i += 25) {
         // Each machine asks for its pins, installs them, runs its tests and reports.
         const batch = machines.slice(i, i + 25);
@@ -95,7 +95,7 @@ describe('controller end to end: real server, real Redis, reports over HTTP', ()
     const frozen = (await s.req('POST', '/v1/rollouts', { library: 'pbr', candidate: '7.1.0', stages: [20, 100], policy: open })).json;
     expect((await s.req('POST', `/v1/rollouts/${paused.id}/pause`, { reason: 'watching' })).status).toBe(200);
     expect((await s.req('POST', `/v1/rollouts/${frozen.id}/freeze`, { reason: 'investigating by hand' })).status).toBe(200);
-    const reports = [];
+    const reports: ReturnType<typeof report>[] = [];
     for (let i = 0; i < 300; i++) {
       const m = randomUUID();
       const pins = (await s.req('GET', `/v1/pins?machine=${m}`, undefined, null)).json.pins as { library: string; version: string; arm: string }[];

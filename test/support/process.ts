@@ -2,7 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const ROOT = join(__dirname, '..', '..');
+/** The repository root, from sources (test/support) or from dist/test/support. */
+export const ROOT = (() => {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json'))) dir = join(dir, '..');
+  return dir;
+})();
 export const MAIN = join(ROOT, 'dist', 'server', 'main.js');
 
 /**

@@ -8,8 +8,7 @@
   ARGV[6]  UTC day of finishedAt (YYYY-MM-DD)
   ARGV[7]  outcome: pass | fail | error
   ARGV[8]  now (ms)
-  ARGV[9]  approximate max length of the report stream
-  ARGV[10] number of failing test ids T, then T ids
+  ARGV[9]  number of failing test ids T, then T ids
   then, per rollout, three values: rollout id, arm (candidate | control | mismatch), stage index
   Returns: 1 counted; 0 duplicate (already counted, nothing written).
 ]]
@@ -19,14 +18,13 @@ if redis.call('SET', p .. ':report:' .. ARGV[2], '1', 'NX', 'EX', ARGV[3]) == fa
 end
 local machine, day, outcome, now = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local failed = outcome ~= 'pass'
-redis.call('XADD', p .. ':reports', 'MAXLEN', '~', ARGV[9], '*', 'json', ARGV[4])
 local mr = p .. ':machine-reports:' .. machine
 redis.call('LPUSH', mr, ARGV[4])
 redis.call('LTRIM', mr, 0, 49)
 redis.call('EXPIRE', mr, 2592000)
 redis.call('HINCRBY', p .. ':ingest', 'reports', 1)
-local nt = tonumber(ARGV[10])
-local i = 11 + nt
+local nt = tonumber(ARGV[9])
+local i = 10 + nt
 while i + 2 <= #ARGV do
   local id, arm, stage = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local ro = p .. ':ro:' .. id
@@ -59,7 +57,7 @@ while i + 2 <= #ARGV do
     if outcome == 'error' then e = e + 1 end
     redis.call('HSET', md, field, n .. ',' .. f .. ',' .. e)
     for t = 1, nt do
-      local tid = ARGV[10 + t]
+      local tid = ARGV[9 + t]
       if redis.call('SADD', ro .. ':ftm:' .. arm, tid .. '\t' .. machine) == 1 then
         redis.call('ZINCRBY', ro .. ':ft:' .. arm, 1, tid)
       end
