@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { createApp } from './api/app';
 import { fastPins } from './api/fast-pins';
 import type { Config } from './config';
+import { outboxFor } from './gerrit/outbox-item';
 import { createMetrics, type Metrics } from './metrics';
 import { ConstraintsService } from './services/constraints';
 import { PinsCache } from './services/pins-cache';
@@ -84,7 +85,8 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     const constraints = new ConstraintsService(baseStore, pins);
     const rt: Runtime = {
       config, logger, metrics, redis, rolloutStore, telemetry, baseStore, tokens, pins, constraints, newConnection,
-      rollouts: new RolloutService(rolloutStore, baseStore, telemetry, pins, config.policy),
+      // Every rollback and promotion writes its Gerrit outbox item in the same Lua step.
+      rollouts: new RolloutService(rolloutStore, baseStore, telemetry, pins, config.policy, Date.now, outboxFor),
       reports: new ReportService(telemetry, pins),
     };
     await pins.start();
