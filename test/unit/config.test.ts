@@ -1,0 +1,49 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../server/config';
+import { hashToken } from '../../server/store/token-store';
+import { staticTokens } from '../../server/tokens-file';
+
+describe('config', () => {
+  test('defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, keyPrefix: 'dc', redisFsync: 'always', controller: { enabled: true } });
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.constraintsFile).toMatch(/data\/upper-constraints.txt$/);
+  });
+
+  test.each([
+    [{ PORT: 'eighty' }, /PORT/],
+    [{ PORT: '70000' }, /PORT/],
+    [{ REDIS_URL: 'http://x' }, /REDIS_URL/],
+    [{ DEPCANARY_ADMIN_TOKEN: 'short' }, /DEPCANARY_ADMIN_TOKEN.*16/],
+    [{ DEPCANARY_CONTROLLER_TICK_MS: '20000' }, /TICK_MS/],
+    [{ DEPCANARY_POLICY: '{"alpha": 2}' }, /policy.alpha/],
+    [{ DEPCANARY_POLICY: 'not json' }, /DEPCANARY_POLICY/],
+    [{ DEPCANARY_CONFIG: '/nonexistent.json' }, /does not exist/],
+  ])('a bad setting names itself: %j', (env, msg) => {
+    expect(() => loadConfig(env)).toThrow(msg);
+  });
+
+  test('a JSON config file, overridden by env', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dc-config-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ port: 9000, keyPrefix: 'prod', controller: { tickMs: 1000 } }));
+    const c = loadConfig({ DEPCANARY_CONFIG: file, PORT: '9100' });
+    expect(c).toMatchObject({ port: 9100, keyPrefix: 'prod', controller: { tickMs: 1000, enabled: true } });
+    writeFileSync(file, JSON.stringify({ prot: 9000 }));
+    expect(() => loadConfig({ DEPCANARY_CONFIG: file })).toThrow(/prot/);
+  });
+
+  test('tokens file holds hashes only and is validated', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dc-tokens-'));
+    const file = join(dir, 't.json');
+    writeFileSync(file, JSON.stringify([{ name: 'rm', role: 'release-manager', sha256: hashToken('secret-token') }]));
+    const entries = staticTokens('admin-token-0123456789', file);
+    expect(entries.map((e) => e.role)).toEqual(['admin', 'release-manager']);
+    expect(JSON.stringify(entries)).not.toContain('admin-token-0123456789');
+    writeFileSync(file, JSON.stringify([{ name: 'rm', role: 'root', sha256: 'x' }]));
+    expect(() => staticTokens(undefined, file)).toThrow(/DEPCANARY_TOKENS_FILE.*role/);
+  });
+});
