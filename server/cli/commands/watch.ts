@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { ApiError } from '../api-client';
 import { failWith, run, UsageError, type Ctx } from '../context';
-import { parseDuration } from '../duration';
 import { clock } from '../format';
 import { renderWatchList, renderWatchOne } from '../render-watch';
 import { rolloutPath } from './paths';
@@ -25,12 +24,7 @@ export function registerWatch(program: Command): void {
     .option('--count <n>', 'draw n frames and exit')
     .action(
       run(async (ctx, id: string | undefined, opts: WatchOptions) => {
-        let intervalMs: number;
-        try {
-          intervalMs = Math.max(200, parseDuration(opts.interval) * 1000 || Number(opts.interval) * 1000);
-        } catch (e) {
-          throw new UsageError(`--interval: ${(e as Error).message}`);
-        }
+        const intervalMs = parseInterval(opts.interval);
         const frames = opts.once ? 1 : opts.count ? Number(opts.count) : Infinity;
         if (!(frames >= 1)) throw new UsageError(`--count "${opts.count}": give a whole number ≥ 1`);
         await loop(ctx, id, intervalMs, frames);
@@ -77,4 +71,13 @@ async function loop(ctx: Ctx, id: string | undefined, intervalMs: number, frames
     if (n + 1 < frames) await new Promise((r) => setTimeout(r, intervalMs));
   }
   if (tty) process.stdout.write('\x1b[?25h');
+}
+
+/** `--interval`: 500ms, 2s, 1m (at least 100 ms). */
+function parseInterval(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`--interval "${text}": give a time like 500ms, 2s or 1m`);
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 's').toLowerCase();
+  return Math.max(100, unit === 'ms' ? n : unit === 'm' ? n * 60_000 : n * 1000);
 }
