@@ -1,7 +1,8 @@
 import { controllerExtension } from './controller/extension';
 import type { Extension } from './runtime';
+import { webExtension } from './web/routes';
 
 /** The parts that hang off the core server: controller, Gerrit proposer, dashboard. */
 export function defaultExtensions(): Extension[] {
-  return [controllerExtension()];
+  return [controllerExtension(), webExtension()];
 }

@@ -1,0 +1,189 @@
+import { api, rolloutPath } from './api.js';
+import { actionBar } from './actions.js';
+import { stateBadge, verdictBadge } from './badges.js';
+import { failureChart } from './chart.js';
+import { h, fill } from './dom.js';
+import { ago, armRate, clock, gauges, LIVE, num, pct, pts, rateInterval, reasonOf, stageLabel, time } from './format.js';
+import { stageBars } from './stages.js';
+
+/**
+ * `/rollouts/:id`: stage bars and actions, the failure-rate chart, the controller's decision
+ * and what it still waits for, evidence per arm, failing tests, the Gerrit change and the
+ * audit trail. Sections are updated in place on every poll (the chart and an open action
+ * form keep their state).
+ */
+export function rolloutPage(root, id, { refreshNow }) {
+  const head = h('div', { class: 'head-main' });
+  const bars = h('div', { class: 'head-stages' });
+  const actions = h('div', { class: 'head-actions' });
+  const chartBox = h('div', { class: 'chart' });
+  const decision = h('div');
+  const arms = h('div');
+  const tests = h('div');
+  const gerrit = h('div');
+  const audit = h('div');
+  fill(root,
+    h('section', { class: 'card rollout-head' }, head, bars, actions),
+    h('div', { class: 'grid grid-main' },
+      h('section', { class: 'card' }, h('h2', {}, 'Failure rate, candidate vs control'), chartBox, chartLegend()),
+      h('section', { class: 'card', id: 'decision' }, h('h2', {}, 'Decision'), decision)),
+    h('div', { class: 'grid grid-two' },
+      h('section', { class: 'card' }, h('h2', {}, 'Evidence per arm'), arms),
+      h('section', { class: 'card' }, h('h2', {}, 'Top failing tests'), tests)),
+    h('div', { class: 'grid grid-side' },
+      h('section', { class: 'card' }, h('h2', {}, 'Gerrit'), gerrit),
+      h('section', { class: 'card' }, h('h2', {}, 'Audit trail'), audit)));
+  const chart = failureChart(chartBox);
+  const bar = actionBar(actions, { onDone: () => void refreshNow() });
+
+  function render(v, events, points) {
+    fill(head,
+      h('div', { class: 'title-row' },
+        h('h1', {}, v.library, ' ', h('span', { class: 'versions-big' }, `${v.stable} → `, h('strong', {}, v.candidate))),
+        stateBadge(v)),
+      h('div', { class: 'muted small' }, `id ${v.id} · revision ${v.revision} · started ${clock(v.createdAt)} by ${v.createdBy} · updated ${ago(v.updatedAt)}`));
+    fill(bars, stageBars(v), h('div', { class: 'muted small' }, stageLabel(v)));
+    bar.update(v);
+    chart.update(points, v);
+    fill(decision, decisionView(v));
+    fill(arms, armsTable(v));
+    fill(tests, testsView(v));
+    fill(gerrit, proposalView(v), stageHistory(v));
+    fill(audit, auditView(events));
+  }
+
+  return {
+    async refresh() {
+      const [v, ev, series] = await Promise.all([
+        api('GET', rolloutPath(id)),
+        api('GET', `${rolloutPath(id)}/events`),
+        api('GET', `${rolloutPath(id)}/series`).catch((e) => (e.status === 404 ? { points: [] } : Promise.reject(e))),
+      ]);
+      render(v, ev.events, series.points);
+      return { crumbs: [v.library, v.candidate], title: `${v.library} ${v.candidate}` };
+    },
+    destroy() {
+      chart.destroy();
+    },
+  };
+}
+
+function chartLegend() {
+  return h('div', { class: 'legend-note small' },
+    h('span', { class: 'key key-control' }), ' control failure rate p_K ',
+    h('span', { class: 'key key-candidate' }), ' candidate p_T ',
+    h('span', { class: 'key key-band' }), ' p_T ± h ',
+    h('span', { class: 'key key-margin' }), ' p_K + margin',
+    h('p', { class: 'muted' },
+      'The band is the controller’s always-valid bound on the difference D = p_T − p_K, drawn around the candidate. ',
+      'It rolls back when the band lies entirely above the control line, and advances only when the band lies entirely below the dashed line ',
+      '(and soak, machines and runs are met). Rates are capped per machine and day; one point per evaluation with new evidence; dotted lines mark stage changes.'));
+}
+
+function decisionView(v) {
+  const d = v.decision;
+  const live = LIVE.has(v.state);
+  const out = [h('div', { class: 'decision-head' }, verdictBadge(v), d && live ? h('code', { class: 'rule' }, d.rule) : null,
+    d ? h('span', { class: 'muted small' }, `evaluated ${ago(d.at)}`) : null)];
+  out.push(h('p', { class: 'reason-big' }, reasonOf(v)));
+  if (d) {
+    if (!live) out.push(h('h3', {}, 'Last evaluation'));
+    out.push(h('dl', { class: 'facts' },
+      fact('D = p_T − p_K', d.D === null ? '–' : `${pts(d.D)} ± ${d.h === null ? '–' : (100 * d.h).toFixed(1)}`),
+      fact('bound [D − h, D + h]', d.lower === null ? '–' : `[${pts(d.lower)}, ${pts(d.upper)}]`),
+      fact('margin', d.margin === null ? '– (no q0 yet)' : pts(d.margin)),
+      fact('q0 (baseline)', pct(d.q0)),
+      fact('α', String(d.alpha))));
+    for (const a of d.alarms) out.push(h('p', { class: 'alarm' }, '⚠ ', a));
+  }
+  const gs = gauges(v);
+  if (gs.length > 0) {
+    out.push(h('h3', {}, 'Toward the next advance'));
+    out.push(h('div', { class: 'gauges' }, gs.map((g) =>
+      h('div', { class: `gauge${g.done ? ' gauge-done' : ''}`, dataset: { gauge: g.key } },
+        h('div', { class: 'gauge-label' }, h('span', {}, g.label), h('span', { class: 'muted' }, g.text, g.done ? ' ✓' : '')),
+        h('div', { class: 'gauge-track' }, h('div', { class: 'gauge-fill', style: { width: `${(100 * g.fraction).toFixed(1)}%` } }))))));
+  }
+  return out;
+}
+
+function fact(k, v) {
+  return [h('dt', {}, k), h('dd', {}, v)];
+}
+
+function armsTable(v) {
+  const e = v.evidence;
+  const d = v.decision;
+  const row = (label, f, cls) => h('tr', { class: cls }, h('th', {}, label), h('td', {}, f('candidate')), h('td', {}, f('control')));
+  const rate = (arm) => {
+    const r = armRate(v, arm);
+    return [h('strong', {}, pct(r.p)), r.p !== null ? h('span', { class: 'ci' }, ` ${rateInterval(r)}`) : null];
+  };
+  return [
+    h('table', { class: 'arms' },
+      h('thead', {}, h('tr', {}, h('th', {}), h('th', { class: 'arm-candidate' }, `candidate ${v.candidate}`), h('th', { class: 'arm-control' }, `control ${v.stable}`))),
+      h('tbody', {},
+        row('failure rate (95%)', rate, 'rate-row'),
+        row('runs, this stage', (a) => num(e.stage[a].runs)),
+        row('runs, whole rollout', (a) => num(e.total[a].runs)),
+        row('failures · errors', (a) => `${num(e.total[a].failures)} · ${num(e.total[a].errors)}`),
+        row('distinct machines', (a) => num(e.total[a].machines)),
+        row('machines with a failure', (a) => num(e.total[a].failingMachines)),
+        d ? row('capped runs N · machines G', (a) => `${num(d[a].N)} · ${num(d[a].G)}`) : null)),
+    h('p', { class: 'muted small' },
+      `${num(e.counted)} reports counted; ${num(e.mismatched)} installed neither version. `,
+      armRate(v, 'candidate').basis === 'decision'
+        ? 'Rates and intervals are the controller’s (capped per machine and day, cluster-robust variance).'
+        : 'Raw rates with Wilson intervals until the controller’s first evaluation.'),
+  ];
+}
+
+function testsView(v) {
+  const fresh = new Map(((v.decision && v.decision.newInCandidate) || []).map((t) => [t.id, t]));
+  const list = (arm) => {
+    const items = v.evidence.failingTests[arm];
+    if (items.length === 0) return h('p', { class: 'muted small' }, 'none reported');
+    const max = Math.max(...items.map((t) => t.machines));
+    return h('ol', { class: 'tests' }, items.slice(0, 8).map((t) =>
+      h('li', { class: fresh.has(t.id) && arm === 'candidate' ? 'test-new' : '', title: t.id },
+        h('span', { class: 'test-bar', style: { width: `${(100 * t.machines) / max}%` } }),
+        h('span', { class: 'test-count' }, String(t.machines)),
+        h('span', { class: 'test-id' }, t.id),
+        fresh.has(t.id) && arm === 'candidate' ? h('span', { class: 'badge verdict-rollback small' }, 'new in candidate') : null)));
+  };
+  return [
+    h('h3', { class: 'arm-candidate' }, 'Candidate'), list('candidate'),
+    h('h3', { class: 'arm-control' }, 'Control'), list('control'),
+    h('p', { class: 'muted small' }, 'Counts are distinct machines reporting the test as failing.'),
+  ];
+}
+
+function proposalView(v) {
+  const p = v.proposal;
+  if (!p) return h('p', { class: 'muted' }, v.state === 'rolled_back' ? 'No change proposed (Gerrit is not configured, or the proposal is pending).' : 'No change proposed.');
+  return h('dl', { class: 'facts' },
+    fact('status', p.status),
+    p.changeNumber !== undefined ? fact('change', p.url ? h('a', { href: p.url, target: '_blank', rel: 'noopener noreferrer' }, `#${p.changeNumber}`) : `#${p.changeNumber}`) : null,
+    p.url ? fact('link', h('a', { href: p.url, target: '_blank', rel: 'noopener noreferrer', class: 'gerrit-link' }, p.url)) : null,
+    p.reason ? fact('reason', p.reason) : null,
+    p.lastError ? fact('last error', h('span', { class: 'alarm' }, p.lastError)) : null);
+}
+
+function stageHistory(v) {
+  return [h('h3', {}, 'Stage history'), h('ul', { class: 'history' }, v.history.map((e) =>
+    h('li', {}, h('strong', {}, `${e.percent}%`), ` entered ${clock(e.at)}`)))];
+}
+
+function auditView(events) {
+  if (events.length === 0) return h('p', { class: 'muted' }, 'No events.');
+  const rows = [...events].reverse().slice(0, 60);
+  return h('table', { class: 'audit' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'time'), h('th', {}, 'event'), h('th', {}, 'by'), h('th', {}, 'reason'))),
+    h('tbody', {}, rows.map((e) =>
+      h('tr', { class: `event-${e.type}${e.automatic ? ' event-auto' : ''}` },
+        h('td', { class: 'nowrap', title: clock(e.at) }, time(e.at)),
+        h('td', { class: 'nowrap' }, h('span', { class: `badge event-badge event-badge-${e.type}` }, e.type.replace('_', ' ')),
+          e.fromStage !== e.toStage ? h('span', { class: 'muted small' }, ` stage ${e.fromStage + 1}→${e.toStage + 1}`) : null),
+        h('td', { class: 'nowrap' }, e.automatic ? 'controller' : e.actor),
+        h('td', {}, e.reason)))));
+}
