@@ -2,7 +2,7 @@
 # Installs what the tests need and runs all of them: unit + integration (real Redis).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/ensure-system.sh redis || exit 1
+scripts/ensure-system.sh redis chromium || exit 1
 scripts/ensure-node.sh || exit 1
 mkdir -p test-output
 status=0
