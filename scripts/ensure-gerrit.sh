@@ -2,7 +2,8 @@
 # A real Gerrit for depcanary's tests and demos, from Maven Central, on loopback only.
 #
 #   scripts/ensure-gerrit.sh fetch                       # download once (cached in ~/.m2), idempotent
-#   scripts/ensure-gerrit.sh start SITE [--owner-pid P]  # init SITE if new, start, wait; prints url=...
+#   scripts/ensure-gerrit.sh start SITE [--owner-pid P] [--port N]
+#                                                        # init SITE if new, start, wait; prints url=...
 #   scripts/ensure-gerrit.sh stop SITE                   # stop what `start SITE` started
 #
 # What runs: the Gerrit WAR (com.google.gerrit:gerrit-war:$GERRIT_VERSION) when Maven Central
@@ -97,9 +98,13 @@ free_port() {
 
 start() {
   local site=$1; shift
-  local owner=""
+  local owner="" port=""
   while [ $# -gt 0 ]; do
-    case "$1" in --owner-pid) owner=$2; shift 2 ;; *) die "unknown option $1" ;; esac
+    case "$1" in
+      --owner-pid) owner=$2; shift 2 ;;
+      --port) port=$2; shift 2 ;;
+      *) die "unknown option $1" ;;
+    esac
   done
   fetch
   mkdir -p "$site"
@@ -108,12 +113,18 @@ start() {
   if [ ! -f "$site/etc/gerrit.config" ]; then
     say "initialising a dev site in $site ..."
     local t0=$SECONDS
+    # The log goes beside the site until init is done: init only creates the admin
+    # account in a site directory that is empty.
+    local log="$site.init.log"
     # shellcheck disable=SC2086
-    java $args init --batch --dev --no-auto-start --skip-plugins -d "$site" >"$site/init.log" 2>&1 \
-      || { tail -40 "$site/init.log" >&2; die "init failed (log: $site/init.log)"; }
+    java $args init --batch --dev --no-auto-start --skip-plugins -d "$site" >"$log" 2>&1 \
+      || { tail -40 "$log" >&2; die "init failed (log: $log)"; }
+    mv "$log" "$site/init.log"
+    grep -q 'Reindexed [1-9][0-9]* documents in accounts index' "$site/init.log" \
+      || die "init created no admin account (log: $site/init.log); start from an empty SITE directory"
     say "  initialised in $((SECONDS - t0)) s"
   fi
-  local port; port=$(free_port)
+  [ -n "$port" ] || port=$(free_port)
   local cfg="$site/etc/gerrit.config"
   git config -f "$cfg" gerrit.canonicalWebUrl "http://127.0.0.1:$port/"
   git config -f "$cfg" httpd.listenUrl "http://127.0.0.1:$port/"
@@ -164,7 +175,7 @@ stop() {
 cmd=${1:-fetch}
 case "$cmd" in
   fetch) fetch ;;
-  start) [ $# -ge 2 ] || die "usage: $0 start SITE [--owner-pid PID]"; shift; start "$@" ;;
+  start) [ $# -ge 2 ] || die "usage: $0 start SITE [--owner-pid PID] [--port N]"; shift; start "$@" ;;
   stop) [ $# -ge 2 ] || die "usage: $0 stop SITE"; stop "$2" ;;
-  *) die "usage: $0 fetch | start SITE [--owner-pid PID] | stop SITE" ;;
+  *) die "usage: $0 fetch | start SITE [--owner-pid PID] [--port N] | stop SITE" ;;
 esac

@@ -90,7 +90,11 @@ export function unifiedDiff(edit: FileEdit): string {
   return out;
 }
 
-/** Diffs of several files, concatenated in order (files without changes are skipped). */
+/**
+ * Diffs of several files in path order, as git and Gerrit order them (Gerrit compares the
+ * patch it was given with the one it produced and flags any difference in the commit
+ * message). Files without changes are skipped.
+ */
 export function unifiedDiffs(edits: FileEdit[]): string {
-  return edits.map(unifiedDiff).join('');
+  return [...edits].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).map(unifiedDiff).join('');
 }

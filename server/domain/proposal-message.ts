@@ -67,10 +67,12 @@ function evidenceLines(ev: EvidenceSummary, input: MessageInput): string[] {
     if (ev.reason) lines.push(...wrap(oneLine(ev.reason, 600), 72, '  '));
   }
   if (ev.newInCandidate.length) {
-    lines.push('', 'Failing tests new in the candidate arm (machines seen, expected):');
+    lines.push('', 'Failing tests new in the candidate arm:');
     for (const t of ev.newInCandidate) {
-      const seen = t.candidateMachines !== undefined ? ` (${t.candidateMachines}` + (t.expectedMachines !== undefined ? `, ${Math.round(t.expectedMachines * 10) / 10} expected)` : ')') : '';
-      lines.push(`  ${oneLine(t.id, 512)}${seen}`);
+      const parts: string[] = [];
+      if (t.candidateMachines !== undefined) parts.push(`${t.candidateMachines} machine${t.candidateMachines === 1 ? '' : 's'}`);
+      if (t.expectedMachines !== undefined) parts.push(`${Math.round(t.expectedMachines * 10) / 10} expected`);
+      lines.push(`  ${oneLine(t.id, 512)}${parts.length ? ` (${parts.join(', ')})` : ''}`);
     }
   }
   return lines;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { GerritConnection } from './config';
-import { GerritHttp, seg } from './http';
+import { decodeContent, GerritHttp, seg } from './http';
 import { branchInfo, changeInfo, changeList, hashtagList, type BranchInfo, type ChangeInfo } from './schemas';
 
 /** The Gerrit REST calls depcanary makes (see docs/gerrit.md for why each one). */
@@ -20,18 +20,16 @@ export class GerritClient {
     return this.http.json('GET', `/projects/${seg(project)}/branches/${seg(branch)}`, branchInfo);
   }
 
-  /** A file at a commit, or null when the commit has no such file. Gerrit sends base64. */
+  /** A file at a commit, or null when the commit has no such file. */
   async getFileAt(project: string, commit: string, path: string): Promise<string | null> {
-    const { status, text } = await this.http.raw('GET', `/projects/${seg(project)}/commits/${seg(commit)}/files/${seg(path)}/content`, { accept: [404] });
-    if (status === 404) return null;
-    return Buffer.from(text.trim(), 'base64').toString('utf8');
+    const { status, text, headers } = await this.http.raw('GET', `/projects/${seg(project)}/commits/${seg(commit)}/files/${seg(path)}/content`, { accept: [404] });
+    return status === 404 ? null : decodeContent(text, headers);
   }
 
   /** A file in a change's current patch set, or null when the patch set has no such file. */
   async getChangeFile(changeId: string, path: string): Promise<string | null> {
-    const { status, text } = await this.http.raw('GET', `/changes/${changeId}/revisions/current/files/${seg(path)}/content`, { accept: [404] });
-    if (status === 404) return null;
-    return Buffer.from(text.trim(), 'base64').toString('utf8');
+    const { status, text, headers } = await this.http.raw('GET', `/changes/${changeId}/revisions/current/files/${seg(path)}/content`, { accept: [404] });
+    return status === 404 ? null : decodeContent(text, headers);
   }
 
   /** Open changes of the branch carrying `tag` as topic or hashtag, newest first. */

@@ -31,7 +31,7 @@ export interface DeliverContext {
   rolloutUrl: (rolloutId: string) => string | null;
 }
 
-const CHANGE_ID_LINE = /^Change-Id: I[0-9a-f]{40}\s*$/m;
+const CHANGE_ID_LINE = /^Change-Id: I[0-9a-f]{40}[ \t]*(\r?\n|$)/m;
 
 /** The commit message as depcanary wrote it: Gerrit's Change-Id footer line removed. */
 export function withoutChangeId(message: string): string {

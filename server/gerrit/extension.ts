@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Extension } from '../runtime';
+import type { BackoffPolicy } from './backoff';
 import { loadGerritConfig, type GerritSettings } from './config';
 import { gerritRoutes } from './routes';
 import { startGerritWorker, type GerritWorker } from './start';
@@ -9,7 +10,14 @@ import { startGerritWorker, type GerritWorker } from './start';
  * of the DEPCANARY_CONFIG file), the worker on the server's Redis and metrics registry,
  * proposals recorded on rollouts, the base following the Gerrit branch, admin routes.
  */
-export function gerritExtension(env: NodeJS.ProcessEnv = process.env, onStart?: (w: GerritWorker, s: GerritSettings) => void): Extension {
+export interface GerritExtensionOptions {
+  /** Called with the running worker (tests drive it; the CLI does not need it). */
+  onStart?: (w: GerritWorker, s: GerritSettings) => void;
+  pollMs?: number;
+  backoff?: BackoffPolicy;
+}
+
+export function gerritExtension(env: NodeJS.ProcessEnv = process.env, opts: GerritExtensionOptions = {}): Extension {
   return {
     start(rt) {
       const settings = loadGerritConfig(env, fileSection(env.DEPCANARY_CONFIG));
@@ -24,6 +32,8 @@ export function gerritExtension(env: NodeJS.ProcessEnv = process.env, onStart?: 
         publicUrl: rt.config.publicUrl ?? null,
         readBase: () => rt.constraints.baseText(),
         replaceBase: (text, source) => rt.constraints.replace(text, source),
+        pollMs: opts.pollMs,
+        backoff: opts.backoff,
       });
       logger.info(
         settings.connection
@@ -31,7 +41,7 @@ export function gerritExtension(env: NodeJS.ProcessEnv = process.env, onStart?: 
           : {},
         settings.connection ? 'Gerrit proposals on' : 'Gerrit is not configured (GERRIT_URL): proposals are recorded as patches, not sent',
       );
-      onStart?.(worker, settings);
+      opts.onStart?.(worker, settings);
       return { routers: [gerritRoutes(worker, rt.tokens)], stop: () => worker.stop() };
     },
   };

@@ -50,6 +50,20 @@ export interface RequestOptions {
 
 const MAX_ERROR_BODY = 2000;
 
+/**
+ * A file from Gerrit's `.../content` endpoints: JSON-encoded text when the request accepts
+ * JSON, base64 otherwise; `X-FYI-Content-Encoding` says which.
+ */
+export function decodeContent(text: string, headers: Headers): string {
+  const enc = headers.get('x-fyi-content-encoding');
+  if (enc === 'json' || (!enc && text.trimStart().startsWith('"'))) {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== 'string') throw new Error('file content answer is not a JSON string');
+    return v;
+  }
+  return Buffer.from(text.trim(), 'base64').toString('utf8');
+}
+
 export class GerritHttp {
   private readonly secrets: string[];
   private readonly auth: string;
@@ -69,7 +83,7 @@ export class GerritHttp {
   }
 
   /** Raw request; returns the status and body text (XSSI prefix removed). */
-  async raw(method: string, path: string, opts: RequestOptions = {}): Promise<{ status: number; text: string }> {
+  async raw(method: string, path: string, opts: RequestOptions = {}): Promise<{ status: number; text: string; headers: Headers }> {
     const url = new URL(`${this.conn.url}/a${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       for (const one of Array.isArray(v) ? v : [v]) url.searchParams.append(k, one);
@@ -97,7 +111,7 @@ export class GerritHttp {
       const body = this.redact(clean.trim()).slice(0, MAX_ERROR_BODY);
       throw new GerritError(`Gerrit ${method} ${path}: ${res.status} ${body || res.statusText}`, res.status, method, path, body);
     }
-    return { status: res.status, text: clean };
+    return { status: res.status, text: clean, headers: res.headers };
   }
 
   /** JSON request validated by `schema`; a 204 or empty answer parses as null. */

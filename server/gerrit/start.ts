@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
+import type { BackoffPolicy } from './backoff';
 import { BaseSync, type BaseSyncResult } from './base-sync';
 import { GerritClient } from './client';
 import type { GerritSettings } from './config';
@@ -31,6 +32,8 @@ export interface GerritWorkerOptions {
   replaceBase?: (text: string, source: string) => Promise<unknown>;
   pollMs?: number;
   now?: () => number;
+  /** Retry schedule (default 2 s doubling to 5 min, jittered). */
+  backoff?: BackoffPolicy;
 }
 
 export interface GerritWorker {
@@ -59,23 +62,30 @@ export function startGerritWorker(o: GerritWorkerOptions): GerritWorker {
   const client = o.settings.connection ? new GerritClient(o.settings.connection) : null;
   const worker = new ProposalWorker({
     outbox, settings: o.settings, client, sink: o.sink, logger: o.logger, metrics,
-    readLocalBase: o.readBase, rolloutUrl: (id) => rolloutLink(o.publicUrl, id), now,
+    readLocalBase: o.readBase, rolloutUrl: (id) => rolloutLink(o.publicUrl, id), now, backoff: o.backoff,
   });
   const baseSync = client && o.replaceBase
     ? new BaseSync({ client, settings: o.settings, replaceBase: o.replaceBase, logger: o.logger, metrics })
     : null;
 
   let stopped = false;
-  let draining: Promise<number> | null = null;
-  const drain = () => {
-    draining ??= worker.drain().finally(() => {
-      draining = null;
-    });
-    return draining;
+  // Passes run one after another; a drain() call always gets a pass that starts after it
+  // was made, while the poll timer skips its turn when its previous pass is still running.
+  let tail: Promise<unknown> = Promise.resolve();
+  let polling = false;
+  const drain = (): Promise<number> => {
+    const pass = tail.then(() => worker.drain());
+    tail = pass.catch(() => undefined);
+    return pass;
   };
   const safeDrain = () => {
-    if (stopped) return;
-    drain().catch((e: Error) => o.logger.warn({ err: e.message }, 'outbox worker pass failed; retrying at the next poll'));
+    if (stopped || polling) return;
+    polling = true;
+    drain()
+      .catch((e: Error) => o.logger.warn({ err: e.message }, 'outbox worker pass failed; retrying at the next poll'))
+      .finally(() => {
+        polling = false;
+      });
   };
   const poll = setInterval(safeDrain, o.pollMs ?? 1000);
   poll.unref();
@@ -111,7 +121,7 @@ export function startGerritWorker(o: GerritWorkerOptions): GerritWorker {
       stopped = true;
       clearInterval(poll);
       if (refresh) clearInterval(refresh);
-      await draining?.catch(() => undefined);
+      await tail;
     },
   };
 }

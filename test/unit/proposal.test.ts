@@ -120,7 +120,7 @@ describe('buildProposal', () => {
       '  difference +12.1 points (interval +6.3 to +17.9, margin 2.0)',
     ].join('\n'));
     expect(m).toContain('Decision: rollback (rule: sequential-difference)');
-    expect(m).toContain('nova.tests.unit.test_log.TestLog.test_format (9, 0.4 expected)');
+    expect(m).toContain('nova.tests.unit.test_log.TestLog.test_format (9 machines, 0.4 expected)');
     expect(m).toContain('Rollout: https://depcanary.example.org/v1/rollouts/r-123');
     expect(m.trimEnd().split('\n').pop()).toBe('Depcanary-Rollout: r-123');
     for (const l of m.split('\n')) if (!l.includes('://') && !l.includes('.tests.')) expect(l.length).toBeLessThanOrEqual(72);
