@@ -43,6 +43,7 @@ export default async function globalSetup(): Promise<void> {
   }
   process.env.GERRIT_TEST_URL = url;
   process.env.GERRIT_TEST_SITE = site;
+  process.env.GERRIT_TEST_OWNER_PID = String(process.pid);
   process.env.GERRIT_TEST_ADMIN_PASSWORD = admin.password;
   process.stderr.write(`gerrit tests: Gerrit and Redis ready in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
