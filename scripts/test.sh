@@ -20,5 +20,24 @@ else
   status=1
 fi
 # --- end client plugin ---------------------------------------------------------------------------
-node scripts/summary.js test-output/jest.json test-output/plugin.xml
+# --- Gerrit proposals (server/gerrit/, test/gerrit/; owner: Gerrit proposer) --------------------
+# A real Gerrit 3.10 (scripts/ensure-gerrit.sh: downloaded once into ~/.m2, dev site in a temp
+# dir, 127.0.0.1 on a free port), started once by jest.gerrit.config.js's global set-up and
+# stopped by its teardown; the trap stops it too if this script is interrupted.
+rm -f test-output/gerrit.json
+gerrit_site=$(mktemp -d "${TMPDIR:-/tmp}/depcanary-gerrit-site.XXXXXX")
+trap 'scripts/ensure-gerrit.sh stop "$gerrit_site" >/dev/null 2>&1; rm -rf "$gerrit_site" "$gerrit_site.init.log"' EXIT
+trap 'exit 130' INT TERM
+gerrit_t0=$SECONDS
+if scripts/ensure-gerrit.sh fetch; then
+  DEPCANARY_GERRIT_SITE="$gerrit_site" npx jest -c jest.gerrit.config.js --ci --json \
+    --outputFile=test-output/gerrit.json || status=1
+else
+  echo "test: could not fetch Gerrit (scripts/ensure-gerrit.sh fetch)" >&2
+  status=1
+fi
+scripts/ensure-gerrit.sh stop "$gerrit_site" >/dev/null 2>&1 || true
+echo "test: Gerrit tests took $((SECONDS - gerrit_t0)) s" >&2
+# --- end Gerrit proposals ------------------------------------------------------------------------
+node scripts/summary.js test-output/jest.json test-output/plugin.xml test-output/gerrit.json
 exit $status
