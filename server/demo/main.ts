@@ -88,9 +88,14 @@ async function main(): Promise<void> {
 
   const fleet = new Fleet(anonymous, machines, SCENARIOS, base, num('DEMO_RUN_INTERVAL_MS', 4000));
   fleet.start();
+  // Ctrl-C (or a closed terminal, or SIGTERM) ends the demo cleanly: the embedded Redis is stopped too.
   let interrupted = false;
-  const onSigint = () => { interrupted = true; };
-  process.on('SIGINT', onSigint);
+  let wake: () => void = () => undefined;
+  const interrupt = () => {
+    interrupted = true;
+    wake();
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, interrupt);
 
   const deadline = Date.now() + limitS * 1000;
   let lastSummary = 0;
@@ -98,6 +103,7 @@ async function main(): Promise<void> {
   let success = false;
   while (!interrupted && Date.now() < deadline) {
     await sleep(1000);
+    if (interrupted) break;
     const views = await Promise.all(started.map(async (x) => ({ scenario: x.scenario, view: await admin.get<View>(`/v1/rollouts/${x.id}`) })));
     for (const { view } of views) {
       const { events } = await admin.get<{ events: Event[] }>(`/v1/rollouts/${view.id}/events`);
@@ -129,13 +135,12 @@ async function main(): Promise<void> {
   if (process.stdin.isTTY && !interrupted) {
     say(`The server keeps running for the dashboard: ${s.cyan(`${server.url}/`)} (token ${token}). Ctrl-C to stop.`);
     await new Promise<void>((res) => {
+      wake = res;
       if (interrupted) res();
-      process.removeListener('SIGINT', onSigint);
-      process.once('SIGINT', () => res());
     });
   }
   await server.close();
-  process.exit(success || interrupted ? 0 : 1);
+  process.exit(success ? 0 : interrupted ? 130 : 1);
 }
 
 function sleep(ms: number): Promise<void> {
