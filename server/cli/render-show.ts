@@ -31,7 +31,9 @@ export function renderShow(v: View, events: Event[], s: Style, now: number): str
   const fresh = v.decision?.newInCandidate ?? [];
   if (fresh.length > 0) {
     out.push(`  ${s.red('over-represented in the candidate')}:`);
-    for (const t of fresh.slice(0, 5)) out.push(`    ${t.id}  (${t.candidateMachines} machines, ${t.expectedMachines.toFixed(1)} expected)`);
+    for (const t of fresh.slice(0, 5)) {
+      out.push(`    ${t.id}  (${t.candidateMachines} machine${t.candidateMachines === 1 ? '' : 's'}, ${t.expectedMachines.toFixed(1)} expected)`);
+    }
   }
   out.push('');
   out.push(s.bold('Gerrit') + '  ' + proposalText(v, s));
@@ -46,7 +48,8 @@ function stageLines(v: View, s: Style, now: number): string[] {
     const entered = [...v.history].reverse().find((h) => h.stageIndex === i);
     const current = i === v.stageIndex && (v.state === 'active' || v.state === 'paused');
     const passed = i < v.stageIndex || (v.state === 'promoted' && i === v.stageIndex);
-    const mark = current ? s.cyan('●') : passed ? s.green('✓') : s.dim('○');
+    const failed = i === v.stageIndex && v.state === 'rolled_back';
+    const mark = current ? s.cyan('●') : passed ? s.green('✓') : failed ? s.red('✗') : s.dim('○');
     const when = entered ? `entered ${clock(entered.at)} (${ago(entered.at, now)})` : s.dim('not reached');
     return `  ${mark} ${String(p).padStart(5)}%  ${bar(p / 100, 20)}  ${when}`;
   });
@@ -105,6 +108,6 @@ export function eventLines(events: Event[], s: Style): string[] {
   return events.map((e) => {
     const stage = e.fromStage !== e.toStage ? ` stage ${e.fromStage + 1}→${e.toStage + 1}` : '';
     const who = e.automatic ? s.cyan(`${e.actor} (auto)`) : e.actor;
-    return `${clock(e.at)}  ${e.type.padEnd(11)} ${who}${stage}  ${s.dim(e.reason)}`;
+    return `${clock(e.at)}  ${e.type.padEnd(12)}${who}${stage}  ${s.dim(e.reason)}`;
   });
 }
