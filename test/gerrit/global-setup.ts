@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedRedis } from '../../server/store/embedded-redis';
@@ -26,12 +26,21 @@ export default async function globalSetup(): Promise<void> {
   const site = process.env.DEPCANARY_GERRIT_SITE ?? mkdtempSync(join(tmpdir(), 'depcanary-gerrit-site-'));
   g.__depcanaryGerritSite = { site, ownSite };
   process.stderr.write(`\ngerrit tests: starting Gerrit in ${site}\n`);
-  const out = execFileSync(join(ROOT, 'scripts', 'ensure-gerrit.sh'), ['start', site, '--owner-pid', String(process.pid)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    encoding: 'utf8',
-  });
-  const url = /url=(\S+)/.exec(out)?.[1];
-  if (!url) throw new Error(`ensure-gerrit.sh start printed no url: ${out}`);
+  let url: string | undefined;
+  try {
+    const out = execFileSync(join(ROOT, 'scripts', 'ensure-gerrit.sh'), ['start', site, '--owner-pid', String(process.pid)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+    });
+    url = /url=(\S+)/.exec(out)?.[1];
+    if (!url) throw new Error(`ensure-gerrit.sh start printed no url: ${out}`);
+  } catch (e) {
+    // jest skips the teardown when the set-up fails: clean up here.
+    await redis.stop();
+    rmSync(redisDir, { recursive: true, force: true });
+    if (ownSite) rmSync(site, { recursive: true, force: true });
+    throw e;
+  }
 
   // A reused site already had its admin password replaced; keep using that one.
   const pwFile = join(site, 'depcanary-admin-password');
