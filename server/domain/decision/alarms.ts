@@ -1,6 +1,7 @@
 import type { RolloutEvidence } from '../evidence';
 import type { Policy } from '../policy';
 import { chiSquare1Survival } from './chisq';
+import { aggregateArm } from './stats';
 
 /**
  * Data-quality alarms (DECISION.md): each one holds the rollout and alerts a human.
@@ -25,46 +26,52 @@ function utcDay(ms: number): string {
 }
 
 /**
- * Sample-ratio test on distinct machines that reported during the current stage. Evidence
- * is cumulative over stages and kept per UTC day, so for a later stage only the days after
- * the day it was entered count (on that day a machine may have reported as control before
- * the advance and as candidate after it); for the first stage every day counts. A machine
- * seen in both arms counts as candidate (the candidate range only grows). Skipped (null)
- * while either expected count is below 5, where the χ² approximation is poor.
+ * The sample-ratio test counts distinct machines that reported during the current stage.
+ * Evidence is cumulative over stages and kept per UTC day, so for a later stage only the
+ * days after the day it was entered count (on that day a machine may have reported as
+ * control before the advance and as candidate after it); for the first stage every day
+ * counts (null). Within that window a machine reports in one arm only: arms follow the
+ * bucket, and the candidate range does not change within a stage.
  */
+export function srmWindowAfter(stageIndex: number, stageEnteredAt: number): string | null {
+  return stageIndex === 0 ? null : utcDay(stageEnteredAt);
+}
+
+/**
+ * χ² test (one degree of freedom) of the candidate share of machines against the stage
+ * percent. Null (no test) while either expected count is below 5, where the χ²
+ * approximation is poor, or at 0% / 100%.
+ */
+export function srmTest(candidateMachines: number, controlMachines: number, percent: number): SrmResult | null {
+  const share = percent / 100;
+  if (!(share > 0 && share < 1)) return null;
+  const n = candidateMachines + controlMachines;
+  const expT = n * share;
+  const expK = n * (1 - share);
+  if (expT < 5 || expK < 5) return null;
+  const dev = candidateMachines - expT;
+  const chi2 = (dev * dev) / expT + (dev * dev) / expK;
+  return { candidateMachines, controlMachines, expectedShare: share, chi2, pValue: chiSquare1Survival(chi2) };
+}
+
+/** The sample-ratio test straight from evidence (decide() reuses its own aggregates). */
 export function sampleRatio(
   evidence: RolloutEvidence,
   percent: number,
   stageIndex: number,
   stageEnteredAt: number,
 ): SrmResult | null {
-  const share = percent / 100;
-  if (!(share > 0 && share < 1)) return null;
-  const after = stageIndex === 0 ? null : utcDay(stageEnteredAt);
-  const cand = new Set<string>();
-  for (const md of evidence.candidate.machineDays) {
-    if (md.runs > 0 && (after === null || md.day > after)) cand.add(md.machine);
-  }
-  const ctrl = new Set<string>();
-  for (const md of evidence.control.machineDays) {
-    if (md.runs > 0 && (after === null || md.day > after) && !cand.has(md.machine)) ctrl.add(md.machine);
-  }
-  const n = cand.size + ctrl.size;
-  const expT = n * share;
-  const expK = n * (1 - share);
-  if (expT < 5 || expK < 5) return null;
-  const dev = cand.size - expT;
-  const chi2 = (dev * dev) / expT + (dev * dev) / expK;
-  return { candidateMachines: cand.size, controlMachines: ctrl.size, expectedShare: share, chi2, pValue: chiSquare1Survival(chi2) };
+  const after = srmWindowAfter(stageIndex, stageEnteredAt);
+  const t = aggregateArm(evidence.candidate, 1, after).windowMachines;
+  const k = aggregateArm(evidence.control, 1, after).windowMachines;
+  return srmTest(t, k, percent);
 }
 
 export interface AlarmInput {
   evidence: RolloutEvidence;
   policy: Policy;
   controlCappedRuns: number;
-  percent: number;
-  stageIndex: number;
-  stageEnteredAt: number;
+  srm: SrmResult | null;
 }
 
 export function dataQualityAlarms(x: AlarmInput): string[] {
@@ -73,7 +80,7 @@ export function dataQualityAlarms(x: AlarmInput): string[] {
   if (x.controlCappedRuns < policy.minControlRuns) {
     alarms.push(`control_runs_low: the control arm has ${fmt(x.controlCappedRuns)} capped runs (< ${policy.minControlRuns})`);
   }
-  const srm = sampleRatio(evidence, x.percent, x.stageIndex, x.stageEnteredAt);
+  const { srm } = x;
   if (srm && srm.pValue < policy.srmPValue) {
     const total = srm.candidateMachines + srm.controlMachines;
     alarms.push(

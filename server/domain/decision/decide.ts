@@ -1,6 +1,6 @@
 import { marginFor } from '../policy';
 import { TERMINAL_STATES } from '../rollout';
-import { dataQualityAlarms } from './alarms';
+import { dataQualityAlarms, srmTest, srmWindowAfter } from './alarms';
 import { halfWidth, tauFor } from './bound';
 import { explain } from './explain';
 import { aggregateArm, armVariance, floorRate, summarize } from './stats';
@@ -41,8 +41,9 @@ export function decide(input: DecisionInput): Decision {
   const stageAgeSeconds = Math.max(0, (now - rollout.stageEnteredAt) / 1000);
   const stagePolicy = policy.stages[stageIndex];
 
-  const cand = aggregateArm(evidence.candidate, policy.cap);
-  const ctrl = aggregateArm(evidence.control, policy.cap);
+  const window = srmWindowAfter(stageIndex, rollout.stageEnteredAt);
+  const cand = aggregateArm(evidence.candidate, policy.cap, window);
+  const ctrl = aggregateArm(evidence.control, policy.cap, window);
   const q = floorRate(ctrl);
   const VT = armVariance(cand, q);
   const VK = armVariance(ctrl, q);
@@ -63,9 +64,8 @@ export function decide(input: DecisionInput): Decision {
     h = halfWidth(VT + VK, tau, policy.alpha);
   }
   const margin = stagePolicy && q0 !== null ? marginFor(stagePolicy, q0) : null;
-  const alarms = dataQualityAlarms({
-    evidence, policy, controlCappedRuns: ctrl.N, percent, stageIndex, stageEnteredAt: rollout.stageEnteredAt,
-  });
+  const srm = srmTest(cand.windowMachines, ctrl.windowMachines, percent);
+  const alarms = dataQualityAlarms({ evidence, policy, controlCappedRuns: ctrl.N, srm });
   const ageExceeded = stageAgeSeconds >= policy.maxStageAgeSeconds;
 
   const active = !TERMINAL_STATES.has(rollout.state) && stageIndex < stages.length - 1 && stagePolicy !== undefined;

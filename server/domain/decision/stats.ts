@@ -1,110 +1,145 @@
-import type { ArmEvidence } from '../evidence';
+import type { ArmEvidence, MachineDay } from '../evidence';
 import type { ArmSummary } from './types';
+
+// Builtins bound once: this pass runs per report, and under a vm context (jest) every global
+// lookup inside the loop goes through the context's interceptor.
+const { min, max } = Math;
+const INF = Number.POSITIVE_INFINITY;
 
 /**
  * Per-machine capped counts (DECISION.md, "Data per rollout"). For machine m and UTC day d
  * with n runs and f = failures + errors: w = min(n, cap), N_m = Σ_d w, F_m = Σ_d f·w/n.
  * One machine therefore weighs at most `cap` runs a day however much it reports, and a
- * day's failure share is kept.
+ * day's failure share is kept. The arm keeps the sums the variance needs (Σ F_m², Σ F_m·N_m,
+ * Σ N_m²), so no per-machine table outlives the pass.
  */
 export interface ArmAggregate {
-  /** Per machine, in order of first appearance. */
-  ids: string[];
-  Nm: number[];
-  Fm: number[];
   N: number;
   F: number;
   /** Machines with N_m > 0. */
   G: number;
+  sumFF: number;
+  sumFN: number;
+  sumNN: number;
   runs: number;
   failures: number;
   errors: number;
   /** Machines with runs whose every run failed or errored. */
   allFailing: number;
+  /** Machines with runs on a day after `windowAfter` (every day when it is null). */
+  windowMachines: number;
 }
 
-function nonNeg(x: number): number {
-  return Number.isFinite(x) && x > 0 ? x : 0;
+/** Counts are non-negative and finite; anything else counts as 0. */
+function count(x: number): number {
+  return x > 0 && x < INF ? x : 0;
 }
 
-export function aggregateArm(arm: ArmEvidence, cap: number): ArmAggregate {
-  const index = new Map<string, number>();
-  const ids: string[] = [];
-  const Nm: number[] = [];
-  const Fm: number[] = [];
-  const rawRuns: number[] = [];
-  const rawBad: number[] = [];
-  let runs = 0;
-  let failures = 0;
-  let errors = 0;
-  let last = '';
-  let lastIdx = -1;
-  for (const md of arm.machineDays) {
-    const n = nonNeg(md.runs);
-    const fl = nonNeg(md.failures);
-    const er = nonNeg(md.errors);
-    let i: number;
-    if (lastIdx >= 0 && md.machine === last) {
-      i = lastIdx;
-    } else {
-      const found = index.get(md.machine);
-      if (found === undefined) {
-        i = ids.length;
-        index.set(md.machine, i);
-        ids.push(md.machine);
-        Nm.push(0);
-        Fm.push(0);
-        rawRuns.push(0);
-        rawBad.push(0);
-      } else {
-        i = found;
+class Acc {
+  N = 0; F = 0; G = 0; sumFF = 0; sumFN = 0; sumNN = 0;
+  runs = 0; failures = 0; errors = 0; allFailing = 0; windowMachines = 0;
+
+  /** Adds one machine's totals. */
+  machine(nm: number, fm: number, raw: number, bad: number, inWindow: boolean): void {
+    if (!(nm > 0)) return;
+    this.G++;
+    this.N += nm;
+    this.F += fm;
+    this.sumFF += fm * fm;
+    this.sumFN += fm * nm;
+    this.sumNN += nm * nm;
+    if (bad >= raw) this.allFailing++;
+    if (inWindow) this.windowMachines++;
+  }
+
+  result(): ArmAggregate {
+    const { N, F, G, sumFF, sumFN, sumNN, runs, failures, errors, allFailing, windowMachines } = this;
+    return { N, F, G, sumFF, sumFN, sumNN, runs, failures, errors, allFailing, windowMachines };
+  }
+}
+
+/**
+ * Aggregates one arm. `windowAfter` (a UTC day, YYYY-MM-DD) selects the days counted in
+ * `windowMachines` for the sample-ratio test. Evidence sorted by machine (as a store can
+ * hand it) is grouped in one pass without a hash map; on the first entry out of order the
+ * pass starts over with a map, so any order gives the same result.
+ */
+export function aggregateArm(arm: ArmEvidence, cap: number, windowAfter: string | null = null): ArmAggregate {
+  return sortedPass(arm.machineDays, cap, windowAfter) ?? mapPass(arm.machineDays, cap, windowAfter);
+}
+
+function sortedPass(days: readonly MachineDay[], cap: number, windowAfter: string | null): ArmAggregate | null {
+  const acc = new Acc();
+  let last: string | null = null;
+  let nm = 0, fm = 0, raw = 0, bad = 0;
+  let win = false;
+  for (let k = 0; k < days.length; k++) {
+    const md = days[k]!;
+    if (md.machine !== last) {
+      if (last !== null) {
+        if (md.machine < last) return null;
+        acc.machine(nm, fm, raw, bad, win);
       }
       last = md.machine;
-      lastIdx = i;
+      nm = fm = raw = bad = 0;
+      win = false;
     }
-    runs += n;
-    failures += fl;
-    errors += er;
+    const n = count(md.runs);
+    const fl = count(md.failures);
+    const er = count(md.errors);
+    acc.runs += n;
+    acc.failures += fl;
+    acc.errors += er;
     if (n === 0) continue;
-    const f = Math.min(fl + er, n);
-    const w = Math.min(n, cap);
-    Nm[i]! += w;
-    Fm[i]! += (f * w) / n;
-    rawRuns[i]! += n;
-    rawBad[i]! += f;
+    const f = min(fl + er, n);
+    const w = min(n, cap);
+    nm += w;
+    fm += (f * w) / n;
+    raw += n;
+    bad += f;
+    if (!win && (windowAfter === null || md.day > windowAfter)) win = true;
   }
-  let N = 0;
-  let F = 0;
-  let G = 0;
-  let allFailing = 0;
-  for (let i = 0; i < ids.length; i++) {
-    const n = Nm[i]!;
-    if (n > 0) {
-      G++;
-      N += n;
-      F += Fm[i]!;
-      if (rawBad[i]! >= rawRuns[i]!) allFailing++;
-    }
+  if (last !== null) acc.machine(nm, fm, raw, bad, win);
+  return acc.result();
+}
+
+function mapPass(days: readonly MachineDay[], cap: number, windowAfter: string | null): ArmAggregate {
+  const acc = new Acc();
+  const per = new Map<string, { nm: number; fm: number; raw: number; bad: number; win: boolean }>();
+  for (const md of days) {
+    let m = per.get(md.machine);
+    if (!m) per.set(md.machine, (m = { nm: 0, fm: 0, raw: 0, bad: 0, win: false }));
+    const n = count(md.runs);
+    const fl = count(md.failures);
+    const er = count(md.errors);
+    acc.runs += n;
+    acc.failures += fl;
+    acc.errors += er;
+    if (n === 0) continue;
+    const f = min(fl + er, n);
+    const w = min(n, cap);
+    m.nm += w;
+    m.fm += (f * w) / n;
+    m.raw += n;
+    m.bad += f;
+    if (windowAfter === null || md.day > windowAfter) m.win = true;
   }
-  return { ids, Nm, Fm, N, F, G, runs, failures, errors, allFailing };
+  for (const m of per.values()) acc.machine(m.nm, m.fm, m.raw, m.bad, m.win);
+  return acc.result();
 }
 
 /**
  * V_a = max( G/(G−1) · Σ_m (F_m − p·N_m)² / N² ,  q(1−q)/N ), q = (F_K+1)/(N_K+2) taken from
- * the control arm for both arms. With a single machine there is no between-machine
- * spread to measure; the cluster term is then 0 and the binomial floor alone applies.
- * Returns null without runs.
+ * the control arm for both arms, with Σ (F_m − p·N_m)² = ΣF² − 2p·ΣFN + p²·ΣN². With a single
+ * machine there is no between-machine spread to measure; the cluster term is then 0 and the
+ * binomial floor alone applies. Returns null without runs.
  */
 export function armVariance(a: ArmAggregate, q: number): number | null {
   if (!(a.N > 0)) return null;
   const p = a.F / a.N;
-  let ss = 0;
-  for (let i = 0; i < a.Nm.length; i++) {
-    const r = a.Fm[i]! - p * a.Nm[i]!;
-    ss += r * r;
-  }
+  const ss = max(0, a.sumFF - 2 * p * a.sumFN + p * p * a.sumNN);
   const cluster = a.G >= 2 ? ((a.G / (a.G - 1)) * ss) / (a.N * a.N) : 0;
-  return Math.max(cluster, (q * (1 - q)) / a.N);
+  return max(cluster, (q * (1 - q)) / a.N);
 }
 
 /** The shrunken control rate used by the binomial floor. */

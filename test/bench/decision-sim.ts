@@ -1,0 +1,195 @@
+/**
+ * Simulation benchmark of the decision rule (DECISION.md, "The simulation benchmark").
+ *
+ *   npx tsc -p . && node dist/test/bench/decision-sim.js [--rollouts 1000] [--seed 1]
+ *        [--scenarios none-2,x2-5,...] [--write-readme]
+ *
+ * Drives the real decide() (server/domain/decision, public import) over a seeded fleet and
+ * the naive threshold rule over the same worlds; prints a markdown table (stdout) and,
+ * with --write-readme, replaces README.md's section between the bench:decision markers.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { resolvePolicy } from '../../server/domain/policy';
+import { buildWorld } from './sim/fleet';
+import { markdownTable, summarize, type ScenarioResult } from './sim/metrics';
+import { playDepcanary, playNaive, type RolloutResult } from './sim/play';
+import { Rng, seedOf } from './sim/rng';
+import { SCENARIOS, scenarioByName } from './sim/scenarios';
+
+export { SCENARIOS } from './sim/scenarios';
+export type { ScenarioResult } from './sim/metrics';
+
+export const STAGES = [1, 10, 100];
+
+export interface RunOptions {
+  rollouts?: number;
+  seed?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface RangeResult {
+  depcanary: RolloutResult[];
+  naive: RolloutResult[];
+}
+
+/**
+ * Simulates rollouts [from, to) of one scenario under both rules. Rollout i's world depends
+ * only on (seed, scenario, i), so ranges can run anywhere (e.g. in worker threads) and
+ * merge to the same result.
+ */
+export function simulateRange(name: string, seed: number, from: number, to: number, onEach?: () => void): RangeResult {
+  const scenario = scenarioByName(name);
+  const si = SCENARIOS.indexOf(scenario);
+  const policy = resolvePolicy(STAGES.length);
+  const out: RangeResult = { depcanary: [], naive: [] };
+  for (let i = from; i < to; i++) {
+    const rng = new Rng(seedOf(seed, si, i));
+    const world = buildWorld(scenario, `L-${seed}-${si}-${i}`, rng);
+    out.depcanary.push(playDepcanary(world, scenario, policy, STAGES));
+    out.naive.push(playNaive(world, scenario, policy, STAGES));
+    onEach?.();
+  }
+  return out;
+}
+
+/** Simulates `rollouts` rollouts of one scenario under both rules (deterministic per seed). */
+export function runScenario(name: string, opts: RunOptions = {}): ScenarioResult {
+  const started = Date.now();
+  const rollouts = opts.rollouts ?? 1000;
+  let done = 0;
+  const r = simulateRange(name, opts.seed ?? 1, 0, rollouts, () => opts.onProgress?.(++done, rollouts));
+  return finish(name, r, (Date.now() - started) / 1000);
+}
+
+function finish(name: string, r: RangeResult, seconds: number): ScenarioResult {
+  const scenario = scenarioByName(name);
+  return { scenario, depcanary: summarize(r.depcanary, scenario.truth), naive: summarize(r.naive, scenario.truth), seconds };
+}
+
+/** Runs one scenario split over `workers` threads (this file is the worker's entry too). */
+async function runScenarioParallel(name: string, rollouts: number, seed: number, workers: number, onProgress: (done: number) => void): Promise<ScenarioResult> {
+  const started = Date.now();
+  let done = 0;
+  const chunks = Array.from({ length: workers }, (_, k) => [Math.floor((k * rollouts) / workers), Math.floor(((k + 1) * rollouts) / workers)] as const);
+  const parts = await Promise.all(
+    chunks.map(
+      ([from, to]) =>
+        new Promise<RangeResult>((resolve, reject) => {
+          const w = new Worker(__filename, { workerData: { name, seed, from, to } });
+          w.on('message', (m: { progress?: number; result?: RangeResult }) => {
+            if (m.progress) onProgress((done += m.progress));
+            if (m.result) resolve(m.result);
+          });
+          w.on('error', reject);
+          w.on('exit', (code) => (code === 0 ? undefined : reject(new Error(`worker exited with ${code}`))));
+        }),
+    ),
+  );
+  const merged: RangeResult = { depcanary: parts.flatMap((p) => p.depcanary), naive: parts.flatMap((p) => p.naive) };
+  return finish(name, merged, (Date.now() - started) / 1000);
+}
+
+function workerMain(): void {
+  const { name, seed, from, to } = workerData as { name: string; seed: number; from: number; to: number };
+  let pending = 0;
+  const result = simulateRange(name, seed, from, to, () => {
+    if (++pending === 10) {
+      parentPort!.postMessage({ progress: pending });
+      pending = 0;
+    }
+  });
+  if (pending) parentPort!.postMessage({ progress: pending });
+  parentPort!.postMessage({ result });
+}
+
+export const README_START = '<!-- bench:decision:start -->';
+export const README_END = '<!-- bench:decision:end -->';
+
+/** Replaces the marked section of README.md (or appends just that section when absent). */
+export function writeReadmeSection(readmePath: string, table: string): void {
+  const body = `${README_START}\n${table}\n${README_END}`;
+  const text = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : '';
+  const a = text.indexOf(README_START);
+  const b = text.indexOf(README_END);
+  let next: string;
+  if (a >= 0 && b > a) {
+    next = text.slice(0, a) + body + text.slice(b + README_END.length);
+  } else {
+    const sep = text.length === 0 ? '' : text.endsWith('\n\n') ? '' : text.endsWith('\n') ? '\n' : '\n\n';
+    next = `${text}${sep}## Decision benchmark\n\n${body}\n`;
+  }
+  writeFileSync(readmePath, next);
+}
+
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found above ' + __dirname);
+    dir = up;
+  }
+  return dir;
+}
+
+function parseArgs(argv: string[]): { rollouts: number; seed: number; names: string[]; writeReadme: boolean; workers: number } {
+  const out = { rollouts: 1000, seed: 1, names: SCENARIOS.map((s) => s.name), writeReadme: false, workers: Math.min(2, availableParallelism()) };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string => {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a.startsWith('--rollouts')) out.rollouts = Number(value());
+    else if (a.startsWith('--seed')) out.seed = Number(value());
+    else if (a.startsWith('--scenarios')) out.names = value().split(',').map((s) => scenarioByName(s.trim()).name);
+    else if (a.startsWith('--workers')) out.workers = Number(value());
+    else if (a === '--write-readme') out.writeReadme = true;
+    else throw new Error(`unknown argument ${a} (use --rollouts N, --seed N, --scenarios a,b, --workers N, --write-readme)`);
+  }
+  if (!(Number.isInteger(out.rollouts) && out.rollouts > 0)) throw new Error('--rollouts must be a positive integer');
+  if (!Number.isInteger(out.seed)) throw new Error('--seed must be an integer');
+  if (!(Number.isInteger(out.workers) && out.workers > 0)) throw new Error('--workers must be a positive integer');
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const results: ScenarioResult[] = [];
+  for (const [k, name] of args.names.entries()) {
+    const tag = `scenario ${k + 1}/${args.names.length} ${name}`;
+    let shown = 0;
+    const progress = (done: number) => {
+      if (done - shown >= args.rollouts / 20 || done === args.rollouts) {
+        shown = done;
+        process.stderr.write(`\r${tag}: ${done}/${args.rollouts} rollouts`);
+      }
+    };
+    const r =
+      args.workers > 1
+        ? await runScenarioParallel(name, args.rollouts, args.seed, Math.min(args.workers, args.rollouts), progress)
+        : runScenario(name, { rollouts: args.rollouts, seed: args.seed, onProgress: progress });
+    process.stderr.write(`\r${tag}: ${args.rollouts}/${args.rollouts} rollouts in ${r.seconds.toFixed(0)} s\n`);
+    results.push(r);
+  }
+  const table = markdownTable(results, { rollouts: args.rollouts, seed: args.seed, seconds: (Date.now() - started) / 1000 });
+  process.stdout.write(table + '\n');
+  if (args.writeReadme) {
+    const path = join(repoRoot(), 'README.md');
+    writeReadmeSection(path, table);
+    process.stderr.write(`wrote the decision benchmark section of ${path}\n`);
+  }
+}
+
+if (!isMainThread && workerData && (workerData as { name?: string }).name) {
+  workerMain();
+} else if (require.main === module) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`decision-sim: ${(e as Error).message}\n`);
+    process.exit(2);
+  });
+}
