@@ -249,6 +249,15 @@ class ToxResult:
     output: str
     seconds: float
 
+    @property
+    def overhead(self) -> float:
+        """Wall-clock time not spent inside the env (setup + commands, as tox reports it):
+        tox start-up, configuration (where the plugin fetches) and exit (where it waits for
+        reports). Robust to slow installs on a loaded machine, unlike the wall-clock total."""
+        match = re.search(r"unit: (?:OK|FAIL code \d+) \(([\d.]+)", self.output)
+        assert match, self.output
+        return self.seconds - float(match.group(1))
+
     def depcanary_lines(self) -> list[str]:
         return [line for line in self.output.splitlines() if "depcanary>" in line]
 
