@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../support/process';
+
+const DEMO = join(ROOT, 'dist', 'server', 'demo', 'main.js');
+
+/**
+ * `make demo` as a newcomer runs it (node dist/server/demo/main.js), without a terminal on
+ * stdin, on a free port and the jest run's real Redis.
+ */
+function runDemo(env: Record<string, string>, onOutput?: (out: string, kill: (sig: NodeJS.Signals) => void) => void) {
+  if (!existsSync(DEMO)) throw new Error(`${DEMO} is missing: build first (npx tsc -p .)`);
+  const socket = process.env.DEPCANARY_TEST_REDIS_SOCKET!;
+  const child = spawn(process.execPath, [DEMO], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', REDIS_URL: `unix://${socket}`,
+      DEPCANARY_DATA_DIR: mkdtempSync(join(tmpdir(), 'depcanary-demo-')), ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    onOutput?.(out, (sig) => child.kill(sig));
+  });
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  return new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
+}
+
+describe('make demo', () => {
+  test('imports the constraints, starts two rollouts; the healthy one is promoted, the broken one rolled back', async () => {
+    const r = await runDemo({ DEMO_SECONDS: '200' });
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(/dashboard {2}http:\/\/127\.0\.0\.1:\d+\/ {3}token: demo-admin-[0-9a-f]{24}\n/);
+    expect(r.out).toMatch(/imported {3}\S+data\/upper-constraints\.txt: \d+ lines, \d+ pins/);
+    expect(r.out).toMatch(/★ stevedore rolled back at 5%: every machine is back on 5\.9\.1 \(controller\)\n\s+(Regression|Hard break)/);
+    expect(r.out).toMatch(/★ oslo\.log advanced 5% → 25% \(controller\)/);
+    expect(r.out).toMatch(/★ oslo\.log promoted to 100%: 8\.4\.0 is now the base pin \(controller\)/);
+    expect(r.out).toMatch(/healthy oslo\.log 8\.3\.0 → 8\.4\.0 .* PROMOTED/);
+    expect(r.out).toMatch(/Done after \d+ s: the healthy candidate was promoted, the broken one rolled back\.\n$/);
+    expect(r.code).toBe(0);
+  }, 240_000);
+
+  test('Ctrl-C stops it cleanly with exit code 130', async () => {
+    let sent = false;
+    const r = await runDemo({ DEMO_MACHINES: '50' }, (out, kill) => {
+      if (!sent && /fleet: \d+ runs reported/.test(out)) {
+        sent = true;
+        kill('SIGINT');
+      }
+    });
+    expect(r.out).toMatch(/Interrupted\.\n$/);
+    expect(r.code).toBe(130);
+  }, 60_000);
+});
