@@ -87,3 +87,24 @@ def test_rerun_reuses_env_and_install_failure_reports_error(server, rollout: Rol
     reports = wait_reports(server, rollout.control_machine, before + 1)
     assert reports[0]["outcome"] == "error"
     assert reports[0]["env"] == "unit"
+
+
+def test_project_without_constraints_in_deps_gets_pins_via_pip_constraint(server, rollout: Rollout, make_machine):
+    """A tox.ini that names no constraints installs through PIP_CONSTRAINT; when this
+    machine's pins change the env is rebuilt (tox alone would not notice)."""
+    machine = make_machine(server.url)
+    ini = machine.project / "tox.ini"
+    ini.write_text(
+        ini.read_text().replace("    -c{env:TOX_CONSTRAINTS_FILE:{toxinidir}/default-constraints.txt}\n", "")
+    )
+    machine.use_machine_id(rollout.control_machine)
+    first = machine.tox()
+    assert first.code == 0 and machine.installed_fakelib() == "1.0.0", first.output
+
+    machine.use_machine_id(rollout.candidate_machine)
+    second = machine.tox()
+    assert "recreate env because depcanary constraints changed" in second.output, second.output
+    assert second.code == 1 and machine.installed_fakelib() == "1.1.0", second.output
+
+    third = machine.tox()  # same pins: the env is reused as is
+    assert "recreate" not in third.output and machine.installed_fakelib() == "1.1.0"
