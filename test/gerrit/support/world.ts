@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GerritSettings } from '../../../server/gerrit/config';
 import { gerritExtension } from '../../../server/gerrit/extension';
-import { outboxFor, outboxId } from '../../../server/gerrit/outbox-item';
+import { outboxId } from '../../../server/gerrit/outbox-item';
 import type { GerritWorker } from '../../../server/gerrit/start';
 import type { OutboxItem } from '../../../server/gerrit/types';
 import { startTestServer, type TestServer } from '../../support/server';
@@ -79,20 +79,14 @@ export async function makeWorld(opts: { env?: NodeJS.ProcessEnv; files?: Record<
 }
 
 /**
- * Makes sure the rollback's outbox item exists. The rollout store writes it in the same
- * Lua script as the rollback once RolloutService is given `outboxFor`; until that wiring
- * lands this writes the identical item the same way (HSETNX + ZADD).
+ * The outbox item the rollout store wrote in the same Lua script as the rollback or
+ * promotion (RolloutService is given `outboxFor`); fails when it is missing.
  */
 export async function ensureOutboxItem(w: World, kind: 'rollback' | 'promote', rolloutId: string, decision: unknown): Promise<OutboxItem> {
-  const id = outboxId(kind, rolloutId);
-  const have = await w.worker.outbox.get(id);
-  if (have) return have;
-  const rec = await w.server.server.runtime.rolloutStore.require(rolloutId);
-  const events = await w.server.server.runtime.rolloutStore.events(rolloutId);
-  const last = events[events.length - 1]!;
-  const { item } = outboxFor(kind, rec.rollout, { type: kind, actor: last.actor, reason: last.reason }, decision);
-  await w.worker.outbox.enqueue(item);
-  return item;
+  const have = await w.worker.outbox.get(outboxId(kind, rolloutId));
+  if (!have) throw new Error(`the rollout store wrote no outbox item ${outboxId(kind, rolloutId)} with the transition`);
+  expect(have.payload.decision).toEqual(decision);
+  return have;
 }
 
 /** Polls `fn` until it returns a truthy value (or throws after `ms`). */
