@@ -96,11 +96,16 @@ function evidenceLines(v: View, s: Style): string[] {
 function proposalText(v: View, s: Style): string {
   const p = v.proposal;
   if (!p) return s.dim('no proposed change');
-  const parts = [p.status];
+  const parts = [`${p.kind ?? 'rollback'} ${p.status.replace(/_/g, ' ')}`];
   if (p.changeNumber !== undefined) parts.push(`change ${p.changeNumber}`);
   if (p.url) parts.push(p.url);
-  if (p.lastError) parts.push(s.red(`last error: ${p.lastError}`));
-  return parts.join('  ');
+  if (p.mergedAt) parts.push('merged');
+  if (p.abandonedAt) parts.push('abandoned');
+  const lines = [parts.join('  ')];
+  if (p.subject) lines.push(`  ${p.subject}`);
+  if (p.reason) lines.push(s.dim(`  ${p.reason}`));
+  if (p.lastError) lines.push(s.red(`  last error: ${p.lastError}`));
+  return lines.join('\n');
 }
 
 export function eventLines(events: Event[], s: Style): string[] {

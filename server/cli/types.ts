@@ -4,12 +4,17 @@ import type { RolloutView } from '../services/rollouts';
 
 /** The Gerrit proposal a rollback (or promotion) opens; written by the proposer. */
 export interface Proposal {
-  status: string;
+  kind?: 'rollback' | 'promote';
+  status: 'pending' | 'sent' | 'not_sent' | 'nothing_to_propose' | 'failed' | string;
   changeNumber?: number;
   url?: string;
+  subject?: string;
+  files?: string[];
   reason?: string;
   lastError?: string;
-  kind?: string;
+  attempts?: number;
+  mergedAt?: number;
+  abandonedAt?: number;
 }
 
 /** A rollout as the API returns it, with the controller's decision and the proposal typed. */

@@ -112,6 +112,13 @@ describe('depcanary CLI', () => {
     expect(again.code).toBe(6);
     expect(again.stderr).toBe(`depcanary: conflict (409): rollout ${ro.id} is already rolled_back\n`);
 
+    await s.server.runtime.rolloutStore.setProposal(ro.id, {
+      kind: 'rollback', status: 'sent', changeNumber: 42, url: 'http://127.0.0.1:8081/c/openstack/requirements/+/42',
+      subject: 'Roll back oslo.log to 8.3.0', attempts: 1, updatedAt: Date.now(),
+    });
+    const shown = await cli('show', ro.id);
+    expect(shown.stdout).toContain('Gerrit  rollback sent  change 42  http://127.0.0.1:8081/c/openstack/requirements/+/42\n  Roll back oslo.log to 8.3.0\n');
+
     const events = (await s.req('GET', `/v1/rollouts/${ro.id}/events`)).json.events;
     expect(events.map((e: { type: string; reason: string }) => [e.type, e.reason])).toEqual([
       ['created', 'start oslo.log 8.3.0 → 8.4.0'], ['advanced', 'looks good'], ['pause', 'pause from the depcanary CLI'],

@@ -121,6 +121,19 @@ describe('dashboard in a real browser', () => {
     await msg.waitFor();
     expect(await msg.textContent()).toBe('Resume failed (403): this needs the release-manager role; token "dash-viewer" has viewer.');
 
+    // The Gerrit change a rollback proposed is linked from the page.
+    const url = 'http://127.0.0.1:8081/c/openstack/requirements/+/42';
+    await s.req('POST', `/v1/rollouts/${ro.id}/rollback`, { reason: 'breaks nova' });
+    await s.server.runtime.rolloutStore.setProposal(ro.id, {
+      kind: 'rollback', status: 'sent', changeNumber: 42, url, subject: 'Roll back requests to 2.34.2', files: ['upper-constraints.txt'],
+      patch: '--- a/upper-constraints.txt\n+++ b/upper-constraints.txt\n', attempts: 1, updatedAt: Date.now(),
+    });
+    const change = page.locator('a.gerrit-link', { hasText: '#42' });
+    await change.waitFor({ timeout: 10_000 });
+    expect(await change.getAttribute('href')).toBe(url);
+    await page.getByText('Roll back requests to 2.34.2').waitFor();
+    expect(await page.locator('button[data-action="promote"]').isDisabled()).toBe(true);
+
     await page.fill('#token-input', 'not-a-token');
     await page.click('#token-save');
     await page.locator('#banner').getByText('The server refused the token (unknown or revoked token)').waitFor();

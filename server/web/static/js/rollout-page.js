@@ -158,15 +158,33 @@ function testsView(v) {
   ];
 }
 
+const PROPOSAL_STATUS = {
+  pending: 'being sent to Gerrit',
+  sent: 'proposed in Gerrit',
+  not_sent: 'not sent: Gerrit is not configured (the patch is kept below)',
+  nothing_to_propose: 'nothing to propose',
+  failed: 'failed',
+};
+
+/** The Gerrit change a rollback (or promotion) proposed: status, link, subject, patch. */
 function proposalView(v) {
   const p = v.proposal;
-  if (!p) return h('p', { class: 'muted' }, v.state === 'rolled_back' ? 'No change proposed (Gerrit is not configured, or the proposal is pending).' : 'No change proposed.');
-  return h('dl', { class: 'facts' },
-    fact('status', p.status),
-    p.changeNumber !== undefined ? fact('change', p.url ? h('a', { href: p.url, target: '_blank', rel: 'noopener noreferrer' }, `#${p.changeNumber}`) : `#${p.changeNumber}`) : null,
-    p.url ? fact('link', h('a', { href: p.url, target: '_blank', rel: 'noopener noreferrer', class: 'gerrit-link' }, p.url)) : null,
-    p.reason ? fact('reason', p.reason) : null,
-    p.lastError ? fact('last error', h('span', { class: 'alarm' }, p.lastError)) : null);
+  if (!p) return h('p', { class: 'muted' }, v.state === 'rolled_back' ? 'No change proposed (no Gerrit proposer is running, or it has not picked this up yet).' : 'No change proposed.');
+  const link = (text) => h('a', { href: p.url, target: '_blank', rel: 'noopener noreferrer', class: 'gerrit-link' }, text);
+  const closed = p.mergedAt ? `merged ${clock(p.mergedAt)}` : p.abandonedAt ? `abandoned ${clock(p.abandonedAt)}` : null;
+  return [
+    h('dl', { class: 'facts' },
+      fact('kind', p.kind || 'rollback'),
+      fact('status', h('span', { class: `proposal-${p.status}` }, PROPOSAL_STATUS[p.status] || p.status, closed ? ` · ${closed}` : '')),
+      p.changeNumber !== undefined ? fact('change', p.url ? link(`#${p.changeNumber}`) : `#${p.changeNumber}`) : null,
+      p.url ? fact('link', link(p.url)) : null,
+      p.subject ? fact('subject', p.subject) : null,
+      p.files && p.files.length ? fact('files', p.files.join(', ')) : null,
+      p.reason ? fact('why', p.reason) : null,
+      p.lastError ? fact('last error', h('span', { class: 'alarm' }, p.lastError)) : null,
+      p.status === 'pending' && p.attempts ? fact('attempts', `${p.attempts}${p.nextAttemptAt ? `, next ${time(p.nextAttemptAt)}` : ''}`) : null),
+    p.patch ? h('details', { class: 'patch' }, h('summary', {}, 'Patch'), h('pre', {}, p.patch)) : null,
+  ];
 }
 
 function stageHistory(v) {
