@@ -24,7 +24,7 @@ export interface GerritWorkerOptions {
   logger: GerritLogger;
   /** Records proposal status on the rollout: the RolloutStore. */
   sink: ProposalSink;
-  /** DEPCANARY_PUBLIC_URL, for the rollout link in commit messages. */
+  /** DEPCANARY_PUBLIC_URL: commit messages link to the rollout's dashboard page (<url>/rollouts/<id>). */
   publicUrl?: string | null;
   /** The base constraints text the server serves (for "not sent" patches). */
   readBase: () => Promise<string>;
@@ -52,7 +52,7 @@ export interface GerritWorker {
 }
 
 export function rolloutLink(publicUrl: string | null | undefined, rolloutId: string): string | null {
-  return publicUrl ? `${publicUrl.replace(/\/+$/, '')}/v1/rollouts/${encodeURIComponent(rolloutId)}` : null;
+  return publicUrl ? `${publicUrl.replace(/\/+$/, '')}/rollouts/${encodeURIComponent(rolloutId)}` : null;
 }
 
 export function startGerritWorker(o: GerritWorkerOptions): GerritWorker {

@@ -70,7 +70,7 @@ test('a rollback opens exactly one change with one-line diffs, topic, hashtags, 
   expect(message).toContain('difference +12.1 points (interval +6.3 to +17.9, margin 2.0)');
   expect(message).toContain('Decision: rollback (rule: regression)');
   expect(message).toContain('nova.tests.unit.test_log.TestLogging.test_json_formatter (9 machines, 0.4 expected)');
-  expect(message).toContain(`Rollout: https://depcanary.example.org/v1/rollouts/${rolloutId}`);
+  expect(message).toContain(`Rollout: https://depcanary.example.org/rollouts/${rolloutId}`);
   // Gerrit adds its Change-Id to depcanary's footer paragraph.
   const footer = message.trimEnd().split('\n\n').pop()!.split('\n').sort();
   expect(footer).toEqual([expect.stringMatching(/^Change-Id: I[0-9a-f]{40}$/), `Depcanary-Rollout: ${rolloutId}`]);

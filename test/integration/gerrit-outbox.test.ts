@@ -107,7 +107,7 @@ describe('worker without a reachable Gerrit', () => {
       expect(p.subject).toBe('Roll back oslo.log to 8.2.0: 8.3.0 rolled back in the 1% cohort');
       expect(p.patch).toContain('--- a/upper-constraints.txt\n+++ b/upper-constraints.txt\n');
       expect(p.patch).toContain('\n-oslo.log===8.3.0\n+oslo.log===8.2.0\n');
-      expect(p.message).toContain(`Rollout: https://depcanary.example.org/v1/rollouts/${id}`);
+      expect(p.message).toContain(`Rollout: https://depcanary.example.org/rollouts/${id}`);
       expect(p.reason).toMatch(/Gerrit is not configured/);
       const outbox = await server.req('GET', '/v1/admin/gerrit/outbox');
       expect(outbox.json.sending).toBe(false);

@@ -41,7 +41,7 @@ function input(over: Partial<ProposalInput> = {}): ProposalInput {
     reason: 'automatic rollback: candidate worse than control',
     constraints: { path: 'upper-constraints.txt', text: UC },
     requirements: { path: 'global-requirements.txt', text: GR },
-    rolloutUrl: 'https://depcanary.example.org/v1/rollouts/r-123',
+    rolloutUrl: 'https://depcanary.example.org/rollouts/r-123',
     ...over,
   };
 }
@@ -121,7 +121,7 @@ describe('buildProposal', () => {
     ].join('\n'));
     expect(m).toContain('Decision: rollback (rule: sequential-difference)');
     expect(m).toContain('nova.tests.unit.test_log.TestLog.test_format (9 machines, 0.4 expected)');
-    expect(m).toContain('Rollout: https://depcanary.example.org/v1/rollouts/r-123');
+    expect(m).toContain('Rollout: https://depcanary.example.org/rollouts/r-123');
     expect(m.trimEnd().split('\n').pop()).toBe('Depcanary-Rollout: r-123');
     for (const l of m.split('\n')) if (!l.includes('://') && !l.includes('.tests.')) expect(l.length).toBeLessThanOrEqual(72);
   });
