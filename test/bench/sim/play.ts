@@ -63,55 +63,66 @@ function outcomeOf(w: World, s: Scenario, e: number, onC: boolean): 0 | 1 | 2 {
 
 /**
  * One arm's evidence, kept incrementally: one MachineDay per machine and UTC day, updated in
- * place. `flush()` lays the list out sorted by machine id (days in order), the shape a store
- * can hand over cheaply and decide() aggregates without a hash map.
+ * place. The list is kept sorted by machine id (days in order within a machine), the shape
+ * a store can hand over cheaply and decide() aggregates without a hash map: entries created
+ * during an hour are merged in at the tick (`flush`).
  */
 class Arm {
   readonly evidence: ArmEvidence = { machineDays: [], failingTests: [] };
   private readonly index = new Int32Array(FLEET.days * FLEET.machines);
-  private readonly perMachine: MachineDay[][] = Array.from({ length: FLEET.machines }, () => []);
-  /** Machines with evidence, by rank of their id. */
-  private readonly machines: number[] = [];
-  private dirty = false;
+  /** Machine-days by entry number − 1 (for in-place updates). */
+  private readonly all: MachineDay[] = [];
+  /** Machine rank of each entry of evidence.machineDays. */
+  private ranks = new Int32Array(0);
+  private readonly fresh: { md: MachineDay; rank: number }[] = [];
 
   add(w: World, m: number, day: number, result: 0 | 1 | 2): void {
     const key = day * FLEET.machines + m;
     let md: MachineDay;
     const i = this.index[key]!;
-    const list = this.perMachine[m]!;
     if (i === 0) {
-      if (list.length === 0) this.insertMachine(m);
       md = { machine: w.ids[m]!, day: DAYS[day]!, runs: 0, failures: 0, errors: 0 };
-      list.push(md);
-      this.index[key] = list.length;
-      this.dirty = true;
+      this.all.push(md);
+      this.index[key] = this.all.length;
+      this.fresh.push({ md, rank: RANK[m]! });
     } else {
-      md = list[i - 1]!;
+      md = this.all[i - 1]!;
     }
     md.runs++;
     if (result === 1) md.failures++;
     else if (result === 2) md.errors++;
   }
 
-  private insertMachine(m: number): void {
-    const r = RANK[m]!;
-    let lo = 0;
-    let hi = this.machines.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (RANK[this.machines[mid]!]! < r) lo = mid + 1;
-      else hi = mid;
-    }
-    this.machines.splice(lo, 0, m);
-  }
-
   flush(): void {
-    if (!this.dirty) return;
+    const fresh = this.fresh;
+    if (fresh.length === 0) return;
+    // New entries belong to the current day, after every earlier day of their machine: merge
+    // them in by machine rank, in place from the back (no allocation per tick).
+    fresh.sort((a, b) => a.rank - b.rank);
     const out = this.evidence.machineDays;
-    let k = 0;
-    for (const m of this.machines) for (const md of this.perMachine[m]!) out[k++] = md;
-    out.length = k;
-    this.dirty = false;
+    let i = out.length - 1;
+    let j = fresh.length - 1;
+    let k = out.length + fresh.length - 1;
+    if (this.ranks.length <= k) {
+      const grown = new Int32Array(Math.max(1024, 2 * (k + 1)));
+      grown.set(this.ranks);
+      this.ranks = grown;
+    }
+    const ranks = this.ranks;
+    // grow with push so the array stays packed (setting length would make it holey)
+    for (let t = 0; t < fresh.length; t++) out.push(fresh[0]!.md);
+    while (j >= 0) {
+      const f = fresh[j]!;
+      if (i >= 0 && ranks[i]! > f.rank) {
+        ranks[k] = ranks[i]!;
+        out[k--] = out[i--]!;
+      } else {
+        ranks[k] = f.rank;
+        out[k--] = f.md;
+        j--;
+      }
+    }
+    fresh.length = 0;
   }
 }
 

@@ -35,6 +35,7 @@ export function rolloutPage(root, id, { refreshNow }) {
       h('section', { class: 'card' }, h('h2', {}, 'Audit trail'), audit)));
   const chart = failureChart(chartBox);
   const bar = actionBar(actions, { onDone: () => void refreshNow() });
+  let points = null;
 
   function render(v, events, points) {
     fill(head,
@@ -54,18 +55,24 @@ export function rolloutPage(root, id, { refreshNow }) {
 
   return {
     async refresh() {
-      const [v, ev, series] = await Promise.all([
-        api('GET', rolloutPath(id)),
-        api('GET', `${rolloutPath(id)}/events`),
-        api('GET', `${rolloutPath(id)}/series`).catch((e) => (e.status === 404 ? { points: [] } : Promise.reject(e))),
-      ]);
-      render(v, ev.events, series.points);
+      const [v, ev] = await Promise.all([api('GET', rolloutPath(id)), api('GET', `${rolloutPath(id)}/events`)]);
+      // The series (up to 1,000 points) gains a point only when an evaluation's evidence or
+      // verdict differs from the last point (server/controller/series.ts): fetch it then.
+      if (points === null || seriesBehind(points, v.decision)) points = (await api('GET', `${rolloutPath(id)}/series`)).points;
+      render(v, ev.events, points);
       return { crumbs: [v.library, v.candidate], title: `${v.library} ${v.candidate}` };
     },
     destroy() {
       chart.destroy();
     },
   };
+}
+
+function seriesBehind(points, d) {
+  if (!d) return false;
+  const last = points[points.length - 1];
+  return !last || last.candidate.N !== d.candidate.N || last.control.N !== d.control.N || last.verdict !== d.verdict
+    || last.rule !== d.rule || last.stageIndex !== d.stageIndex;
 }
 
 function chartLegend() {
