@@ -10,6 +10,8 @@ export interface ArmSummary {
   machines?: number;
   /** Failure rate in [0, 1]. */
   rate?: number;
+  /** The rate is the rule's `p` (capped per machine and day) rather than raw runs. */
+  capped?: boolean;
 }
 
 export interface NewFailingTest {
@@ -57,8 +59,9 @@ function arm(v: unknown): ArmSummary | undefined {
     machines: num(v, 'machines'),
     rate: num(v, 'p', 'rate'),
   };
+  a.capped = a.rate !== undefined;
   if (a.rate === undefined && a.runs && a.failures !== undefined) a.rate = (a.failures + (a.errors ?? 0)) / a.runs;
-  return Object.values(a).some((x) => x !== undefined) ? a : undefined;
+  return [a.runs, a.failures, a.errors, a.machines, a.rate].some((x) => x !== undefined) ? a : undefined;
 }
 
 export const MAX_NEW_TESTS = 10;
@@ -123,5 +126,7 @@ export function armTable(rows: { arm: string; version: string; a: ArmSummary | u
   const all = [head, ...body];
   const widths = head.map((_, c) => Math.max(...all.map((row) => row[c]!.length)));
   // Text columns align left, numbers right.
-  return all.map((row) => `  ${row.map((v, c) => (c < 2 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ')}`.trimEnd());
+  const lines = all.map((row) => `  ${row.map((v, c) => (c < 2 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ')}`.trimEnd());
+  if (rows.some((r) => r.a?.capped)) lines.push('  (failure rate: failed or errored runs, runs capped per machine-day)');
+  return lines;
 }

@@ -76,6 +76,7 @@ test('a rollback opens exactly one change with one-line diffs, topic, hashtags, 
   expect(footer).toEqual([expect.stringMatching(/^Change-Id: I[0-9a-f]{40}$/), `Depcanary-Rollout: ${rolloutId}`]);
   mkdirSync('test-output', { recursive: true });
   writeFileSync(join('test-output', 'gerrit-commit-message.txt'), message);
+  writeFileSync(join('test-output', 'gerrit-change.patch'), await w.admin.patch(w.project, changeNumber));
 
   const reviewers = await w.admin.reviewers(w.project, changeNumber);
   expect(reviewers.map((r) => r.username)).toContain(w.reviewer);
