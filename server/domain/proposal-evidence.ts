@@ -126,7 +126,5 @@ export function armTable(rows: { arm: string; version: string; a: ArmSummary | u
   const all = [head, ...body];
   const widths = head.map((_, c) => Math.max(...all.map((row) => row[c]!.length)));
   // Text columns align left, numbers right.
-  const lines = all.map((row) => `  ${row.map((v, c) => (c < 2 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ')}`.trimEnd());
-  if (rows.some((r) => r.a?.capped)) lines.push('  (failure rate: failed or errored runs, runs capped per machine-day)');
-  return lines;
+  return all.map((row) => `  ${row.map((v, c) => (c < 2 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ')}`.trimEnd());
 }

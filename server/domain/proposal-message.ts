@@ -62,6 +62,9 @@ function evidenceLines(ev: EvidenceSummary, input: MessageInput): string[] {
     if (ev.margin !== undefined) extra.push(`margin ${points(ev.margin).replace(/^\+/, '')}`);
     lines.push(...wrap(`difference ${points(ev.difference)} points${extra.length ? ` (${extra.join(', ')})` : ''}`, 72, '  '));
   }
+  if (table.length && (ev.candidate?.capped || ev.control?.capped)) {
+    lines.push('  (failure rate: failed or errored runs, runs capped per machine-day)');
+  }
   if (ev.verdict) {
     lines.push('', `Decision: ${oneLine(ev.verdict, 40)}${ev.rule ? ` (rule: ${oneLine(ev.rule, 80)})` : ''}`);
     if (ev.reason) lines.push(...wrap(oneLine(ev.reason, 600), 72, '  '));

@@ -117,8 +117,8 @@ describe('buildProposal', () => {
       '  arm        version  runs  machines  failed  errored  failure rate',
       '  candidate  8.3.0     412        38      61        3         14.8%',
       '  control    8.2.0    3620       341      97        5          2.7%',
-      '  (failure rate: failed or errored runs, runs capped per machine-day)',
       '  difference +12.1 points (interval +6.3 to +17.9, margin 2.0)',
+      '  (failure rate: failed or errored runs, runs capped per machine-day)',
     ].join('\n'));
     expect(m).toContain('Decision: rollback (rule: sequential-difference)');
     expect(m).toContain('nova.tests.unit.test_log.TestLog.test_format (9 machines, 0.4 expected)');
