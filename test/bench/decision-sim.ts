@@ -2,7 +2,7 @@
  * Simulation benchmark of the decision rule (DECISION.md, "The simulation benchmark").
  *
  *   npx tsc -p . && node dist/test/bench/decision-sim.js [--rollouts 1000] [--seed 1]
- *        [--scenarios none-2,x2-5,...] [--write-readme]
+ *        [--scenarios none-2,x2-5,...] [--workers 2] [--q0 freeze|history] [--write-readme]
  *
  * Drives the real decide() (server/domain/decision, public import) over a seeded fleet and
  * the naive threshold rule over the same worlds; prints a markdown table (stdout) and,
@@ -15,7 +15,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { resolvePolicy } from '../../server/domain/policy';
 import { buildWorld } from './sim/fleet';
 import { markdownTable, summarize, type ScenarioResult } from './sim/metrics';
-import { playDepcanary, playNaive, type RolloutResult } from './sim/play';
+import { playDepcanary, playNaive, type Q0Mode, type RolloutResult } from './sim/play';
 import { Rng, seedOf } from './sim/rng';
 import { SCENARIOS, scenarioByName } from './sim/scenarios';
 
@@ -27,6 +27,8 @@ export const STAGES = [1, 10, 100];
 export interface RunOptions {
   rollouts?: number;
   seed?: number;
+  /** 'freeze' (default, the server's path) or 'history' (q0 known at creation). */
+  q0?: Q0Mode;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -40,7 +42,7 @@ export interface RangeResult {
  * only on (seed, scenario, i), so ranges can run anywhere (e.g. in worker threads) and
  * merge to the same result.
  */
-export function simulateRange(name: string, seed: number, from: number, to: number, onEach?: () => void): RangeResult {
+export function simulateRange(name: string, seed: number, from: number, to: number, q0: Q0Mode = 'freeze', onEach?: () => void): RangeResult {
   const scenario = scenarioByName(name);
   const si = SCENARIOS.indexOf(scenario);
   const policy = resolvePolicy(STAGES.length);
@@ -48,7 +50,7 @@ export function simulateRange(name: string, seed: number, from: number, to: numb
   for (let i = from; i < to; i++) {
     const rng = new Rng(seedOf(seed, si, i));
     const world = buildWorld(scenario, `L-${seed}-${si}-${i}`, rng);
-    out.depcanary.push(playDepcanary(world, scenario, policy, STAGES));
+    out.depcanary.push(playDepcanary(world, scenario, policy, STAGES, q0));
     out.naive.push(playNaive(world, scenario, policy, STAGES));
     onEach?.();
   }
@@ -60,7 +62,7 @@ export function runScenario(name: string, opts: RunOptions = {}): ScenarioResult
   const started = Date.now();
   const rollouts = opts.rollouts ?? 1000;
   let done = 0;
-  const r = simulateRange(name, opts.seed ?? 1, 0, rollouts, () => opts.onProgress?.(++done, rollouts));
+  const r = simulateRange(name, opts.seed ?? 1, 0, rollouts, opts.q0 ?? 'freeze', () => opts.onProgress?.(++done, rollouts));
   return finish(name, r, (Date.now() - started) / 1000);
 }
 
@@ -70,7 +72,9 @@ function finish(name: string, r: RangeResult, seconds: number): ScenarioResult {
 }
 
 /** Runs one scenario split over `workers` threads (this file is the worker's entry too). */
-async function runScenarioParallel(name: string, rollouts: number, seed: number, workers: number, onProgress: (done: number) => void): Promise<ScenarioResult> {
+async function runScenarioParallel(
+  name: string, rollouts: number, seed: number, q0: Q0Mode, workers: number, onProgress: (done: number) => void,
+): Promise<ScenarioResult> {
   const started = Date.now();
   let done = 0;
   const chunks = Array.from({ length: workers }, (_, k) => [Math.floor((k * rollouts) / workers), Math.floor(((k + 1) * rollouts) / workers)] as const);
@@ -78,7 +82,7 @@ async function runScenarioParallel(name: string, rollouts: number, seed: number,
     chunks.map(
       ([from, to]) =>
         new Promise<RangeResult>((resolve, reject) => {
-          const w = new Worker(__filename, { workerData: { name, seed, from, to } });
+          const w = new Worker(__filename, { workerData: { name, seed, from, to, q0 } });
           w.on('message', (m: { progress?: number; result?: RangeResult }) => {
             if (m.progress) onProgress((done += m.progress));
             if (m.result) resolve(m.result);
@@ -93,9 +97,9 @@ async function runScenarioParallel(name: string, rollouts: number, seed: number,
 }
 
 function workerMain(): void {
-  const { name, seed, from, to } = workerData as { name: string; seed: number; from: number; to: number };
+  const { name, seed, from, to, q0 } = workerData as { name: string; seed: number; from: number; to: number; q0: Q0Mode };
   let pending = 0;
-  const result = simulateRange(name, seed, from, to, () => {
+  const result = simulateRange(name, seed, from, to, q0, () => {
     if (++pending === 10) {
       parentPort!.postMessage({ progress: pending });
       pending = 0;
@@ -134,8 +138,10 @@ function repoRoot(): string {
   return dir;
 }
 
-function parseArgs(argv: string[]): { rollouts: number; seed: number; names: string[]; writeReadme: boolean; workers: number } {
-  const out = { rollouts: 1000, seed: 1, names: SCENARIOS.map((s) => s.name), writeReadme: false, workers: Math.min(2, availableParallelism()) };
+interface Args { rollouts: number; seed: number; names: string[]; writeReadme: boolean; workers: number; q0: Q0Mode }
+
+function parseArgs(argv: string[]): Args {
+  const out: Args = { rollouts: 1000, seed: 1, names: SCENARIOS.map((s) => s.name), writeReadme: false, workers: Math.min(2, availableParallelism()), q0: 'freeze' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -147,8 +153,13 @@ function parseArgs(argv: string[]): { rollouts: number; seed: number; names: str
     else if (a.startsWith('--seed')) out.seed = Number(value());
     else if (a.startsWith('--scenarios')) out.names = value().split(',').map((s) => scenarioByName(s.trim()).name);
     else if (a.startsWith('--workers')) out.workers = Number(value());
+    else if (a.startsWith('--q0')) {
+      const v = value();
+      if (v !== 'freeze' && v !== 'history') throw new Error('--q0 is freeze or history');
+      out.q0 = v;
+    }
     else if (a === '--write-readme') out.writeReadme = true;
-    else throw new Error(`unknown argument ${a} (use --rollouts N, --seed N, --scenarios a,b, --workers N, --write-readme)`);
+    else throw new Error(`unknown argument ${a} (use --rollouts N, --seed N, --scenarios a,b, --workers N, --q0 freeze|history, --write-readme)`);
   }
   if (!(Number.isInteger(out.rollouts) && out.rollouts > 0)) throw new Error('--rollouts must be a positive integer');
   if (!Number.isInteger(out.seed)) throw new Error('--seed must be an integer');
@@ -171,12 +182,12 @@ async function main(): Promise<void> {
     };
     const r =
       args.workers > 1
-        ? await runScenarioParallel(name, args.rollouts, args.seed, Math.min(args.workers, args.rollouts), progress)
-        : runScenario(name, { rollouts: args.rollouts, seed: args.seed, onProgress: progress });
+        ? await runScenarioParallel(name, args.rollouts, args.seed, args.q0, Math.min(args.workers, args.rollouts), progress)
+        : runScenario(name, { rollouts: args.rollouts, seed: args.seed, q0: args.q0, onProgress: progress });
     process.stderr.write(`\r${tag}: ${args.rollouts}/${args.rollouts} rollouts in ${r.seconds.toFixed(0)} s\n`);
     results.push(r);
   }
-  const table = markdownTable(results, { rollouts: args.rollouts, seed: args.seed, seconds: (Date.now() - started) / 1000 });
+  const table = markdownTable(results, { rollouts: args.rollouts, seed: args.seed, q0: args.q0, seconds: (Date.now() - started) / 1000 });
   process.stdout.write(table + '\n');
   if (args.writeReadme) {
     const path = join(repoRoot(), 'README.md');

@@ -7,10 +7,11 @@
  * world (common random numbers): a run fails iff u < its failure probability.
  */
 import { bucketOf, inCandidateArm } from '../../../server/domain/bucketing';
+import { POLICY_DEFAULTS } from '../../../server/domain/policy';
 import { Rng } from './rng';
 import type { Scenario } from './scenarios';
 
-const { min, exp, log } = Math;
+const { min, exp, log, floor } = Math;
 
 export const FLEET = {
   machines: 3000,
@@ -68,7 +69,10 @@ export interface World {
   u: Float64Array;
   kind: Uint8Array;
   events: number;
+  /** Raw failure rate of the whole fleet over the week before the rollout (naive rule). */
   historicalRate: number;
+  /** The same week's capped failure rate (the rule's p over all machines): a q0 known at creation. */
+  historicalCappedRate: number;
 }
 
 class Buf {
@@ -108,8 +112,14 @@ export function buildWorld(scenario: Scenario, salt: string, rng: Rng): World {
   let histFails = 0;
   const pre = FLEET.preDays * 24;
   const episodeMean = (FLEET.episodePerMachineWeek * (FLEET.days + FLEET.preDays)) / 7;
+  const preRuns = new Int32Array(FLEET.preDays);
+  const preFails = new Int32Array(FLEET.preDays);
+  let cappedN = 0;
+  let cappedF = 0;
   for (let m = 0; m < M; m++) {
     const id = MACHINE_IDS[m]!;
+    preRuns.fill(0);
+    preFails.fill(0);
     bucket[m] = bucketOf(salt, id);
     let qm = rng.betaMean(scenario.baseline, FLEET.flakyKappa);
     if (scenario.otherBad && inCandidateArm(bucketOf(otherSalt, id), FLEET.otherPercent)) {
@@ -124,7 +134,11 @@ export function buildWorld(scenario: Scenario, salt: string, rng: Rng): World {
         const u = rng.next();
         if (hour < 0) {
           histRuns++;
-          if (u < qm) histFails++;
+          preRuns[d + FLEET.preDays]!++;
+          if (u < qm) {
+            histFails++;
+            preFails[d + FLEET.preDays]!++;
+          }
         } else {
           buf.push(hour, m, u, NORMAL);
         }
@@ -139,10 +153,20 @@ export function buildWorld(scenario: Scenario, salt: string, rng: Rng): World {
         if (hour < 0) {
           histRuns++;
           histFails++;
+          const pd = floor(hour / 24) + FLEET.preDays;
+          preRuns[pd]!++;
+          preFails[pd]!++;
         } else if (hour < HOURS) {
           buf.push(hour, m, 0, EPISODE);
         }
       }
+    }
+    for (let d = 0; d < FLEET.preDays; d++) {
+      const n = preRuns[d]!;
+      if (n === 0) continue;
+      const w = min(n, POLICY_DEFAULTS.cap);
+      cappedN += w;
+      cappedF += (preFails[d]! * w) / n;
     }
   }
   if (scenario.spam) {
@@ -168,5 +192,9 @@ export function buildWorld(scenario: Scenario, salt: string, rng: Rng): World {
     u[j] = buf.u[i]!;
     kind[j] = buf.kind[i]!;
   }
-  return { ids: MACHINE_IDS, bucket, q, hourStart, machine, u, kind, events: buf.n, historicalRate: histRuns > 0 ? histFails / histRuns : scenario.baseline };
+  return {
+    ids: MACHINE_IDS, bucket, q, hourStart, machine, u, kind, events: buf.n,
+    historicalRate: histRuns > 0 ? histFails / histRuns : scenario.baseline,
+    historicalCappedRate: cappedN > 0 ? cappedF / cappedN : scenario.baseline,
+  };
 }

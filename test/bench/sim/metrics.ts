@@ -18,6 +18,10 @@ export interface RuleMetrics {
   meanBlastRadius: number | null;
   /** Rollbacks by the rule that fired. */
   rollbackRules: Record<string, number>;
+  /** Rollouts still holding at the horizon, by the rule of their last evaluation. */
+  holdRules: Record<string, number>;
+  /** Median frozen q0 (depcanary), null for the naive rule. */
+  medianQ0: number | null;
 }
 
 export interface ScenarioResult {
@@ -39,7 +43,12 @@ export function summarize(results: RolloutResult[], truth: Truth): RuleMetrics {
   const count = (o: string) => results.filter((r) => r.outcome === o).length;
   const decided = results.filter((r) => r.outcome !== 'hold');
   const rules: Record<string, number> = {};
-  for (const r of results) if (r.outcome === 'rollback' && r.rule) rules[r.rule] = (rules[r.rule] ?? 0) + 1;
+  const holds: Record<string, number> = {};
+  for (const r of results) {
+    if (r.outcome === 'rollback' && r.rule) rules[r.rule] = (rules[r.rule] ?? 0) + 1;
+    if (r.outcome === 'hold' && r.lastRule) holds[r.lastRule] = (holds[r.lastRule] ?? 0) + 1;
+  }
+  const q0s = results.filter((r) => typeof r.q0 === 'number').map((r) => r.q0!);
   return {
     rollouts: n,
     rollbackRate: count('rollback') / n,
@@ -51,6 +60,8 @@ export function summarize(results: RolloutResult[], truth: Truth): RuleMetrics {
     medianCandidateRuns: median(decided.map((r) => r.candidateRuns)),
     meanBlastRadius: truth === 'bad' ? results.reduce((s, r) => s + r.blast, 0) / n : null,
     rollbackRules: rules,
+    holdRules: holds,
+    medianQ0: median(q0s),
   };
 }
 
@@ -63,14 +74,15 @@ function ratio(a: number | null, b: number | null): string {
 }
 const pair = (a: string, b: string, r = '') => `${a} / ${b}${r}`;
 
-export function markdownTable(rows: ScenarioResult[], meta: { rollouts: number; seed: number; seconds: number }): string {
+export function markdownTable(rows: ScenarioResult[], meta: { rollouts: number; seed: number; q0: string; seconds: number }): string {
   const head =
-    '| scenario | truth | rolled back | promoted | holding at 21 d | median h to decision | median candidate runs to decision | mean blast radius (runs on C) | depcanary rollbacks by rule |\n' +
+    '| scenario | truth | rolled back | promoted | holding at 21 d | median h to decision | median candidate runs to decision | mean blast radius (runs on C) | depcanary: rollbacks / holds by rule |\n' +
     '|---|---|---|---|---|---|---|---|---|';
   const lines = rows.map((r) => {
     const d = r.depcanary;
     const n = r.naive;
-    const rules = Object.entries(d.rollbackRules).map(([k, v]) => `${k} ${v}`).join(', ') || '—';
+    const list = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ');
+    const rules = [list(d.rollbackRules), list(d.holdRules)].map((x) => x || '—').join(' / ');
     return (
       `| ${r.scenario.label} | ${r.scenario.truth} | ${pair(pc(d.rollbackRate), pc(n.rollbackRate))} | ` +
       `${pair(pc(d.promotedRate), pc(n.promotedRate))} | ${pair(pc(d.holdRate), pc(n.holdRate))} | ` +
@@ -81,6 +93,7 @@ export function markdownTable(rows: ScenarioResult[], meta: { rollouts: number; 
   });
   return [
     `Each cell: **depcanary / naive** (ratio depcanary ÷ naive). ${meta.rollouts} simulated rollouts per scenario, seed ${meta.seed}, ` +
+      `q0 ${meta.q0 === 'freeze' ? 'frozen by the rule at 200 capped control runs' : 'from the week before the rollout'}, ` +
       `${Math.round(meta.seconds)} s. "truth": good = no worse (any rollback is a false rollback); bad = worse than the final ` +
       `margin (any promotion is a missed regression); small = worse but within the final margin.`,
     '',

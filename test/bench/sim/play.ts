@@ -126,11 +126,19 @@ class Arm {
   }
 }
 
-export function playDepcanary(w: World, s: Scenario, policy: Policy, stages: number[]): RolloutResult {
+/**
+ * q0 'freeze' (the server's path): the rollout starts without q0 and stores decide()'s
+ * q0ToFreeze. q0 'history': the rollout is created with q0 = the fleet's capped failure
+ * rate over the week before (a variant, to show how much the early freeze costs).
+ */
+export type Q0Mode = 'freeze' | 'history';
+
+export function playDepcanary(w: World, s: Scenario, policy: Policy, stages: number[], q0Mode: Q0Mode = 'freeze'): RolloutResult {
   const cand = new Arm();
   const ctrl = new Arm();
   const evidence: RolloutEvidence = { candidate: cand.evidence, control: ctrl.evidence, mismatched: 0, counted: 0, lastReportAt: null };
-  const rollout = { stages, stageIndex: 0, stageEnteredAt: T0, q0: null as number | null, policy, state: 'active' as const, frozen: false };
+  const q0: number | null = q0Mode === 'history' ? w.historicalCappedRate : null;
+  const rollout = { stages, stageIndex: 0, stageEnteredAt: T0, q0, policy, state: 'active' as const, frozen: false };
   let outcome: Outcome = 'hold';
   let rule: string | null = null;
   let hours: number | null = null;
@@ -162,7 +170,8 @@ export function playDepcanary(w: World, s: Scenario, policy: Policy, stages: num
     ctrl.flush();
     const d = decide({ now, rollout, evidence });
     if (d.q0ToFreeze !== null) rollout.q0 = d.q0ToFreeze;
-    lastRule = d.rule;
+    // for a rollout stuck past max stage age, keep what blocks it
+    lastRule = d.rule === 'max_stage_age' ? d.blockers.join('+') : d.rule;
     lastReason = d.reason;
     if (d.verdict === 'rollback') {
       outcome = 'rollback';
