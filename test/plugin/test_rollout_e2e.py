@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import time
+from pathlib import Path
 
 from .conftest import FAKELIB, Rollout, Server
 
@@ -108,3 +110,23 @@ def test_project_without_constraints_in_deps_gets_pins_via_pip_constraint(server
 
     third = machine.tox()  # same pins: the env is reused as is
     assert "recreate" not in third.output and machine.installed_fakelib() == "1.1.0"
+
+
+def test_local_constraints_file_of_the_developer_gets_the_overrides(server, rollout: Rollout, make_machine):
+    """TOX_CONSTRAINTS_FILE already pointing at a local checkout (as Zuul sets it): that file,
+    with this machine's override applied to every line of the library, is what pip sees."""
+    machine = make_machine(server.url)
+    machine.use_machine_id(rollout.candidate_machine)
+    local = machine.root / "requirements" / "upper-constraints.txt"
+    local.parent.mkdir()
+    local.write_text(
+        f"{FAKELIB}===1.0.0;python_version>='3.8'\n{FAKELIB}===0.9.0;python_version<'3.8'\nlocal-only-lib===3.0\n"
+    )
+    result = machine.tox(extra={"TOX_CONSTRAINTS_FILE": str(local)})
+    assert result.code == 1 and machine.installed_fakelib() == "1.1.0", result.output
+    used = re.search(r"-c ?(\S+/constraints-[0-9a-f]+\.txt)", result.output).group(1)
+    text = Path(used).read_text()
+    assert text == (
+        f"{FAKELIB}===1.1.0;python_version>='3.8'\n{FAKELIB}===1.1.0;python_version<'3.8'\nlocal-only-lib===3.0\n"
+    )
+    assert local.read_text().startswith(f"{FAKELIB}===1.0.0")  # the developer's file is untouched
