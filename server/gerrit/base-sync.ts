@@ -26,6 +26,8 @@ export class BaseSync {
       client: GerritClient;
       settings: GerritSettings;
       replaceBase: (text: string, source: string) => Promise<unknown>;
+      /** The base served now: an identical file is not stored again. */
+      readBase?: () => Promise<string>;
       logger: GerritLogger;
       metrics: GerritMetrics;
     },
@@ -50,6 +52,11 @@ export class BaseSync {
       const text = await client.getFileAt(s.project, head.revision, s.constraintsPath);
       if (text === null) throw new Error(`${s.constraintsPath} does not exist on ${s.project} ${s.branch}`);
       const pins = parseConstraints(text).index.size;
+      if (this.d.readBase && (await this.d.readBase()) === text) {
+        this.lastRevision = head.revision;
+        this.d.metrics.baseSync('unchanged');
+        return { outcome: 'unchanged', revision: head.revision, path: s.constraintsPath, pins };
+      }
       await this.d.replaceBase(text, `gerrit:${s.project}/${s.branch}@${head.revision.slice(0, 12)}`);
       this.lastRevision = head.revision;
       this.d.metrics.baseSync('replaced');

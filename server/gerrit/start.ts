@@ -65,7 +65,7 @@ export function startGerritWorker(o: GerritWorkerOptions): GerritWorker {
     readLocalBase: o.readBase, rolloutUrl: (id) => rolloutLink(o.publicUrl, id), now, backoff: o.backoff,
   });
   const baseSync = client && o.replaceBase
-    ? new BaseSync({ client, settings: o.settings, replaceBase: o.replaceBase, logger: o.logger, metrics })
+    ? new BaseSync({ client, settings: o.settings, replaceBase: o.replaceBase, readBase: o.readBase, logger: o.logger, metrics })
     : null;
 
   let stopped = false;
