@@ -38,6 +38,25 @@ mvn_get() { # group:artifact:version[:packaging]
   mvn -q -B -Dmaven.repo.local="$M2" dependency:get -Dtransitive=false -Dartifact="$1" >"$CACHE/mvn.log" 2>&1
 }
 
+# Java 17, Maven, curl and git from Debian when missing (as root, or with sudo).
+ensure_tools() {
+  local need=()
+  command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null 2>&1 || need+=(maven)
+  command -v curl >/dev/null 2>&1 || need+=(curl)
+  command -v git >/dev/null 2>&1 || need+=(git)
+  [ ${#need[@]} -eq 0 ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "need ${need[*]}; install them (Gerrit $GERRIT_VERSION runs on Java 17)"
+    sudo=sudo
+  fi
+  say "installing ${need[*]} with apt-get ..."
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
+    || die "could not install ${need[*]}"
+}
+
 # Writes $CACHE/launcher-$GERRIT_VERSION: the java arguments before the program name.
 fetch() {
   mkdir -p "$CACHE"
@@ -47,8 +66,7 @@ fetch() {
     for f in $(tr ' :' '\n\n' <"$launcher" | grep -E '\.(war|jar)$'); do [ -f "$f" ] || ok=0; done
     [ $ok -eq 1 ] && return 0
   fi
-  command -v java >/dev/null || die "java is not installed (Gerrit $GERRIT_VERSION needs Java 17)"
-  command -v mvn >/dev/null || die "mvn is not installed (apt-get install maven)"
+  ensure_tools
   local war; war=$(jar_of com.google.gerrit gerrit-war "$GERRIT_VERSION" war)
   if [ ! -f "$war" ]; then
     say "downloading com.google.gerrit:gerrit-war:$GERRIT_VERSION with mvn dependency:get ..."
