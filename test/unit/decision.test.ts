@@ -172,6 +172,7 @@ describe('decision: q0', () => {
     const held = decide({ now: SOAKED, rollout: rollout({ q0: null }), evidence: evidence(fleet('t', 20, 20, 1), thin) });
     expect(held).toMatchObject({ verdict: 'hold', rule: 'no_q0', q0: null, q0ToFreeze: null, margin: null });
     expect(held.alarms[0]).toMatch(/^control_runs_low: the control arm has 150 capped runs/);
+    expect(held.reason).toMatch(/150 of the 200 capped runs needed to freeze it/);
     const bad = decide({ now: T0 + HOUR_MS, rollout: rollout({ q0: null }), evidence: evidence(fleet('t', 20, 20, 4), thin) });
     expect(bad.verdict).toBe('rollback');
     expect(bad.rule).toBe('regression');

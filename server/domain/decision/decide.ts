@@ -132,6 +132,7 @@ export function decide(input: DecisionInput): Decision {
     minMachines: stagePolicy?.minMachines ?? 0,
     minRuns: stagePolicy?.minRuns ?? 0,
     maxStageAgeSeconds: policy.maxStageAgeSeconds,
+    minControlRuns: policy.minControlRuns,
     state: rollout.state,
   });
   return decision;

@@ -6,6 +6,7 @@ export interface ExplainContext {
   minMachines: number;
   minRuns: number;
   maxStageAgeSeconds: number;
+  minControlRuns: number;
   state: RolloutState;
 }
 
@@ -32,6 +33,10 @@ function runs(x: number): string {
 function comparison(d: Decision): string {
   const c = d.candidate;
   const k = d.control;
+  if (c.N === 0 || k.N === 0) {
+    const arm = (name: string, a: typeof c) => (a.N === 0 ? `no ${name} runs yet` : `${name} ${pct(a.p)} of ${runs(a.N)} capped runs on ${a.G} machines`);
+    return `${arm('candidate', c)}, ${arm('control', k)}`;
+  }
   return (
     `candidate ${pct(c.p)} of ${runs(c.N)} capped runs on ${c.G} machines vs control ${pct(k.p)} of ${runs(k.N)} on ${k.G}` +
     (d.D !== null && d.h !== null ? ` (D = ${pts(d.D)} ± ${(100 * d.h).toFixed(1)})` : '')
@@ -41,7 +46,7 @@ function comparison(d: Decision): string {
 function blockerText(rule: DecisionRule, d: Decision, x: ExplainContext): string {
   switch (rule) {
     case 'no_q0':
-      return `no baseline failure rate q0 yet: the control arm has ${runs(d.control.N)} capped runs, freezing q0 needs the data-quality minimum`;
+      return `no baseline failure rate q0 yet: the control arm has ${runs(d.control.N)} of the ${x.minControlRuns} capped runs needed to freeze it`;
     case 'data_quality':
       return `data-quality alarm (${d.alarms.map((a) => a.split(':')[0]).join(', ')})`;
     case 'insufficient_soak':

@@ -70,26 +70,28 @@ export function aggregateArm(arm: ArmEvidence, cap: number, windowAfter: string 
 
 function sortedPass(days: readonly MachineDay[], cap: number, windowAfter: string | null): ArmAggregate | null {
   const acc = new Acc();
-  let last: string | null = null;
+  let runs = 0, failures = 0, errors = 0;
+  let last = '';
   let nm = 0, fm = 0, raw = 0, bad = 0;
   let win = false;
   for (let k = 0; k < days.length; k++) {
     const md = days[k]!;
-    if (md.machine !== last) {
-      if (last !== null) {
-        if (md.machine < last) return null;
+    const machine = md.machine;
+    if (machine !== last || k === 0) {
+      if (k > 0) {
+        if (machine < last) return null;
         acc.machine(nm, fm, raw, bad, win);
       }
-      last = md.machine;
+      last = machine;
       nm = fm = raw = bad = 0;
       win = false;
     }
     const n = count(md.runs);
     const fl = count(md.failures);
     const er = count(md.errors);
-    acc.runs += n;
-    acc.failures += fl;
-    acc.errors += er;
+    runs += n;
+    failures += fl;
+    errors += er;
     if (n === 0) continue;
     const f = min(fl + er, n);
     const w = min(n, cap);
@@ -99,7 +101,10 @@ function sortedPass(days: readonly MachineDay[], cap: number, windowAfter: strin
     bad += f;
     if (!win && (windowAfter === null || md.day > windowAfter)) win = true;
   }
-  if (last !== null) acc.machine(nm, fm, raw, bad, win);
+  if (days.length > 0) acc.machine(nm, fm, raw, bad, win);
+  acc.runs = runs;
+  acc.failures = failures;
+  acc.errors = errors;
   return acc.result();
 }
 
