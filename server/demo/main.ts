@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     started.push({ scenario, id: view.id });
   }
 
-  const machines = num('DEMO_MACHINES', 300);
+  const machines = num('DEMO_MACHINES', 400);
   const limitS = num('DEMO_SECONDS', 240);
   say(s.bold('depcanary demo'));
   say(`  server     ${server.url}  (embedded Redis in ${config.dataDir}, key prefix ${config.keyPrefix}, logs in ${logFile})`);

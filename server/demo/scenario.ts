@@ -1,13 +1,14 @@
 /**
  * The demo's two rollouts. Time is compressed (a "day" of a real fleet passes in about a
  * minute), so the policy is compressed with it: 30 s soaks, a handful of machines per
- * stage, a per-machine run cap of 100 instead of 5 per day, and a 3-point margin in the
- * later stages instead of max(q0/2, 1 point). Everything else is the real decision rule.
+ * stage, a per-machine run cap of 100 instead of 5 per day, and a 3-point margin floor in
+ * the later stages instead of 1 point. Everything else is the real decision rule.
  */
 export const DEMO_POLICY = {
   cap: 100,
-  minControlRuns: 50,
-  stage: { soakSeconds: 30, minMachines: 5, minRuns: 40, marginFloor: 0.03 },
+  minControlRuns: 300,
+  stage: { soakSeconds: 30, minMachines: 5, minRuns: 40 },
+  stages: [{}, { marginFloor: 0.03 }],
 };
 
 export const DEMO_STAGES = [5, 25, 100];

@@ -33,7 +33,7 @@ function runDemo(env: Record<string, string>, onOutput?: (out: string, kill: (si
 
 describe('make demo', () => {
   test('imports the constraints, starts two rollouts; the healthy one is promoted, the broken one rolled back', async () => {
-    const r = await runDemo({ DEMO_SECONDS: '200' });
+    const r = await runDemo({ DEMO_SECONDS: '230' });
     expect(r.err).toBe('');
     expect(r.out).toMatch(/dashboard {2}http:\/\/127\.0\.0\.1:\d+\/ {3}token: demo-admin-[0-9a-f]{24}\n/);
     expect(r.out).toMatch(/imported {3}\S+data\/upper-constraints\.txt: \d+ lines, \d+ pins/);
@@ -43,7 +43,7 @@ describe('make demo', () => {
     expect(r.out).toMatch(/healthy oslo\.log 8\.3\.0 → 8\.4\.0 .* PROMOTED/);
     expect(r.out).toMatch(/Done after \d+ s: the healthy candidate was promoted, the broken one rolled back\.\n$/);
     expect(r.code).toBe(0);
-  }, 240_000);
+  }, 270_000);
 
   test('Ctrl-C stops it cleanly with exit code 130', async () => {
     let sent = false;

@@ -131,7 +131,7 @@ function armsTable(v) {
       h('thead', {}, h('tr', {}, h('th', {}), h('th', { class: 'arm-candidate' }, `candidate ${v.candidate}`), h('th', { class: 'arm-control' }, `control ${v.stable}`))),
       h('tbody', {},
         row('failure rate (95%)', rate, 'rate-row'),
-        row('runs, this stage', (a) => num(e.stage[a].runs)),
+        row('runs, this stage', (a) => (LIVE.has(v.state) ? num(e.stage[a].runs) : '–')),
         row('runs, whole rollout', (a) => num(e.total[a].runs)),
         row('failures · errors', (a) => `${num(e.total[a].failures)} · ${num(e.total[a].errors)}`),
         row('distinct machines', (a) => num(e.total[a].machines)),
