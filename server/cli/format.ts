@@ -67,3 +67,19 @@ export function ago(ms: number, now: number): string {
 export function truncate(s: string, max: number): string {
   return [...s].length <= max ? s : [...s].slice(0, Math.max(0, max - 1)).join('') + '…';
 }
+
+/** Word-wraps plain text to `width` columns, every line after the first indented by `indent`. */
+export function wrap(text: string, width: number | undefined, indent: string): string {
+  if (!width || width < indent.length + 20) return text;
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    const room = width - (lines.length === 0 ? 0 : indent.length);
+    if (line && visibleLength(line) + 1 + visibleLength(word) > room) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.join(`\n${indent}`);
+}

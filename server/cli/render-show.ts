@@ -1,4 +1,4 @@
-import { ago, bar, clock, table, type Style } from './format';
+import { ago, bar, clock, table, wrap, type Style } from './format';
 import { reasonText, stageText, stateText, verdictText, versionsText } from './describe';
 import { nextDecisionGauges } from './progress';
 import { armRate, pct, pts, rateText } from './rates';
@@ -9,7 +9,7 @@ export function describeRateBasis(): string {
 }
 
 /** `depcanary show ID`: stage history, evidence, failing tests, decision, proposal, audit trail. */
-export function renderShow(v: View, events: Event[], s: Style, now: number): string {
+export function renderShow(v: View, events: Event[], s: Style, now: number, width?: number): string {
   const out: string[] = [];
   out.push(`${s.bold(v.library)} ${versionsText(v)}   ${stateText(v, s)}   stage ${stageText(v)}   ${s.dim(`id ${v.id}, revision ${v.revision}`)}`);
   out.push(s.dim(`created ${clock(v.createdAt)} by ${v.createdBy}; updated ${ago(v.updatedAt, now)}`));
@@ -17,7 +17,7 @@ export function renderShow(v: View, events: Event[], s: Style, now: number): str
   out.push(s.bold('Stages'));
   out.push(...stageLines(v, s, now));
   out.push('');
-  out.push(...decisionLines(v, s, now));
+  out.push(...decisionLines(v, s, now, width));
   out.push('');
   out.push(s.bold('Evidence') + s.dim(`  (${v.evidence.counted} reports counted, ${v.evidence.mismatched} with neither version)`));
   out.push(...evidenceLines(v, s).map((l) => `  ${l}`));
@@ -55,9 +55,9 @@ function stageLines(v: View, s: Style, now: number): string[] {
   });
 }
 
-export function decisionLines(v: View, s: Style, now: number): string[] {
+export function decisionLines(v: View, s: Style, now: number, width?: number): string[] {
   const out = [`${s.bold('Decision')}  ${verdictText(v, s)}${v.decision ? s.dim(`  evaluated ${ago(v.decision.at, now)}`) : ''}`];
-  out.push(`  ${reasonText(v)}`);
+  out.push(`  ${wrap(reasonText(v), width ? width - 2 : undefined, '  ')}`);
   const d = v.decision;
   if (d && (v.state === 'active' || v.state === 'paused')) {
     out.push(s.dim(`  D = p_T − p_K = ${pts(d.D)} ± ${d.h === null ? '–' : (100 * d.h).toFixed(1)} (always-valid, α = ${d.alpha}); margin ${d.margin === null ? '–' : pts(d.margin)}; q0 ${pct(d.q0)}`));

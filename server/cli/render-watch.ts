@@ -1,4 +1,4 @@
-import { bar, type Style } from './format';
+import { bar, wrap, type Style } from './format';
 import { decisionLines } from './render-show';
 import { reasonText, stageText, stateText, verdictText, versionsText } from './describe';
 import { nextDecisionGauges } from './progress';
@@ -8,15 +8,15 @@ import type { View } from './types';
 const RECENT_MS = 15 * 60_000;
 
 /** One frame of `depcanary watch`: every live rollout (and those ended in the last 15 minutes). */
-export function renderWatchList(views: View[], s: Style, now: number): string {
+export function renderWatchList(views: View[], s: Style, now: number, width?: number): string {
   const shown = views
     .filter((v) => v.state === 'active' || v.state === 'paused' || (v.endedAt !== null && now - v.endedAt < RECENT_MS))
     .sort((a, b) => a.createdAt - b.createdAt);
   if (shown.length === 0) return s.dim('no active rollouts\n');
-  return shown.map((v) => block(v, s, now)).join('\n');
+  return shown.map((v) => block(v, s, now, width)).join('\n');
 }
 
-function block(v: View, s: Style, now: number): string {
+function block(v: View, s: Style, now: number, width?: number): string {
   const out = [`${s.bold(v.library)} ${versionsText(v)}  ${stateText(v, s)}  ${s.dim(v.id)}`];
   out.push(`  stage     ${stageBar(v)}  ${stageText(v)}  ${stagePath(v, s)}`);
   const gauges = nextDecisionGauges(v, now);
@@ -25,15 +25,16 @@ function block(v: View, s: Style, now: number): string {
     out.push(`  ${g.label.padEnd(9)} ${g.done ? s.green(b) : b}  ${g.text}${g.done ? s.green(' ✓') : ''}`);
   }
   out.push(`  arms      candidate ${rateText(armRate(v, 'candidate'))} on ${v.evidence.total.candidate.machines} machines · control ${rateText(armRate(v, 'control'))} on ${v.evidence.total.control.machines}`);
-  out.push(`  decision  ${verdictText(v, s)}  ${s.dim(reasonText(v))}`);
+  out.push(`  decision  ${verdictText(v, s)}`);
+  out.push(`            ${s.dim(wrap(reasonText(v), width ? width - 12 : undefined, ''))}`.replace(/\n/g, '\n            '));
   return out.join('\n') + '\n';
 }
 
 /** One frame of `depcanary watch ID`. */
-export function renderWatchOne(v: View, s: Style, now: number): string {
+export function renderWatchOne(v: View, s: Style, now: number, width?: number): string {
   const out = [`${s.bold(v.library)} ${versionsText(v)}  ${stateText(v, s)}  ${s.dim(`${v.id}, revision ${v.revision}`)}`, ''];
   out.push(`stage  ${stageBar(v)}  ${stageText(v)}  ${stagePath(v, s)}`, '');
-  out.push(...decisionLines(v, s, now), '');
+  out.push(...decisionLines(v, s, now, width), '');
   for (const arm of ['candidate', 'control'] as const) {
     const c = v.evidence.total[arm];
     out.push(`${arm.padEnd(9)}  ${String(c.runs).padStart(6)} runs  ${String(c.machines).padStart(5)} machines  fail ${rateText(armRate(v, arm))}`);

@@ -199,7 +199,7 @@ describe('depcanary CLI', () => {
 
     const all = await cli('watch', '--count', '2', '--interval', '200ms');
     expect(all.code).toBe(0);
-    expect(all.stdout.match(/depcanary watch {2}— /g)).toHaveLength(2);
+    expect(all.stdout.match(/depcanary watch — /g)).toHaveLength(2);
     expect(all.stdout).toMatch(/oslo\.log 8\.3\.0 → 8\.4\.0  active/);
 
     // Watching one rollout stops once it has ended.

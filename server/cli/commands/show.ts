@@ -14,7 +14,7 @@ export function registerShow(program: Command): void {
         const view = await ctx.api.get<View>(rolloutPath(id));
         const { events } = await ctx.api.get<{ events: Event[] }>(`${rolloutPath(id)}/events`);
         if (ctx.json) return ctx.printJson({ rollout: view, events });
-        ctx.out(renderShow(view, events, ctx.style, Date.now()));
+        ctx.out(renderShow(view, events, ctx.style, Date.now(), ctx.width));
       }),
     );
 }

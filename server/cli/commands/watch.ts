@@ -49,10 +49,10 @@ async function loop(ctx: Ctx, id: string | undefined, intervalMs: number, frames
       if (id) {
         const view = await ctx.api.get<View>(rolloutPath(id));
         done = TERMINAL.has(view.state);
-        text = ctx.json ? JSON.stringify({ at: now, rollout: view }) : renderWatchOne(view, ctx.style, now);
+        text = ctx.json ? JSON.stringify({ at: now, rollout: view }) : renderWatchOne(view, ctx.style, now, ctx.width);
       } else {
         const { rollouts } = await ctx.api.get<{ rollouts: View[] }>('/v1/rollouts');
-        text = ctx.json ? JSON.stringify({ at: now, rollouts }) : renderWatchList(rollouts, ctx.style, now);
+        text = ctx.json ? JSON.stringify({ at: now, rollouts }) : renderWatchList(rollouts, ctx.style, now, ctx.width);
       }
     } catch (e) {
       // A server restarting is worth waiting for; a bad token or id is not.
@@ -64,7 +64,7 @@ async function loop(ctx: Ctx, id: string | undefined, intervalMs: number, frames
     }
     if (ctx.json) process.stdout.write(text + '\n');
     else {
-      const head = ctx.style.dim(`depcanary watch ${id ?? ''} — ${ctx.api.url} — ${clock(now)}${frames > 1 ? ` — every ${intervalMs / 1000}s, Ctrl-C to stop` : ''}`);
+      const head = ctx.style.dim(`depcanary watch${id ? ` ${id}` : ''} — ${ctx.api.url} — ${clock(now)}${frames > 1 ? ` — every ${intervalMs / 1000}s, Ctrl-C to stop` : ''}`);
       process.stdout.write(tty ? `\x1b[H\x1b[J${head}\n\n${text}` : `${head}\n\n${text}\n`);
     }
     if (done) break;
