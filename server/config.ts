@@ -26,6 +26,8 @@ const schema = z.strictObject({
     leaseMs: z.coerce.number().int().min(1000).max(600_000).default(15_000),
   }).default({ enabled: true, tickMs: 5000, debounceMs: 500, leaseMs: 15_000 }),
   policy: policyOverride.optional(),
+  /** Read by server/gerrit/config.ts (GERRIT_* env wins); validated there. */
+  gerrit: z.record(z.string(), z.unknown()).optional(),
 });
 export type Config = z.infer<typeof schema>;
 

@@ -1,8 +1,9 @@
 import { controllerExtension } from './controller/extension';
+import { gerritExtension } from './gerrit/extension';
 import type { Extension } from './runtime';
 import { webExtension } from './web/routes';
 
 /** The parts that hang off the core server: controller, Gerrit proposer, dashboard. */
 export function defaultExtensions(): Extension[] {
-  return [controllerExtension(), webExtension()];
+  return [controllerExtension(), gerritExtension(), webExtension()];
 }
