@@ -55,7 +55,8 @@ export class Summary {
     }
     const p = view.proposal;
     if (p) {
-      const text = `${p.status}${p.changeNumber !== undefined ? ` change ${p.changeNumber}` : ''}${p.url ? ` ${p.url}` : ''}${p.lastError ? ` (last error: ${p.lastError})` : ''}`;
+      const text = `${p.kind ?? 'rollback'} ${p.status.replace(/_/g, ' ')}${p.changeNumber !== undefined ? ` change ${p.changeNumber}` : ''}${p.url ? ` ${p.url}` : ''}` +
+        `${p.reason ? `: ${p.reason}` : ''}${p.lastError ? ` (last error: ${p.lastError})` : ''}`;
       if (this.proposals.get(view.id) !== text) {
         this.proposals.set(view.id, text);
         out.push(`${this.elapsed()}  ★ ${view.library} Gerrit proposal: ${text}`);
