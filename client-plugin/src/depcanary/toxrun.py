@@ -199,9 +199,11 @@ class Run:
 
     # sending ------------------------------------------------------------------------
     def kick(self) -> None:
+        """Send the spool in the background; a kick while a send is under way makes the
+        sender go round once more (both decisions are taken under the lock)."""
         with self._lock:
             self._again = True
-            if self._sender is not None and self._sender.is_alive():
+            if self._sender is not None:
                 return
             self._sender = threading.Thread(target=self._send_loop, name="depcanary-send", daemon=True)
             self._sender.start()
@@ -211,6 +213,7 @@ class Run:
         while True:
             with self._lock:
                 if not self._again:
+                    self._sender = None
                     return
                 self._again = False
             _, problem = report.send_spool(self.ident.server, self.ident.machine, settings.timeout())
@@ -218,10 +221,12 @@ class Run:
                 LOGGER.info("depcanary> reports kept for a later run: %s", problem)
                 with self._lock:
                     self._again = False
+                    self._sender = None
                 return
 
     def finish(self) -> None:
-        sender = self._sender
+        with self._lock:
+            sender = self._sender
         if sender is not None and sender.is_alive():
             begun = time.monotonic()
             sender.join(self.left())
