@@ -19,6 +19,8 @@ export const reportSchema = z.strictObject({
   machine: z.uuid(),
   outcome: z.enum(['pass', 'fail', 'error']),
   installed: z.record(distName, pep440).refine((o) => Object.keys(o).length <= MAX_INSTALLED, `at most ${MAX_INSTALLED} entries`),
+  /** Versions the client pinned from depcanary's overrides (tells an install failure's arm). */
+  pinned: z.record(distName, pep440).refine((o) => Object.keys(o).length <= MAX_INSTALLED, `at most ${MAX_INSTALLED} entries`).optional(),
   project: label(100),
   env: label(100),
   python: z.string().max(32).regex(/^\d+\.\d+(\.\d+)?[\w.+-]*$/, 'like 3.11.7'),

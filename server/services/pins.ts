@@ -3,6 +3,7 @@ import { parseConstraints, pinsOf, renderConstraints, type ConstraintsFile } fro
 import { currentPercent, type Rollout } from '../domain/rollout';
 import { sameVersion } from '../domain/versions';
 import { etagOf as etag } from '../domain/etag';
+import type { Assignment } from '../store/telemetry-store';
 
 /** An active or paused rollout as the hot path needs it. */
 export interface LiveRollout {
@@ -102,19 +103,26 @@ export class PinsSnapshot {
     return { ...hit, overrides };
   }
 
-  /** Which arm a report belongs to for each live rollout of a library it installed. */
-  assign(machine: string, installed: Map<string, string>): { rolloutId: string; arm: 'candidate' | 'control' | 'mismatch'; stage: number }[] {
-    const out: { rolloutId: string; arm: 'candidate' | 'control' | 'mismatch'; stage: number }[] = [];
+  /**
+   * Which arm a report belongs to for each live rollout of a library it concerns. The
+   * version is the one installed; when the library is missing from `installed` (an `error`
+   * report: the install failed), the version the client says it pinned (`pinned`), and
+   * failing that, for an `error` report only, the version this machine is served now.
+   */
+  assign(machine: string, installed: Map<string, string>, pinned?: Map<string, string>, outcome?: string): Assignment[] {
+    const out: Assignment[] = [];
     for (const r of this.live) {
-      const v = installed.get(r.key);
-      if (v === undefined) continue;
       const inCandidate = inCandidateArm(bucketOf(r.salt, machine), r.percent);
-      let arm: 'candidate' | 'control' | 'mismatch' = 'mismatch';
+      let v = installed.get(r.key) ?? pinned?.get(r.key);
+      if (v === undefined && outcome === 'error') v = inCandidate ? r.candidate : r.stable;
+      if (v === undefined) continue;
+      let arm: Assignment['arm'] = 'mismatch';
       if (inCandidate && (v === r.candidate || sameVersion(v, r.candidate))) arm = 'candidate';
       else if (!inCandidate && (v === r.stable || sameVersion(v, r.stable))) arm = 'control';
       out.push({ rolloutId: r.id, arm, stage: r.stageIndex });
     }
     return out;
   }
+
 }
 

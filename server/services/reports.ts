@@ -37,7 +37,8 @@ export class ReportService {
       const field = reports.length > 1 ? `reports.${i}.finishedAt` : 'finishedAt';
       if (finished > now + MAX_CLOCK_SKEW_MS) throw invalid(`${field} is in the future`, { field });
       if (finished < now - MAX_REPORT_AGE_MS) throw invalid(`${field} is older than 30 days`, { field });
-      const installed = new Map(Object.entries(r.installed).map(([name, v]) => [normalizeName(name), v]));
+      const installed = byKey(r.installed);
+      const pinned = r.pinned ? byKey(r.pinned) : undefined;
       return {
         id: r.id,
         machine: r.machine,
@@ -45,7 +46,7 @@ export class ReportService {
         day: new Date(finished).toISOString().slice(0, 10),
         failedTests: [...new Set(r.failedTests)],
         json: JSON.stringify({ ...r, receivedAt: new Date(now).toISOString() }),
-        assignments: snapshot.assign(r.machine, installed),
+        assignments: snapshot.assign(r.machine, installed, pinned, r.outcome),
       };
     });
     const fresh = await this.telemetry.ingest(items, now);
@@ -57,4 +58,8 @@ export class ReportService {
     const accepted = fresh.filter(Boolean).length;
     return { accepted, duplicates: items.length - accepted, counted, fresh };
   }
+}
+
+function byKey(versions: Record<string, string>): Map<string, string> {
+  return new Map(Object.entries(versions).map(([name, v]) => [normalizeName(name), v]));
 }

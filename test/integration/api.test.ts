@@ -174,6 +174,28 @@ describe('HTTP API on a real Redis', () => {
     expect(list.json.reports[0].installed).toEqual({ 'oslo.log': '1.0.0' });
   });
 
+  test('an install failure (error report without the library) is attributed to its arm', async () => {
+    const { json: ro } = await s.req('POST', '/v1/rollouts', { library: 'oslo.log', candidate: '8.4.0', stages: [50, 100] });
+    const machines = Array.from({ length: 20 }, () => randomUUID());
+    const arms = await Promise.all(machines.map(async (m) => (await s.req('GET', `/v1/pins?machine=${m}`, undefined, null)).json.pins[0].arm as string));
+    const reports = machines.map((m, i) => report({
+      machine: m,
+      outcome: 'error',
+      installed: { six: '1.17.0' },
+      // Half of them say which overrides they pinned; the server falls back to the bucket.
+      ...(i % 2 && arms[i] === 'candidate' ? { pinned: { 'oslo.log': '8.4.0' } } : {}),
+    }));
+    expect((await s.req('POST', '/v1/reports', { reports }, null)).status).toBe(202);
+    const ev = (await s.req('GET', `/v1/rollouts/${ro.id}`)).json.evidence;
+    const cand = arms.filter((a) => a === 'candidate').length;
+    expect(ev.stage.candidate).toMatchObject({ runs: cand, errors: cand });
+    expect(ev.stage.control).toMatchObject({ runs: 20 - cand, errors: 20 - cand });
+    expect(ev.mismatched).toBe(0);
+    // A passing report without the library says nothing about this rollout.
+    await s.req('POST', '/v1/reports', report({ machine: machines[0]!, installed: { six: '1.17.0' } }), null);
+    expect((await s.req('GET', `/v1/rollouts/${ro.id}`)).json.evidence.counted).toBe(20);
+  });
+
   test('admin can replace the base; bad files are refused and the old base is kept', async () => {
     const bad = await s.req('PUT', '/v1/constraints', 'six===1.16.0\nnot a pin line\n', ADMIN_TOKEN, { 'content-type': 'text/plain' });
     expect(bad.status).toBe(400);

@@ -180,6 +180,9 @@ class Run:
             machine=self.ident.machine,
             outcome=outcome,
             installed=info.installed,
+            # The overrides this run installed under: they tell the server the arm of a
+            # report whose install of the candidate failed (so `installed` lacks it).
+            pinned=dict(self.resolution.overrides) if self.resolution is not None else None,
             project=envinfo.project_name(project_root),
             env=env.name,
             python=info.python,
