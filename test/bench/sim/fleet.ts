@@ -1,6 +1,6 @@
 /**
  * One simulated world per rollout: the fleet (3,000 opted-in machines with skewed run rates
- * and per-machine flaky rates), every test run of the 21-day horizon as (hour, machine,
+ * and per-machine flaky rates), every test run of the 21-day horizon as (minute, machine,
  * uniform draw, kind), and the fleet's failure rate over the 7 days before (the naive
  * rule's "historical rate"). Whether a run fails depends on the version it ran, which
  * depends on the rule being simulated; the draw u is shared, so both rules see the same
@@ -36,6 +36,7 @@ export const FLEET = {
 } as const;
 
 export const HOURS = FLEET.days * 24;
+export const MINUTES = HOURS * 60;
 
 /** Event kinds. */
 export const NORMAL = 0;
@@ -63,8 +64,10 @@ export interface World {
   bucket: Int32Array;
   /** Per-machine failure probability on the stable version (incl. library B's effect). */
   q: Float64Array;
-  /** Events of hour h are [hourStart[h], hourStart[h+1]). */
+  /** Events in time order; those of hour h are [hourStart[h], hourStart[h+1]). */
   hourStart: Int32Array;
+  /** Minute of the horizon (0 .. 21·24·60 − 1) of each event. */
+  minute: Int32Array;
   machine: Int32Array;
   u: Float64Array;
   kind: Uint8Array;
@@ -76,24 +79,24 @@ export interface World {
 }
 
 class Buf {
-  hour = new Int32Array(1 << 17);
+  minute = new Int32Array(1 << 17);
   machine = new Int32Array(1 << 17);
   u = new Float64Array(1 << 17);
   kind = new Uint8Array(1 << 17);
   n = 0;
-  push(hour: number, m: number, u: number, kind: number): void {
-    if (this.n === this.hour.length) {
+  push(minute: number, m: number, u: number, kind: number): void {
+    if (this.n === this.minute.length) {
       const grow = <T extends Int32Array | Float64Array | Uint8Array>(a: T): T => {
         const b = new (a.constructor as { new (n: number): T })(a.length * 2);
         b.set(a);
         return b;
       };
-      this.hour = grow(this.hour);
+      this.minute = grow(this.minute);
       this.machine = grow(this.machine);
       this.u = grow(this.u);
       this.kind = grow(this.kind);
     }
-    this.hour[this.n] = hour;
+    this.minute[this.n] = minute;
     this.machine[this.n] = m;
     this.u[this.n] = u;
     this.kind[this.n] = kind;
@@ -130,9 +133,9 @@ export function buildWorld(scenario: Scenario, salt: string, rng: Rng): World {
     for (let d = -FLEET.preDays; d < FLEET.days; d++) {
       const n = rng.poisson(lambda);
       for (let k = 0; k < n; k++) {
-        const hour = d * 24 + rng.int(24);
+        const minute = d * 1440 + rng.int(1440);
         const u = rng.next();
-        if (hour < 0) {
+        if (minute < 0) {
           histRuns++;
           preRuns[d + FLEET.preDays]!++;
           if (u < qm) {
@@ -140,24 +143,24 @@ export function buildWorld(scenario: Scenario, salt: string, rng: Rng): World {
             preFails[d + FLEET.preDays]!++;
           }
         } else {
-          buf.push(hour, m, u, NORMAL);
+          buf.push(minute, m, u, NORMAL);
         }
       }
     }
     const episodes = rng.poisson(episodeMean);
     for (let e = 0; e < episodes; e++) {
-      const start = -pre + rng.int(pre + HOURS);
+      const start = (-pre + rng.int(pre + HOURS)) * 60 + rng.int(60);
       const runs = FLEET.episodeRunsMin + rng.int(FLEET.episodeRunsMax - FLEET.episodeRunsMin + 1);
       for (let k = 0; k < runs; k++) {
-        const hour = start + rng.int(FLEET.episodeHours);
-        if (hour < 0) {
+        const minute = start + rng.int(FLEET.episodeHours * 60);
+        if (minute < 0) {
           histRuns++;
           histFails++;
-          const pd = floor(hour / 24) + FLEET.preDays;
+          const pd = floor(minute / 1440) + FLEET.preDays;
           preRuns[pd]!++;
           preFails[pd]!++;
-        } else if (hour < HOURS) {
-          buf.push(hour, m, 0, EPISODE);
+        } else if (minute < MINUTES) {
+          buf.push(minute, m, 0, EPISODE);
         }
       }
     }
@@ -174,26 +177,30 @@ export function buildWorld(scenario: Scenario, salt: string, rng: Rng): World {
     for (let m = 0; m < M; m++) if (bucket[m]! < 100) first.push(m);
     if (first.length > 0) {
       const m = first[rng.int(first.length)]!;
-      const hour = rng.int(24);
-      for (let k = 0; k < FLEET.spamRuns; k++) buf.push(hour, m, 0, SPAM);
+      const start = rng.int(23 * 60);
+      for (let k = 0; k < FLEET.spamRuns; k++) buf.push(start + rng.int(60), m, 0, SPAM);
     }
   }
-  // counting sort by hour
+  // counting sort by minute
+  const at = new Int32Array(MINUTES + 1);
+  for (let i = 0; i < buf.n; i++) at[buf.minute[i]! + 1]!++;
+  for (let t = 0; t < MINUTES; t++) at[t + 1]! += at[t]!;
   const hourStart = new Int32Array(HOURS + 1);
-  for (let i = 0; i < buf.n; i++) hourStart[buf.hour[i]! + 1]!++;
-  for (let h = 0; h < HOURS; h++) hourStart[h + 1]! += hourStart[h]!;
-  const pos = hourStart.slice(0, HOURS);
+  for (let h = 0; h <= HOURS; h++) hourStart[h] = at[h * 60]!;
+  const pos = at.slice(0, MINUTES);
+  const minute = new Int32Array(buf.n);
   const machine = new Int32Array(buf.n);
   const u = new Float64Array(buf.n);
   const kind = new Uint8Array(buf.n);
   for (let i = 0; i < buf.n; i++) {
-    const j = pos[buf.hour[i]!]!++;
+    const j = pos[buf.minute[i]!]!++;
+    minute[j] = buf.minute[i]!;
     machine[j] = buf.machine[i]!;
     u[j] = buf.u[i]!;
     kind[j] = buf.kind[i]!;
   }
   return {
-    ids: MACHINE_IDS, bucket, q, hourStart, machine, u, kind, events: buf.n,
+    ids: MACHINE_IDS, bucket, q, hourStart, minute, machine, u, kind, events: buf.n,
     historicalRate: histRuns > 0 ? histFails / histRuns : scenario.baseline,
     historicalCappedRate: cappedN > 0 ? cappedF / cappedN : scenario.baseline,
   };

@@ -15,6 +15,7 @@ const { min, floor } = Math;
 
 export const T0 = Date.UTC(2025, 0, 6);
 const HOUR_MS = 3_600_000;
+const MINUTE_MS = 60_000;
 const DAYS = Array.from({ length: FLEET.days }, (_, d) => new Date(T0 + d * 24 * HOUR_MS).toISOString().slice(0, 10));
 
 export type Outcome = 'rollback' | 'promoted' | 'hold';
@@ -139,7 +140,7 @@ export function playDepcanary(w: World, s: Scenario, policy: Policy, stages: num
   const evidence: RolloutEvidence = { candidate: cand.evidence, control: ctrl.evidence, mismatched: 0, counted: 0, lastReportAt: null };
   const q0: number | null = q0Mode === 'history' ? w.historicalCappedRate : null;
   const rollout = { stages, stageIndex: 0, stageEnteredAt: T0, q0, policy, state: 'active' as const, frozen: false };
-  let outcome: Outcome = 'hold';
+  let outcome = 'hold' as Outcome; // (assigned in evaluate(); the cast keeps TS from narrowing)
   let rule: string | null = null;
   let hours: number | null = null;
   let candidateRuns = 0;
@@ -147,25 +148,10 @@ export function playDepcanary(w: World, s: Scenario, policy: Policy, stages: num
   let decidedRuns = -1;
   let lastRule = '';
   let lastReason = '';
-  for (let h = 0; h < HOURS; h++) {
-    const day = floor(h / 24);
-    // the real rule of server/domain/bucketing.ts: candidate iff bucket < percent in basis points
-    const limit = percentToBasisPoints(stages[rollout.stageIndex]!);
-    for (let e = w.hourStart[h]!; e < w.hourStart[h + 1]!; e++) {
-      const m = w.machine[e]!;
-      const onC = outcome === 'promoted' || (outcome === 'hold' && w.bucket[m]! < limit);
-      const r = outcomeOf(w, s, e, onC);
-      if (onC) {
-        blast++;
-        candidateRuns++;
-      }
-      if (outcome !== 'hold') continue;
-      (onC ? cand : ctrl).add(w, m, day, r);
-      evidence.counted++;
-      evidence.lastReportAt = T0 + h * HOUR_MS;
-    }
-    if (outcome !== 'hold') continue;
-    const now = T0 + (h + 1) * HOUR_MS;
+  // the real rule of server/domain/bucketing.ts: candidate iff bucket < percent in basis points
+  let limit = percentToBasisPoints(stages[0]!);
+
+  const evaluate = (now: number): void => {
     cand.flush();
     ctrl.flush();
     const d = decide({ now, rollout, evidence });
@@ -176,18 +162,41 @@ export function playDepcanary(w: World, s: Scenario, policy: Policy, stages: num
     if (d.verdict === 'rollback') {
       outcome = 'rollback';
       rule = d.rule;
-      hours = h + 1;
+      hours = (now - T0) / HOUR_MS;
       decidedRuns = candidateRuns;
     } else if (d.verdict === 'advance') {
       rollout.stageIndex++;
       rollout.stageEnteredAt = now;
+      limit = percentToBasisPoints(stages[rollout.stageIndex]!);
       if (rollout.stageIndex >= stages.length - 1) {
         outcome = 'promoted';
         rule = 'advance';
-        hours = h + 1;
+        hours = (now - T0) / HOUR_MS;
         decidedRuns = candidateRuns;
       }
     }
+  };
+
+  for (let h = 0; h < HOURS; h++) {
+    const day = floor(h / 24);
+    for (let e = w.hourStart[h]!; e < w.hourStart[h + 1]!; e++) {
+      const m = w.machine[e]!;
+      const onC = outcome === 'promoted' || (outcome === 'hold' && w.bucket[m]! < limit);
+      const r = outcomeOf(w, s, e, onC);
+      if (onC) {
+        blast++;
+        candidateRuns++;
+      }
+      if (outcome !== 'hold') continue;
+      const at = T0 + w.minute[e]! * MINUTE_MS;
+      (onC ? cand : ctrl).add(w, m, day, r);
+      evidence.counted++;
+      evidence.lastReportAt = at;
+      // In the first stage a candidate report is rarer than a tick: evaluate after each one,
+      // as the server's controller does (debounced, 500 ms after reports are counted).
+      if (onC && rollout.stageIndex === 0) evaluate(at + MINUTE_MS);
+    }
+    if (outcome === 'hold') evaluate(T0 + (h + 1) * HOUR_MS);
   }
   return {
     outcome, rule, hours, candidateRuns: decidedRuns >= 0 ? decidedRuns : candidateRuns, blast, stage: rollout.stageIndex,
