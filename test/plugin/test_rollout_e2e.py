@@ -56,7 +56,10 @@ def test_candidate_arm_gets_candidate_and_reports_fail_control_reports_pass(serv
     oks = wait_reports(server, rollout.control_machine, n_ctrl + 1)
     assert (len(fails), len(oks)) == (n_cand + 1, n_ctrl + 1)
     fail, ok = fails[0], oks[0]  # newest first
-    assert set(fail) - {"receivedAt"} == REPORT_FIELDS
+    # the candidate also says which overrides it installed under; the control has none
+    assert set(fail) - {"receivedAt"} == REPORT_FIELDS | {"pinned"}
+    assert fail["pinned"] == {FAKELIB: "1.1.0"}
+    assert set(ok) - {"receivedAt"} == REPORT_FIELDS
     assert fail["outcome"] == "fail"
     assert fail["installed"][FAKELIB] == "1.1.0"
     assert fail["failedTests"] == ["tests/test_consumer.py::test_answer"]
@@ -84,11 +87,16 @@ def test_rerun_reuses_env_and_install_failure_reports_error(server, rollout: Rol
     ini = machine.project / "tox.ini"
     ini.write_text(ini.read_text().replace("    pytest\n", "    pytest\n    depcanary-missing-lib\n"))
     before = len(server.reports(rollout.control_machine))
+    _, view = server.call("GET", f"/v1/rollouts/{rollout.id}")
+    errors_before = view["evidence"]["total"]["control"]["errors"]
     result = machine.tox()
     assert result.code != 0, result.output
     reports = wait_reports(server, rollout.control_machine, before + 1)
     assert reports[0]["outcome"] == "error"
     assert reports[0]["env"] == "unit"
+    # nothing got installed, yet the server counts the install failure in this machine's arm
+    _, view = server.call("GET", f"/v1/rollouts/{rollout.id}")
+    assert view["evidence"]["total"]["control"]["errors"] == errors_before + 1
 
 
 def test_project_without_constraints_in_deps_gets_pins_via_pip_constraint(server, rollout: Rollout, make_machine):
