@@ -20,7 +20,7 @@ const schema = z.strictObject({
   redisFsync: z.enum(['always', 'everysec']).default('always'),
   pinsRefreshMs: z.coerce.number().int().min(50).max(60_000).default(1000),
   controller: z.strictObject({
-    enabled: z.coerce.boolean().default(true),
+    enabled: z.union([z.boolean(), z.enum(['0', '1', 'true', 'false', 'on', 'off', 'yes', 'no']).transform((v) => ['1', 'true', 'on', 'yes'].includes(v))]).default(true),
     tickMs: z.coerce.number().int().min(50).max(3_600_000).default(5000),
     debounceMs: z.coerce.number().int().min(0).max(600_000).default(500),
     leaseMs: z.coerce.number().int().min(1000).max(600_000).default(15_000),

@@ -12,11 +12,16 @@ const label = (max: number) => z.string().min(1).max(max).regex(/^[\w.+\-/:@ ]+$
 const pep440 = z.string().max(64).refine(isPep440, 'not a PEP 440 version');
 const distName = z.string().max(200).refine(isValidName, 'not a valid distribution name');
 
-export const machineId = z.uuid();
+/**
+ * Ids are 8-4-4-4-12 hex (any version), compared in lower case everywhere: the pins fast
+ * path, /v1/pins and reports must bucket and count a machine the same way.
+ */
+const hexId = z.guid().transform((s) => s.toLowerCase());
+export const machineId = hexId;
 
 export const reportSchema = z.strictObject({
-  id: z.uuid(),
-  machine: z.uuid(),
+  id: hexId,
+  machine: hexId,
   outcome: z.enum(['pass', 'fail', 'error']),
   installed: z.record(distName, pep440).refine((o) => Object.keys(o).length <= MAX_INSTALLED, `at most ${MAX_INSTALLED} entries`),
   /** Versions the client pinned from depcanary's overrides (tells an install failure's arm). */

@@ -22,7 +22,7 @@ export class ConstraintsService {
     if (text.includes('\0')) throw invalid('constraints file contains NUL bytes');
     const file = parseConstraints(text);
     const stored = await this.base.replace(text, source, this.clock(), pinnedIn(text));
-    await this.pins.refresh(true);
+    await this.pins.refreshAfterWrite(true);
     return { lines: file.lines.length, pins: file.index.size, etag: stored.etag };
   }
 

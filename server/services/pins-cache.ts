@@ -52,6 +52,14 @@ export class PinsCache {
     this.timer = null;
   }
 
+  /**
+   * After a committed write: reload now so the caller's next read sees it, but never turn
+   * a stored change into an error reply; the poll catches up if this reload fails.
+   */
+  async refreshAfterWrite(force = false): Promise<void> {
+    await this.refresh(force).catch((e) => this.logger.warn({ err: String(e) }, 'pins refresh after a write failed; the poll will catch up'));
+  }
+
   /** Reloads when the version moved (or always with `force`); concurrent calls coalesce. */
   async refresh(force = false): Promise<void> {
     if (this.loading) {

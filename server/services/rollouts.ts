@@ -75,7 +75,7 @@ export class RolloutService {
       superseded = { prev, next: s.next, event: s.event };
     }
     await this.store.create(rollout, event, superseded);
-    await this.pins.refresh();
+    await this.pins.refreshAfterWrite();
     return this.view(rollout.id);
   }
 
@@ -101,7 +101,7 @@ export class RolloutService {
     }
     if (next.state === 'rolled_back') txOpts.outbox = this.outboxFor?.('rollback', next, action, opts.evidence ?? decision);
     await this.store.transition(current, next, event, txOpts);
-    await this.pins.refresh();
+    await this.pins.refreshAfterWrite();
     return next;
   }
 

@@ -44,16 +44,23 @@ export class BaseStore {
    */
   async replace(text: string, source: string, now: number, pinnedVersionOf: (name: string) => string | null): Promise<StoredBase> {
     const etag = etagOf(text);
-    const overrides = await this.overrides();
-    const multi = this.redis.multi();
-    multi.hset(this.k.base, 'text', text, 'etag', etag, 'importedAt', String(now), 'source', source);
-    for (const [key, o] of overrides) {
-      if (pinnedVersionOf(o.name) !== o.stable) multi.hdel(this.k.baseOverrides, key);
+    // WATCH the overrides: a promotion landing between the read and the write retries the
+    // whole step, so its override is filtered against the new file too.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await this.redis.watch(this.k.baseOverrides);
+      const overrides = await this.overrides();
+      const multi = this.redis.multi();
+      multi.hset(this.k.base, 'text', text, 'etag', etag, 'importedAt', String(now), 'source', source);
+      for (const [key, o] of overrides) {
+        if (pinnedVersionOf(o.name) !== o.stable) multi.hdel(this.k.baseOverrides, key);
+      }
+      multi.incr(this.k.version);
+      if ((await multi.exec()) !== null) {
+        await this.redis.publish(this.k.changed, 'base');
+        return { text, etag, importedAt: now, source };
+      }
     }
-    multi.incr(this.k.version);
-    await multi.exec();
-    await this.redis.publish(this.k.changed, 'base');
-    return { text, etag, importedAt: now, source };
+    throw new Error('base constraints kept changing during the replace; retry');
   }
 
   /** Hash of the file last imported at start (DEPCANARY_CONSTRAINTS_FILE). */

@@ -196,6 +196,20 @@ describe('HTTP API on a real Redis', () => {
     expect((await s.req('GET', `/v1/rollouts/${ro.id}`)).json.evidence.counted).toBe(20);
   });
 
+  test('ids compare in lower case: an upper-case machine is bucketed and counted once', async () => {
+    const { json: ro } = await s.req('POST', '/v1/rollouts', { library: 'oslo.log', candidate: '8.4.0', stages: [50, 100] });
+    const m = randomUUID();
+    const pin = (await s.req('GET', `/v1/pins?machine=${m.toUpperCase()}`, undefined, null)).json.pins[0];
+    expect(pin.arm).toBe((await s.req('GET', `/v1/pins?machine=${m}`, undefined, null)).json.pins[0].arm);
+    const r = report({ machine: m.toUpperCase(), installed: { 'oslo.log': pin.version } });
+    expect((await s.req('POST', '/v1/reports', r, null)).json).toEqual({ accepted: 1, duplicates: 0 });
+    expect((await s.req('POST', '/v1/reports', { ...r, id: r.id.toUpperCase() }, null)).json).toEqual({ accepted: 0, duplicates: 1 });
+    const ev = (await s.req('GET', `/v1/rollouts/${ro.id}`)).json.evidence;
+    expect(ev.stage[pin.arm].runs).toBe(1);
+    expect(ev.mismatched).toBe(0);
+    expect((await s.req('GET', `/v1/reports?machine=${m}`)).json.reports).toHaveLength(1);
+  });
+
   test('admin can replace the base; bad files are refused and the old base is kept', async () => {
     const bad = await s.req('PUT', '/v1/constraints', 'six===1.16.0\nnot a pin line\n', ADMIN_TOKEN, { 'content-type': 'text/plain' });
     expect(bad.status).toBe(400);

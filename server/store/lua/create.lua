@@ -15,6 +15,8 @@
   Returns: 1 created; -2 the active rollout changed since the caller read it (conflict).
 ]]
 local p = ARGV[1]
+local nkey = p .. ':rollout:' .. ARGV[2]
+if redis.call('EXISTS', nkey) == 1 then return -2 end
 local current = redis.call('HGET', p .. ':active', ARGV[4]) or ''
 if current ~= ARGV[7] then return -2 end
 if ARGV[7] ~= '' then
@@ -23,8 +25,6 @@ if ARGV[7] ~= '' then
   redis.call('HSET', okey, 'json', ARGV[9], 'rev', ARGV[10])
   redis.call('XADD', p .. ':events:' .. ARGV[7], '*', 'json', ARGV[11])
 end
-local nkey = p .. ':rollout:' .. ARGV[2]
-if redis.call('EXISTS', nkey) == 1 then return -2 end
 redis.call('HSET', nkey, 'json', ARGV[3], 'rev', '1')
 redis.call('ZADD', p .. ':rollouts', ARGV[6], ARGV[2])
 redis.call('HSET', p .. ':active', ARGV[4], ARGV[2])
