@@ -105,28 +105,35 @@ export class Controller {
     if (!rec || !['active', 'paused'].includes(rec.rollout.state)) return;
     const evidence = await this.d.telemetry.evidence(id);
     const decision = decide({ now: this.clock(), rollout: rec.rollout, evidence });
-    if (decision.q0ToFreeze !== null) await this.d.store.freezeQ0(id, decision.q0ToFreeze);
-    await this.record(rec, decision);
+    try {
+      await this.record(rec, decision, fence);
+    } catch (e) {
+      if (e instanceof DomainError && e.code === 'conflict') return; // lease lost: not ours to record or apply
+      throw e;
+    }
     await this.apply(rec, decision, evidence.lastReportAt, fence);
   }
 
-  private async record(rec: RolloutRecord, decision: Decision): Promise<void> {
+  private async record(rec: RolloutRecord, decision: Decision, fence: { lease: string; token: string }): Promise<void> {
     const id = rec.rollout.id;
-    await this.d.store.setDecision(id, decision);
     const point = toPoint(decision);
     const prev = this.last.get(id) ?? null;
-    if (changed(prev, point)) {
-      await this.d.store.appendSeries(id, point);
-      this.last.set(id, point);
-    }
+    const newPoint = changed(prev, point);
     const before = rec.decision as Decision | null;
-    if (!before || before.verdict !== decision.verdict || before.rule !== decision.rule || before.stageIndex !== decision.stageIndex) {
-      await this.d.store.appendEvent(id, {
-        type: 'decision', rolloutId: id, actor: CONTROLLER_ACTOR, reason: decision.reason, automatic: true, at: decision.at,
-        fromState: rec.rollout.state, toState: rec.rollout.state, fromStage: rec.rollout.stageIndex, toStage: rec.rollout.stageIndex,
-        revision: rec.rollout.revision, evidence: decision,
-      });
-    }
+    const turned = !before || before.verdict !== decision.verdict || before.rule !== decision.rule || before.stageIndex !== decision.stageIndex;
+    await this.d.store.recordEvaluation(id, fence, {
+      decision,
+      q0: decision.q0ToFreeze,
+      point: newPoint ? point : undefined,
+      event: turned
+        ? {
+            type: 'decision', rolloutId: id, actor: CONTROLLER_ACTOR, reason: decision.reason, automatic: true, at: decision.at,
+            fromState: rec.rollout.state, toState: rec.rollout.state, fromStage: rec.rollout.stageIndex, toStage: rec.rollout.stageIndex,
+            revision: rec.rollout.revision, evidence: decision,
+          }
+        : undefined,
+    });
+    if (newPoint) this.last.set(id, point);
   }
 
   private async apply(rec: RolloutRecord, decision: Decision, lastReportAt: number | null, fence: { lease: string; token: string }): Promise<void> {

@@ -107,23 +107,27 @@ export class RolloutStore {
     await this.redis.hset(this.k.rollout(id), 'proposal', JSON.stringify(proposal));
   }
 
-  /** An audit event that is not a state change (e.g. the controller's verdict changed). */
-  async appendEvent(id: string, event: unknown): Promise<void> {
-    await this.redis.xadd(this.k.events(id), '*', 'json', JSON.stringify(event));
-  }
-
-  /** One point per evaluation whose evidence or verdict changed; the newest 1,000 kept. */
-  async appendSeries(id: string, point: unknown): Promise<void> {
-    await this.redis.multi().rpush(this.k.series(id), JSON.stringify(point)).ltrim(this.k.series(id), -1000, -1).exec();
+  /**
+   * The controller's record of one evaluation (explanation, q0 to freeze, chart point,
+   * audit event), refused with a conflict when `fence` is no longer the lease's.
+   */
+  async recordEvaluation(
+    id: string,
+    fence: { lease: string; token: string },
+    r: { decision: unknown; q0?: number | null; point?: unknown; event?: unknown },
+  ): Promise<void> {
+    const res = await this.redis.dc_record(
+      this.k.prefix, id, fence.lease, fence.token, JSON.stringify(r.decision),
+      r.q0 === undefined || r.q0 === null ? '' : String(r.q0),
+      r.point === undefined ? '' : JSON.stringify(r.point),
+      r.event === undefined ? '' : JSON.stringify(r.event),
+    );
+    if (res === -1) throw notFound(`rollout ${id} not found`);
+    if (res === -3) throw conflict('the controller lease was lost; evaluation not recorded');
   }
 
   async series(id: string): Promise<unknown[]> {
     return (await this.redis.lrange(this.k.series(id), 0, -1)).map((s) => JSON.parse(s));
-  }
-
-  /** Freezes q0 once; later calls keep the first value. */
-  async freezeQ0(id: string, q0: number): Promise<void> {
-    await this.redis.hsetnx(this.k.rollout(id), 'q0', String(q0));
   }
 
   /** The counter every change bumps (pins caches compare it). */

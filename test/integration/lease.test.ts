@@ -36,3 +36,30 @@ describe('controller lease with a fencing token (real Redis)', () => {
     expect(await a.tick()).toBeGreaterThan(fb);
   });
 });
+
+describe('the controller records an evaluation only under its current fence', () => {
+  let redis: DcRedis;
+  const prefix = `t${randomBytes(5).toString('hex')}`;
+  beforeAll(() => {
+    redis = createRedis({ socket: process.env.DEPCANARY_TEST_REDIS_SOCKET! });
+  });
+  afterAll(() => redis.quit());
+
+  test('a stale fence cannot overwrite the decision or freeze q0', async () => {
+    const store = new RolloutStore(redis, prefix);
+    const r = createRollout({ id: 'rec-r', library: 'six', stable: '1.0', candidate: '1.1', stages: [1, 100], salt: 's', policy: resolvePolicy(2), actor: 'x', now: 1 });
+    await store.create(r, { type: 'created', rolloutId: r.id, actor: 'x', reason: '', automatic: false, at: 1, fromState: 'active', toState: 'active', fromStage: 0, toStage: 0, revision: 1 });
+    const a = new Lease(redis, prefix, 'controller', 200);
+    await a.tick();
+    await store.recordEvaluation(r.id, a.held!, { decision: { verdict: 'hold' }, q0: 0.05, point: { at: 1 }, event: { type: 'decision' } });
+    await new Promise((res) => setTimeout(res, 300));
+    const b = new Lease(redis, prefix, 'controller', 5000);
+    await b.tick();
+    await expect(store.recordEvaluation(r.id, a.held!, { decision: { verdict: 'rollback' }, q0: 0.5 })).rejects.toThrow(/lease was lost/);
+    const rec = (await store.get(r.id))!;
+    expect(rec.decision).toEqual({ verdict: 'hold' });
+    expect(rec.q0).toBe(0.05);
+    expect(await store.series(r.id)).toEqual([{ at: 1 }]);
+    expect((await store.events(r.id)).map((e) => e.type)).toEqual(['created', 'decision']);
+  });
+});
