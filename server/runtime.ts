@@ -86,7 +86,7 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     const rt: Runtime = {
       config, logger, metrics, redis, rolloutStore, telemetry, baseStore, tokens, pins, constraints, newConnection,
       // Every rollback and promotion writes its Gerrit outbox item in the same Lua step.
-      rollouts: new RolloutService(rolloutStore, baseStore, telemetry, pins, config.policy, Date.now, outboxFor),
+      rollouts: new RolloutService(rolloutStore, telemetry, pins, config.policy, Date.now, outboxFor),
       reports: new ReportService(telemetry, pins),
     };
     await pins.start();

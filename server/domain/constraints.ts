@@ -136,3 +136,12 @@ export function renderConstraints(
   }
   return out;
 }
+
+/** `pinnedVersion`, with null where the library is absent or its lines disagree. */
+export function pinnedVersionOrNull(file: ConstraintsFile, name: string): string | null {
+  try {
+    return pinnedVersion(file, name);
+  } catch {
+    return null;
+  }
+}

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { parseConstraints } from '../domain/constraints';
+import { parseConstraints, pinnedVersionOrNull } from '../domain/constraints';
 import { etagOf } from '../domain/etag';
 import { invalid } from '../domain/errors';
 import type { BaseStore } from '../store/base-store';
 import type { PinsCache } from './pins-cache';
-import { pinnedIn } from './pins-cache';
 
 /** The base constraints: validated on the way in, stored verbatim, served from the pins cache. */
 export class ConstraintsService {
@@ -21,7 +20,7 @@ export class ConstraintsService {
   async replace(text: string, source: string): Promise<{ lines: number; pins: number; etag: string }> {
     if (text.includes('\0')) throw invalid('constraints file contains NUL bytes');
     const file = parseConstraints(text);
-    const stored = await this.base.replace(text, source, this.clock(), pinnedIn(text));
+    const stored = await this.base.replace(text, source, this.clock(), (name) => pinnedVersionOrNull(file, name));
     await this.pins.refreshAfterWrite(true);
     return { lines: file.lines.length, pins: file.index.size, etag: stored.etag };
   }

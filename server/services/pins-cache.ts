@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { pinnedVersion, parseConstraints } from '../domain/constraints';
 import type { BaseStore } from '../store/base-store';
 import { keys } from '../store/keys';
 import type { DcRedis } from '../store/redis';
@@ -89,16 +88,4 @@ export class PinsCache {
     const promoted = new Map([...overrides].map(([k, o]) => [k, { name: o.name, version: o.version }]));
     this.snapshot = PinsSnapshot.build(version, text, etag, promoted, active.map((r) => r.rollout));
   }
-}
-
-/** Helper for stores: the version a library is pinned at in a base text (null if absent or ambiguous). */
-export function pinnedIn(text: string): (name: string) => string | null {
-  const file = parseConstraints(text);
-  return (name) => {
-    try {
-      return pinnedVersion(file, name);
-    } catch {
-      return null;
-    }
-  };
 }

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { parseConstraints, pinnedVersion, pinsOf } from '../domain/constraints';
+import { pinnedVersion, pinsOf } from '../domain/constraints';
 import { conflict, invalid } from '../domain/errors';
 import { normalizeName } from '../domain/names';
 import { resolvePolicy, type PolicyOverride } from '../domain/policy';
 import { applyAction, createRollout, currentPercent, DEFAULT_STAGES, type Action, type ActionType, type Rollout } from '../domain/rollout';
-import type { BaseStore } from '../store/base-store';
 import type { RolloutRecord, RolloutStore, TransitionOptions } from '../store/rollout-store';
 import type { TelemetryStore } from '../store/telemetry-store';
+import { updateType } from '../domain/versions';
 import type { PinsCache } from './pins-cache';
 
 export interface CreateRolloutInput {
@@ -32,7 +32,6 @@ export interface RolloutView extends Rollout {
 export class RolloutService {
   constructor(
     private readonly store: RolloutStore,
-    private readonly base: BaseStore,
     private readonly telemetry: TelemetryStore,
     private readonly pins: PinsCache,
     private readonly serverPolicy: PolicyOverride | undefined,
@@ -42,8 +41,9 @@ export class RolloutService {
   ) {}
 
   async create(input: CreateRolloutInput, actor: string): Promise<RolloutView> {
-    const stored = await this.base.get();
-    const file = parseConstraints(stored?.text ?? '');
+    // The base as the pins snapshot already holds it parsed (this process reloads it
+    // before replying to any change, so it is current for the caller).
+    const file = this.pins.current().base;
     const key = normalizeName(input.library);
     const spelled = pinsOf(file, key)[0]?.name ?? input.library;
     const stable = input.stable ?? pinnedVersion(file, key);
@@ -65,7 +65,7 @@ export class RolloutService {
     const event = {
       type: 'created', rolloutId: rollout.id, actor, reason, automatic: false, at: now,
       fromState: rollout.state, toState: rollout.state, fromStage: 0, toStage: 0, revision: 1,
-      evidence: { stable, candidate: input.candidate, stages },
+      evidence: { stable, candidate: input.candidate, stages, updateType: updateType(stable, input.candidate) },
     };
     const activeId = (await this.store.activeIds())[key];
     let superseded;

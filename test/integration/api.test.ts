@@ -109,6 +109,7 @@ describe('HTTP API on a real Redis', () => {
     const ev = await s.req('GET', `/v1/rollouts/${ro.id}/events`);
     expect(ev.json.events.map((e: { type: string }) => e.type)).toEqual(['created', 'pause', 'resume', 'advanced', 'promoted']);
     expect(ev.json.events[3]).toMatchObject({ actor: 'bootstrap-admin (admin)', reason: 'test', fromStage: 0, toStage: 1 });
+    expect(ev.json.events[0].evidence).toMatchObject({ stable: '8.3.0', candidate: '8.4.0', updateType: 'minor' });
   });
 
   test('a new rollout for the same library supersedes the active one', async () => {

@@ -5,13 +5,14 @@ import { RolloutStore } from '../../server/store/rollout-store';
 import { applyAction, createRollout } from '../../server/domain/rollout';
 import { resolvePolicy } from '../../server/domain/policy';
 
+let redis: DcRedis;
+beforeAll(() => {
+  redis = createRedis({ socket: process.env.DEPCANARY_TEST_REDIS_SOCKET! });
+});
+afterAll(() => redis.quit());
+
 describe('controller lease with a fencing token (real Redis)', () => {
-  let redis: DcRedis;
   const prefix = `t${randomBytes(5).toString('hex')}`;
-  beforeAll(() => {
-    redis = createRedis({ socket: process.env.DEPCANARY_TEST_REDIS_SOCKET! });
-  });
-  afterAll(() => redis.quit());
 
   test('one holder at a time; a new holder gets a larger fence; a stale fence cannot write', async () => {
     const a = new Lease(redis, prefix, 'controller', 300);
@@ -38,12 +39,7 @@ describe('controller lease with a fencing token (real Redis)', () => {
 });
 
 describe('the controller records an evaluation only under its current fence', () => {
-  let redis: DcRedis;
   const prefix = `t${randomBytes(5).toString('hex')}`;
-  beforeAll(() => {
-    redis = createRedis({ socket: process.env.DEPCANARY_TEST_REDIS_SOCKET! });
-  });
-  afterAll(() => redis.quit());
 
   test('a stale fence cannot overwrite the decision or freeze q0', async () => {
     const store = new RolloutStore(redis, prefix);

@@ -31,6 +31,24 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVER_MAIN = ROOT / "dist" / "server" / "main.js"
 LISTENING = re.compile(r"depcanary: listening on (http://\S+)")
 FAKELIB = "depcanary-fakelib"
+
+# The fields a report carries (the `pinned` one only on machines with candidate overrides).
+REPORT_FIELDS = {
+    "id",
+    "machine",
+    "outcome",
+    "installed",
+    "project",
+    "env",
+    "python",
+    "platform",
+    "durationMs",
+    "failedTests",
+    "startedAt",
+    "finishedAt",
+    "client",
+}
+
 BASE_CONSTRAINTS = f"""# toy base constraints for the plugin tests
 {FAKELIB}===1.0.0
 six===1.16.0;python_version>='3.6'

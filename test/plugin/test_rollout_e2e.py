@@ -7,23 +7,7 @@ import re
 import time
 from pathlib import Path
 
-from .conftest import FAKELIB, Rollout, Server
-
-REPORT_FIELDS = {
-    "id",
-    "machine",
-    "outcome",
-    "installed",
-    "project",
-    "env",
-    "python",
-    "platform",
-    "durationMs",
-    "failedTests",
-    "startedAt",
-    "finishedAt",
-    "client",
-}
+from .conftest import FAKELIB, REPORT_FIELDS, Rollout, Server
 
 
 def wait_reports(server: Server, machine: str, count: int, seconds: float = 10) -> list[dict]:

@@ -12,6 +12,8 @@ import pytest
 
 from depcanary import constraints, envinfo, identity, report
 
+from .conftest import REPORT_FIELDS
+
 
 def test_apply_overrides_pins_every_line_of_the_library_and_keeps_the_rest():
     text = (
@@ -64,21 +66,7 @@ def test_report_has_exactly_the_contract_fields_and_respects_its_limits():
         started=now,
         finished=now,
     )
-    assert set(data) == {
-        "id",
-        "machine",
-        "outcome",
-        "installed",
-        "project",
-        "env",
-        "python",
-        "platform",
-        "durationMs",
-        "failedTests",
-        "startedAt",
-        "finishedAt",
-        "client",
-    }
+    assert set(data) == REPORT_FIELDS
     assert data["installed"] == {"ok-lib": "1.0.0", "local": "1.0+abc.1"}
     assert len(data["failedTests"]) == report.MAX_FAILED
     assert data["durationMs"] == 1234 or data["durationMs"] == 1235
