@@ -54,6 +54,8 @@ export interface NewRollout {
   policy: Policy;
   actor: string;
   now: number;
+  /** q0 known at creation (from the fleet's history); omitted or null: frozen later from the control arm. */
+  q0?: number | null;
 }
 
 export const DEFAULT_STAGES = [1, 10, 100];
@@ -79,6 +81,7 @@ export function createRollout(n: NewRollout): Rollout {
     throw invalid(`candidate ${n.candidate} is the same version as stable ${n.stable}`, { field: 'candidate' });
   }
   validateStages(n.stages);
+  if (n.q0 != null && !(n.q0 >= 0 && n.q0 <= 1)) throw invalid(`q0 ${n.q0} is not a rate in [0, 1]`, { field: 'q0' });
   if (n.policy.stages.length !== n.stages.length - 1) {
     throw invalid('policy.stages must have one entry per stage before the last', { field: 'policy' });
   }
@@ -95,7 +98,7 @@ export function createRollout(n: NewRollout): Rollout {
     salt: n.salt,
     revision: 1,
     policy: n.policy,
-    q0: null,
+    q0: n.q0 ?? null,
     createdAt: n.now,
     createdBy: n.actor,
     updatedAt: n.now,

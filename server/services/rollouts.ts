@@ -3,6 +3,7 @@ import { pinnedVersion, pinsOf } from '../domain/constraints';
 import { conflict, invalid } from '../domain/errors';
 import { normalizeName } from '../domain/names';
 import { resolvePolicy, type PolicyOverride } from '../domain/policy';
+import { historicalQ0, historyWindow } from '../domain/q0';
 import { applyAction, createRollout, currentPercent, DEFAULT_STAGES, type Action, type ActionType, type Rollout } from '../domain/rollout';
 import type { RolloutRecord, RolloutStore, TransitionOptions } from '../store/rollout-store';
 import type { TelemetryStore } from '../store/telemetry-store';
@@ -50,6 +51,10 @@ export class RolloutService {
     if (!stable) throw invalid(`${input.library} is not pinned in the base constraints; give "stable" explicitly`, { field: 'stable' });
     const stages = input.stages ?? DEFAULT_STAGES;
     const now = this.clock();
+    const policy = resolvePolicy(stages.length, this.serverPolicy, input.policy);
+    // q0 from the fleet's last week; too little history leaves it null (the controller then
+    // freezes it from the control arm).
+    const history = historicalQ0(await this.telemetry.fleetHistory(historyWindow(now)), policy);
     const rollout = createRollout({
       id: rolloutId(key, input.candidate),
       library: spelled,
@@ -57,15 +62,20 @@ export class RolloutService {
       candidate: input.candidate,
       stages,
       salt: randomBytes(16).toString('hex'),
-      policy: resolvePolicy(stages.length, this.serverPolicy, input.policy),
+      policy,
       actor,
       now,
+      q0: history.q0,
     });
     const reason = input.reason ?? `start ${spelled} ${stable} → ${input.candidate}`;
     const event = {
       type: 'created', rolloutId: rollout.id, actor, reason, automatic: false, at: now,
       fromState: rollout.state, toState: rollout.state, fromStage: 0, toStage: 0, revision: 1,
-      evidence: { stable, candidate: input.candidate, stages, updateType: updateType(stable, input.candidate) },
+      evidence: {
+        stable, candidate: input.candidate, stages, updateType: updateType(stable, input.candidate),
+        q0: history.q0, q0CappedRuns: history.cappedRuns, q0Machines: history.machines,
+        q0Source: history.q0 === null ? null : 'fleet-history',
+      },
     };
     const activeId = (await this.store.activeIds())[key];
     let superseded;

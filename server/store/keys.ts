@@ -21,6 +21,8 @@ export function keys(prefix: string) {
     reportSeen: (reportId: string) => k('report', reportId),
     machineReports: (machine: string) => k('machine-reports', machine),
     ingestTotals: k('ingest'),
+    /** Fleet history: hash machine → "runs,failures,errors" for one UTC day, every counted report (10-day TTL). */
+    fleetMachineDays: (day: string) => k('fleet', 'md', day),
     counters: (id: string, stage: number | 'all', arm: string) => k('ro', id, 'c', stage, arm),
     machineDays: (id: string, arm: string) => k('ro', id, 'md', arm),
     failingTests: (id: string, arm: string) => k('ro', id, 'ft', arm),

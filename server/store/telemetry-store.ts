@@ -83,6 +83,19 @@ export class TelemetryStore {
     return { candidate, control, ...meta };
   }
 
+  /**
+   * The whole fleet's machine-days on the given UTC days (every counted report, whatever
+   * rollouts it concerned): the history a new rollout's q0 is computed from.
+   */
+  async fleetHistory(days: string[]): Promise<ArmEvidence> {
+    const hashes = await Promise.all(days.map((day) => this.redis.hgetall(this.k.fleetMachineDays(day))));
+    const machineDays: MachineDay[] = [];
+    hashes.forEach((h, i) => {
+      for (const [machine, v] of Object.entries(h)) machineDays.push(machineDay(machine, days[i]!, v));
+    });
+    return { machineDays, failingTests: [] };
+  }
+
   private async armEvidence(rolloutId: string, arm: 'candidate' | 'control'): Promise<ArmEvidence> {
     const [h, failingTests] = await Promise.all([
       this.redis.hgetall(this.k.machineDays(rolloutId, arm)),
@@ -91,11 +104,16 @@ export class TelemetryStore {
     const machineDays: MachineDay[] = [];
     for (const [field, v] of Object.entries(h)) {
       const sep = field.lastIndexOf('|');
-      const [n, f, e] = v.split(',').map(Number);
-      machineDays.push({ machine: field.slice(0, sep), day: field.slice(sep + 1), runs: n ?? 0, failures: f ?? 0, errors: e ?? 0 });
+      machineDays.push(machineDay(field.slice(0, sep), field.slice(sep + 1), v));
     }
     return { machineDays, failingTests };
   }
+}
+
+/** One machine-day from its "runs,failures,errors" value (as ingest.lua writes it). */
+function machineDay(machine: string, day: string, v: string): MachineDay {
+  const [n, f, e] = v.split(',').map(Number);
+  return { machine, day, runs: n ?? 0, failures: f ?? 0, errors: e ?? 0 };
 }
 
 function toCounters(h: Record<string, string>): ArmCounters {

@@ -90,7 +90,10 @@ describe('controller end to end: real server, real Redis, reports over HTTP', ()
   }, 120_000);
 
   test('a manual pause stops automatic advance; a frozen rollout is not rolled back automatically', async () => {
-    const open = { ...FAST, stage: { ...FAST.stage, soakSeconds: 0 } };
+    // pbr's candidate machines error in both arms of six, so six's arms fail ~20% of runs; its q0
+    // comes from the fleet history the first test left (a few percent), so the margin is set
+    // wide here: this test is about pause and freeze, not about how close the bound gets.
+    const open = { ...FAST, stage: { ...FAST.stage, soakSeconds: 0, marginFloor: 0.5 } };
     const paused = (await s.req('POST', '/v1/rollouts', { library: 'six', candidate: '1.18.0', stages: [20, 100], policy: open })).json;
     const frozen = (await s.req('POST', '/v1/rollouts', { library: 'pbr', candidate: '7.1.0', stages: [20, 100], policy: open })).json;
     expect((await s.req('POST', `/v1/rollouts/${paused.id}/pause`, { reason: 'watching' })).status).toBe(200);

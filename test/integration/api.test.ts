@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { keys } from '../../server/store/keys';
 import { ADMIN_TOKEN, FIXTURES, report, startTestServer, type TestServer } from '../support/server';
 
 const UC = readFileSync(join(FIXTURES, 'upper-constraints.txt'), 'utf8');
@@ -209,6 +210,53 @@ describe('HTTP API on a real Redis', () => {
     expect(ev.stage[pin.arm].runs).toBe(1);
     expect(ev.mismatched).toBe(0);
     expect((await s.req('GET', `/v1/reports?machine=${m}`)).json.reports).toHaveLength(1);
+  });
+
+  test('q0 at creation from the fleet history: counted without a rollout, capped, once per id, last week only', async () => {
+    const DAY = 86_400_000;
+    const at = (daysAgo: number) => new Date(Date.now() - daysAgo * DAY).toISOString();
+    const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+    const runs = (machine: string, finishedAt: string, n: number, outcome: string, bad: number) =>
+      Array.from({ length: n }, (_, i) => report({ machine, finishedAt, installed: {}, outcome: i < bad ? outcome : 'pass' }));
+    const batch = [
+      ...runs(a, at(0), 12, 'fail', 6), // one machine-day of 12 runs weighs 5 runs / 2.5 failures
+      ...runs(b, at(0), 3, 'error', 1), // an error counts as a failure: 3 / 1
+      ...runs(b, at(1), 2, 'pass', 0), // 2 / 0
+      ...runs(c, at(9), 5, 'fail', 5), // outside the window (today and the 7 days before)
+    ];
+    expect((await s.req('GET', '/v1/rollouts?state=active')).json.rollouts).toEqual([]);
+    expect((await s.req('POST', '/v1/reports', { reports: batch }, null)).json).toEqual({ accepted: 22, duplicates: 0 });
+    const replay = await s.req('POST', '/v1/reports', { reports: batch.slice(0, 12) }, null);
+    expect(replay.json).toEqual({ accepted: 0, duplicates: 12 });
+    const day = (daysAgo: number) => at(daysAgo).slice(0, 10);
+    const fleet = await s.server.runtime.telemetry.fleetHistory([day(9), day(1), day(0)]);
+    expect(fleet.machineDays).toEqual(expect.arrayContaining([
+      { machine: a, day: day(0), runs: 12, failures: 6, errors: 0 },
+      { machine: b, day: day(0), runs: 3, failures: 0, errors: 1 },
+      { machine: b, day: day(1), runs: 2, failures: 0, errors: 0 },
+      { machine: c, day: day(9), runs: 5, failures: 5, errors: 0 },
+    ]));
+    expect(fleet.machineDays).toHaveLength(4);
+    const ttl = await s.server.runtime.redis.ttl(keys(s.config.keyPrefix).fleetMachineDays(day(0)));
+    expect(ttl).toBeGreaterThan(9 * 86_400);
+    expect(ttl).toBeLessThanOrEqual(10 * 86_400);
+
+    // N = 5 + 3 + 2 = 10 capped runs, F = 2.5 + 1 + 0 = 3.5
+    const created = await s.req('POST', '/v1/rollouts', { library: 'oslo.log', candidate: '8.4.0', policy: { minControlRuns: 10 } });
+    expect(created.status).toBe(201);
+    expect(created.json.q0).toBeCloseTo(0.35, 12);
+    expect((await s.req('GET', `/v1/rollouts/${created.json.id}`)).json.q0).toBeCloseTo(0.35, 12);
+    const [ev] = (await s.req('GET', `/v1/rollouts/${created.json.id}/events`)).json.events;
+    expect(ev.type).toBe('created');
+    expect(ev.evidence).toMatchObject({ q0CappedRuns: 10, q0Machines: 2, q0Source: 'fleet-history' });
+    expect(ev.evidence.q0).toBeCloseTo(0.35, 12);
+
+    // Below minControlRuns capped runs: no q0 at creation (frozen later from the control arm).
+    const thin = await s.req('POST', '/v1/rollouts', { library: 'stevedore', candidate: '99.0.0', policy: { minControlRuns: 11 } });
+    expect(thin.status).toBe(201);
+    expect(thin.json.q0).toBeNull();
+    const [thinEv] = (await s.req('GET', `/v1/rollouts/${thin.json.id}/events`)).json.events;
+    expect(thinEv.evidence).toMatchObject({ q0: null, q0CappedRuns: 10, q0Machines: 2, q0Source: null });
   });
 
   test('admin can replace the base; bad files are refused and the old base is kept', async () => {

@@ -64,6 +64,14 @@ describe('rollout state machine', () => {
     expect(() => createRollout({ ...base(), candidate: 'latest' })).toThrow(/PEP 440/);
   });
 
+  test('q0: null unless known at creation, and then a rate', () => {
+    expect(createRollout(base()).q0).toBeNull();
+    expect(createRollout({ ...base(), q0: null }).q0).toBeNull();
+    expect(createRollout({ ...base(), q0: 0.035 }).q0).toBe(0.035);
+    expect(() => createRollout({ ...base(), q0: 1.5 })).toThrow(/not a rate/);
+    expect(() => createRollout({ ...base(), q0: Number.NaN })).toThrow(/not a rate/);
+  });
+
   test('update type, semver where it applies and PEP 440 otherwise', () => {
     expect(updateType('6.0.0', '7.0.0')).toBe('major');
     expect(updateType('6.0.0', '6.1.0')).toBe('minor');

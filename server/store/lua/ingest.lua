@@ -11,6 +11,10 @@
   ARGV[9]  number of failing test ids T, then T ids
   then, per rollout, three values: rollout id, arm (candidate | control | mismatch), stage index
   Returns: 1 counted; 0 duplicate (already counted, nothing written).
+  Besides the per-rollout keys, every counted report (whatever rollouts it concerns, also
+  when none) adds to the fleet history read for a new rollout's q0 (keys.ts fleetMachineDays):
+    <prefix>:fleet:md:<day>  hash, field <machine> = "runs,failures,errors" on that UTC day
+                             (the same format as :ro:<id>:md:<arm>); EXPIRE 10 days
 ]]
 local p = ARGV[1]
 if redis.call('SET', p .. ':report:' .. ARGV[2], '1', 'NX', 'EX', ARGV[3]) == false then
@@ -18,11 +22,27 @@ if redis.call('SET', p .. ':report:' .. ARGV[2], '1', 'NX', 'EX', ARGV[3]) == fa
 end
 local machine, day, outcome, now = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local failed = outcome ~= 'pass'
+-- Adds this run to a "runs,failures,errors" machine-day field.
+local function bump(key, field)
+  local cur = redis.call('HGET', key, field)
+  local n, f, e = 0, 0, 0
+  if cur then
+    local a, b, c = string.match(cur, '(%d+),(%d+),(%d+)')
+    n, f, e = tonumber(a), tonumber(b), tonumber(c)
+  end
+  n = n + 1
+  if outcome == 'fail' then f = f + 1 end
+  if outcome == 'error' then e = e + 1 end
+  redis.call('HSET', key, field, n .. ',' .. f .. ',' .. e)
+end
 local mr = p .. ':machine-reports:' .. machine
 redis.call('LPUSH', mr, ARGV[4])
 redis.call('LTRIM', mr, 0, 49)
 redis.call('EXPIRE', mr, 2592000)
 redis.call('HINCRBY', p .. ':ingest', 'reports', 1)
+local fleet = p .. ':fleet:md:' .. day
+bump(fleet, machine)
+redis.call('EXPIRE', fleet, 864000)
 local nt = tonumber(ARGV[9])
 local i = 10 + nt
 while i + 2 <= #ARGV do
@@ -44,18 +64,7 @@ while i + 2 <= #ARGV do
         redis.call('HINCRBY', c, 'failingMachines', 1)
       end
     end
-    local md = ro .. ':md:' .. arm
-    local field = machine .. '|' .. day
-    local cur = redis.call('HGET', md, field)
-    local n, f, e = 0, 0, 0
-    if cur then
-      local a, b, c2 = string.match(cur, '(%d+),(%d+),(%d+)')
-      n, f, e = tonumber(a), tonumber(b), tonumber(c2)
-    end
-    n = n + 1
-    if outcome == 'fail' then f = f + 1 end
-    if outcome == 'error' then e = e + 1 end
-    redis.call('HSET', md, field, n .. ',' .. f .. ',' .. e)
+    bump(ro .. ':md:' .. arm, machine .. '|' .. day)
     for t = 1, nt do
       local tid = ARGV[9 + t]
       if redis.call('SADD', ro .. ':ftm:' .. arm, tid .. '\t' .. machine) == 1 then
