@@ -60,12 +60,14 @@ const stagePolicy = z.strictObject({
 
 export const policyOverride = z.strictObject({
   alpha: z.number().gt(0).lt(0.5).optional(),
+  advanceAlpha: z.number().gt(0).lt(0.5).optional(),
   cap: z.number().int().min(1).max(1000).optional(),
   maxStageAgeSeconds: z.number().min(1).max(365 * 86400).optional(),
   minControlRuns: z.number().int().min(0).max(1e9).optional(),
   maxMismatchShare: z.number().min(0).max(1).optional(),
   srmPValue: z.number().min(0).max(1).optional(),
   hardBreakMinMachines: z.number().int().min(1).max(1e6).optional(),
+  hardBreakPValue: z.number().gt(0).max(1).optional(),
   stage: stagePolicy.optional(),
   stages: z.array(stagePolicy).max(20).optional(),
 });

@@ -60,7 +60,8 @@ export function decisionLines(v: View, s: Style, now: number, width?: number): s
   out.push(`  ${wrap(reasonText(v), width ? width - 2 : undefined, '  ')}`);
   const d = v.decision;
   if (d && (v.state === 'active' || v.state === 'paused')) {
-    out.push(s.dim(`  D = p_T − p_K = ${pts(d.D)} ± ${d.h === null ? '–' : (100 * d.h).toFixed(1)} (always-valid, α = ${d.alpha}); margin ${d.margin === null ? '–' : pts(d.margin)}; q0 ${pct(d.q0)}`));
+    const interval = d.lower === null || d.upper === null ? '' : `, interval [${pts(d.lower)}, ${pts(d.upper)}]`;
+    out.push(s.dim(`  D = p_T − p_K = ${pts(d.D)}${interval} (always-valid, α = ${d.alpha} rollback / ${d.advanceAlpha ?? d.alpha} advance); margin ${d.margin === null ? '–' : pts(d.margin)}; q0 ${pct(d.q0)}`));
     if (d.blockers.length > 0) out.push(s.dim(`  waiting for: ${d.blockers.join(', ')}`));
     for (const a of d.alarms) out.push(`  ${s.red('alarm')} ${a}`);
   }

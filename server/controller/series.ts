@@ -9,6 +9,8 @@ export interface SeriesPoint {
   control: { p: number | null; N: number; G: number };
   D: number | null;
   h: number | null;
+  /** The advance bound's half-width (absent on points recorded before it existed). */
+  hA?: number | null;
   verdict: Decision['verdict'];
   rule: Decision['rule'];
 }
@@ -17,7 +19,7 @@ export function toPoint(d: Decision): SeriesPoint {
   const arm = (a: Decision['candidate']) => ({ p: a.p, N: a.N, G: a.G });
   return {
     at: d.at, stageIndex: d.stageIndex, percent: d.percent, candidate: arm(d.candidate), control: arm(d.control),
-    D: d.D, h: d.h, verdict: d.verdict, rule: d.rule,
+    D: d.D, h: d.h, hA: d.hAdvance, verdict: d.verdict, rule: d.rule,
   };
 }
 

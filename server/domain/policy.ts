@@ -15,8 +15,17 @@ export interface StagePolicy {
 }
 
 export interface Policy {
-  /** False-rollback probability over the whole rollout. */
+  /**
+   * False-rollback probability over the whole rollout: the level of the always-valid bound
+   * behind the regression rollback (D − h > 0).
+   */
   alpha: number;
+  /**
+   * Level of the bound behind an advance (D + h < margin): the probability of advancing a
+   * candidate worse than the stage's margin. A different error from a false rollback, with
+   * its own level (docs/decision.md, "Two levels").
+   */
+  advanceAlpha: number;
   /** Per machine per UTC day, at most this many runs count (weight cap). */
   cap: number;
   /** After this long in one stage, keep holding and alert a human. */
@@ -29,6 +38,12 @@ export interface Policy {
   srmPValue: number;
   /** Hard break needs at least this many all-failing candidate machines. */
   hardBreakMinMachines: number;
+  /**
+   * Hard break needs that many all-failing machines to be improbable by chance: P(Binomial(G_T,
+   * p_K) ≥ A) below this, where A of the G_T candidate machines failed every run and p_K is
+   * the control's capped failure rate (see docs/decision.md, "Hard break").
+   */
+  hardBreakPValue: number;
   /** One entry per stage before the last (the last stage, 100%, is the promoted state). */
   stages: StagePolicy[];
 }
@@ -44,13 +59,15 @@ export const LATER_STAGE_DEFAULT: StagePolicy = {
 };
 
 export const POLICY_DEFAULTS: Omit<Policy, 'stages'> = {
-  alpha: 0.05,
+  alpha: 0.01,
+  advanceAlpha: 0.05,
   cap: 5,
   maxStageAgeSeconds: 14 * 24 * HOUR,
   minControlRuns: 200,
   maxMismatchShare: 0.05,
   srmPValue: 0.001,
   hardBreakMinMachines: 3,
+  hardBreakPValue: 0.001,
 };
 
 export type StagePolicyOverride = Partial<StagePolicy>;

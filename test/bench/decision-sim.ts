@@ -2,7 +2,7 @@
  * Simulation benchmark of the decision rule (DECISION.md, "The simulation benchmark").
  *
  *   npx tsc -p . && node dist/test/bench/decision-sim.js [--rollouts 1000] [--seed 1]
- *        [--scenarios none-2,x2-5,...] [--workers 2] [--q0 freeze|history] [--write-readme]
+ *        [--scenarios none-2,x2-5,...] [--workers 2] [--q0 history|freeze] [--write-readme]
  *
  * Drives the real decide() (server/domain/decision, public import) over a seeded fleet and
  * the naive threshold rule over the same worlds; prints a markdown table (stdout) and,
@@ -27,7 +27,7 @@ export const STAGES = [1, 10, 100];
 export interface RunOptions {
   rollouts?: number;
   seed?: number;
-  /** 'freeze' (default, the server's path) or 'history' (q0 known at creation). */
+  /** 'history' (default, the server's path: q0 from the fleet's week before) or 'freeze' (the fallback without history). */
   q0?: Q0Mode;
   onProgress?: (done: number, total: number) => void;
 }
@@ -42,7 +42,7 @@ export interface RangeResult {
  * only on (seed, scenario, i), so ranges can run anywhere (e.g. in worker threads) and
  * merge to the same result.
  */
-export function simulateRange(name: string, seed: number, from: number, to: number, q0: Q0Mode = 'freeze', onEach?: () => void): RangeResult {
+export function simulateRange(name: string, seed: number, from: number, to: number, q0: Q0Mode = 'history', onEach?: () => void): RangeResult {
   const scenario = scenarioByName(name);
   const si = SCENARIOS.indexOf(scenario);
   const policy = resolvePolicy(STAGES.length);
@@ -62,7 +62,7 @@ export function runScenario(name: string, opts: RunOptions = {}): ScenarioResult
   const started = Date.now();
   const rollouts = opts.rollouts ?? 1000;
   let done = 0;
-  const r = simulateRange(name, opts.seed ?? 1, 0, rollouts, opts.q0 ?? 'freeze', () => opts.onProgress?.(++done, rollouts));
+  const r = simulateRange(name, opts.seed ?? 1, 0, rollouts, opts.q0 ?? 'history', () => opts.onProgress?.(++done, rollouts));
   return finish(name, r, (Date.now() - started) / 1000);
 }
 
@@ -141,7 +141,7 @@ function repoRoot(): string {
 interface Args { rollouts: number; seed: number; names: string[]; writeReadme: boolean; workers: number; q0: Q0Mode }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { rollouts: 1000, seed: 1, names: SCENARIOS.map((s) => s.name), writeReadme: false, workers: Math.min(2, availableParallelism()), q0: 'freeze' };
+  const out: Args = { rollouts: 1000, seed: 1, names: SCENARIOS.map((s) => s.name), writeReadme: false, workers: Math.min(2, availableParallelism()), q0: 'history' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -155,11 +155,11 @@ function parseArgs(argv: string[]): Args {
     else if (a.startsWith('--workers')) out.workers = Number(value());
     else if (a.startsWith('--q0')) {
       const v = value();
-      if (v !== 'freeze' && v !== 'history') throw new Error('--q0 is freeze or history');
+      if (v !== 'freeze' && v !== 'history') throw new Error('--q0 is history or freeze');
       out.q0 = v;
     }
     else if (a === '--write-readme') out.writeReadme = true;
-    else throw new Error(`unknown argument ${a} (use --rollouts N, --seed N, --scenarios a,b, --workers N, --q0 freeze|history, --write-readme)`);
+    else throw new Error(`unknown argument ${a} (use --rollouts N, --seed N, --scenarios a,b, --workers N, --q0 history|freeze, --write-readme)`);
   }
   if (!(Number.isInteger(out.rollouts) && out.rollouts > 0)) throw new Error('--rollouts must be a positive integer');
   if (!Number.isInteger(out.seed)) throw new Error('--seed must be an integer');

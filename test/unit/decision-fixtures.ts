@@ -7,8 +7,14 @@ export const T0 = Date.UTC(2025, 0, 6, 0, 0, 0);
 export const HOUR_MS = 3_600_000;
 export const DAY = '2025-01-06';
 
+/**
+ * The hand-computed cases use one level, α = 0.05, for both bounds (a = 2α = 0.1); the
+ * defaults (α = 0.01 for the rollback, 0.05 for the advance) have cases of their own.
+ */
+export const REFERENCE_LEVELS: PolicyOverride = { alpha: 0.05, advanceAlpha: 0.05 };
+
 export function policy(over?: PolicyOverride, stageCount = 3): Policy {
-  return resolvePolicy(stageCount, over);
+  return resolvePolicy(stageCount, REFERENCE_LEVELS, over);
 }
 
 export function md(machine: string, runs: number, failures = 0, errors = 0, day = DAY): MachineDay {

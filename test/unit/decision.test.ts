@@ -13,6 +13,7 @@
  *   stage 0 margin = max(2·q0, 0.05) = 0.10
  */
 import { decide, halfWidth, aggregateArm, armVariance, chiSquare1Survival, erfc, sampleRatio } from '../../server/domain/decision';
+import { resolvePolicy } from '../../server/domain/policy';
 import { DAY, HOUR_MS, T0, control180, evidence, fleet, md, policy, rollout } from './decision-fixtures';
 
 const SOAKED = T0 + 48 * HOUR_MS;
@@ -81,6 +82,27 @@ describe('decision: verdicts', () => {
     expect(d.reason).toMatch(/candidate 20\.0% .*\(D = \+15\.0 pts ± 6\.4/);
   });
 
+  test('default levels: the rollback bound at α = 0.01, the advance bound at 0.05', () => {
+    // V = 5.37745e-4 as above; a = 2·0.01 = 0.02: ln((V+τ²)/(V·a²)) = ln(3.037745e-3 / 2.15098e-7)
+    // = ln(14122.6) = 9.555550 → h = sqrt(5.37745e-4 × 1.215098 × 9.555550) = 0.0790168.
+    // Candidate 10 × (20 runs, 3 failures) + 10 × (20 runs, 2 failures): F = 12.5 of 100,
+    // p_T = 0.125, D = 0.075; residuals ±0.125 → cluster 20/19 · 0.3125/10⁴ = 3.3e-5 < floor.
+    const cand = [...fleet('a', 10, 20, 3), ...fleet('b', 10, 20, 2)];
+    const def = rollout({ policy: resolvePolicy(3) });
+    const d = decide({ now: T0 + HOUR_MS, rollout: def, evidence: evidence(cand, control180()) });
+    expect([d.alpha, d.advanceAlpha]).toEqual([0.01, 0.05]);
+    expect(d.h).toBeCloseTo(0.0790168, 6);
+    expect(d.hAdvance).toBeCloseTo(H_REF, 6);
+    expect(d.lower).toBeCloseTo(0.075 - 0.0790168, 6); // < 0: no rollback at α = 0.01 …
+    expect(d.upper).toBeCloseTo(0.075 + H_REF, 6);
+    expect(d.verdict).toBe('hold');
+    // … where one level of 0.05 would have rolled back (0.075 − 0.0643 > 0)
+    expect(decide({ now: T0 + HOUR_MS, rollout: rollout(), evidence: evidence(cand, control180()) }).rule).toBe('regression');
+    // the advance uses hAdvance: the reference advance case advances under the defaults too
+    const ok = decide({ now: SOAKED, rollout: def, evidence: evidence(fleet('t', 20, 20, 1), control180()) });
+    expect([ok.verdict, ok.upper]).toEqual(['advance', expect.closeTo(H_REF, 6)]);
+  });
+
   test('hold: not proven non-inferior', () => {
     // candidate 20 × (20 runs, 2 failures): p_T = 0.10, D = 0.05; lower = −0.014 ≤ 0, upper = 0.114 ≥ 0.10
     const d = decide({ now: SOAKED, rollout: rollout(), evidence: evidence(fleet('t', 20, 20, 2), control180()) });
@@ -109,7 +131,26 @@ describe('decision: verdicts', () => {
     expect(d.verdict).toBe('rollback');
     expect(d.rule).toBe('hard_break');
     expect(d.candidate).toMatchObject({ allFailingMachines: 4, G: 6, errors: 8 });
+    // P(Binomial(6, 0.05) ≥ 4) = 15·0.05⁴·0.95² + 6·0.05⁵·0.95 + 0.05⁶ = 8.6406e-5 < 0.001
+    expect(d.hardBreakP).toBeCloseTo(8.6406e-5, 9);
     expect(d.reason).toMatch(/4 of 6 candidate machines failed or errored on every run/);
+    expect(d.reason).toMatch(/p = 8\.6e-5/);
+  });
+
+  test('half of a handful of machines failing their one run at a 15% control is chance, not a hard break', () => {
+    // control 180 × (20 runs, 3 failures): p_K = 0.15. Candidate: 3 machines with one failing
+    // run + 3 with one passing run: the spec's clause holds (3 ≥ 3, 3 ≥ 6/2), but
+    // P(Binomial(6, 0.15) ≥ 3) = 1 − (0.85⁶ + 6·0.15·0.85⁵ + 15·0.15²·0.85⁴)
+    //                        = 1 − (0.377150 + 0.399335 + 0.176177) = 0.047338 ≥ 0.001
+    const cand = [...fleet('f', 3, 1, 1), ...fleet('p', 3, 1)];
+    const d = decide({ now: T0 + HOUR_MS, rollout: rollout({ q0: 0.15 }), evidence: evidence(cand, fleet('k', 180, 20, 3)) });
+    expect(d.hardBreakP).toBeCloseTo(0.047338, 5);
+    expect(d.verdict).toBe('hold');
+    // one more all-failing machine of 7: P(Binomial(7, 0.15) ≥ 4) = 0.012 — still chance;
+    // 4 of 4: 0.15⁴ = 5.1e-4 < 0.001 — a hard break
+    const four = decide({ now: T0 + HOUR_MS, rollout: rollout({ q0: 0.15 }), evidence: evidence(fleet('f', 4, 1, 1), fleet('k', 180, 20, 3)) });
+    expect(four.hardBreakP).toBeCloseTo(0.15 ** 4, 12);
+    expect(four.rule).toBe('hard_break');
   });
 
   test('a few broken checkouts among healthy machines are not a hard break', () => {

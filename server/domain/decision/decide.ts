@@ -3,6 +3,7 @@ import { TERMINAL_STATES } from '../rollout';
 import { dataQualityAlarms, srmTest, srmWindowAfter } from './alarms';
 import { halfWidth, tauFor } from './bound';
 import { explain } from './explain';
+import { binomialUpperTail } from './binomial';
 import { aggregateArm, armVariance, floorRate, summarize } from './stats';
 import { newInCandidate } from './tests';
 import type { Decision, DecisionInput, DecisionRule, Verdict } from './types';
@@ -59,9 +60,11 @@ export function decide(input: DecisionInput): Decision {
   const tau = tauFor(q0 ?? pK);
   let D: number | null = null;
   let h: number | null = null;
+  let hAdvance: number | null = null;
   if (pT !== null && pK !== null && VT !== null && VK !== null) {
     D = pT - pK;
     h = halfWidth(VT + VK, tau, policy.alpha);
+    hAdvance = policy.advanceAlpha === policy.alpha ? h : halfWidth(VT + VK, tau, policy.advanceAlpha);
   }
   const margin = stagePolicy && q0 !== null ? marginFor(stagePolicy, q0) : null;
   const srm = srmTest(cand.windowMachines, ctrl.windowMachines, percent);
@@ -69,16 +72,22 @@ export function decide(input: DecisionInput): Decision {
   const ageExceeded = stageAgeSeconds >= policy.maxStageAgeSeconds;
 
   const active = !TERMINAL_STATES.has(rollout.state) && stageIndex < stages.length - 1 && stagePolicy !== undefined;
+  let hardBreakP: number | null = null;
   let verdict: Verdict = 'hold';
   let rule: DecisionRule = 'not_active';
   const blockers: DecisionRule[] = [];
   if (active && stagePolicy) {
     const controlRate = pK ?? q0;
-    const hardBreak =
+    if (
       cand.allFailing >= policy.hardBreakMinMachines &&
       2 * cand.allFailing >= cand.G &&
       controlRate !== null &&
-      controlRate < 0.5;
+      controlRate < 0.5
+    ) {
+      // computed only when the spec's clause holds: that is rare outside a real break
+      hardBreakP = binomialUpperTail(cand.allFailing, cand.G, controlRate);
+    }
+    const hardBreak = hardBreakP !== null && hardBreakP < policy.hardBreakPValue;
     if (hardBreak) {
       verdict = 'rollback';
       rule = 'hard_break';
@@ -91,7 +100,7 @@ export function decide(input: DecisionInput): Decision {
       if (stageAgeSeconds < stagePolicy.soakSeconds) blockers.push('insufficient_soak');
       if (cand.G < stagePolicy.minMachines) blockers.push('insufficient_machines');
       if (cand.N < stagePolicy.minRuns) blockers.push('insufficient_runs');
-      if (margin === null || D === null || h === null || !(D + h < margin)) blockers.push('not_proven_non_inferior');
+      if (margin === null || D === null || hAdvance === null || !(D + hAdvance < margin)) blockers.push('not_proven_non_inferior');
       if (blockers.length === 0) {
         verdict = 'advance';
         rule = 'advance';
@@ -115,12 +124,15 @@ export function decide(input: DecisionInput): Decision {
     control: summarize(ctrl, VK),
     D,
     h,
+    hAdvance,
     lower: D !== null && h !== null ? D - h : null,
-    upper: D !== null && h !== null ? D + h : null,
+    upper: D !== null && hAdvance !== null ? D + hAdvance : null,
     margin,
     tau,
     q0,
     alpha: policy.alpha,
+    advanceAlpha: policy.advanceAlpha,
+    hardBreakP,
     blockers,
     alarms,
     alert: alarms.length > 0 || (verdict === 'hold' && active && ageExceeded),

@@ -39,7 +39,11 @@ function comparison(d: Decision): string {
   }
   return (
     `candidate ${pct(c.p)} of ${runs(c.N)} capped runs on ${c.G} machines vs control ${pct(k.p)} of ${runs(k.N)} on ${k.G}` +
-    (d.D !== null && d.h !== null ? ` (D = ${pts(d.D)} ± ${(100 * d.h).toFixed(1)})` : '')
+    (d.D === null || d.h === null
+      ? ''
+      : d.hAdvance === null || d.hAdvance === d.h
+        ? ` (D = ${pts(d.D)} ± ${(100 * d.h).toFixed(1)})`
+        : ` (D = ${pts(d.D)}, always-valid interval ${pts(d.lower)} to ${pts(d.upper)})`)
   );
 }
 
@@ -71,7 +75,8 @@ export function explain(d: Decision, x: ExplainContext): string {
     case 'hard_break':
       return (
         `Hard break: ${d.candidate.allFailingMachines} of ${d.candidate.G} candidate machines failed or errored on every run ` +
-        `(${d.candidate.runs} runs, ${d.candidate.failures} failures, ${d.candidate.errors} errors) while the control fails ${pct(d.control.p ?? d.q0)}.`
+        `(${d.candidate.runs} runs, ${d.candidate.failures} failures, ${d.candidate.errors} errors) while the control fails ${pct(d.control.p ?? d.q0)}` +
+        ` (that many by chance: p = ${(d.hardBreakP ?? 0).toExponential(1)}).`
       );
     case 'regression':
       return `Regression: ${comparison(d)}; the always-valid lower bound ${pts(d.lower)} is above zero.`;

@@ -6,4 +6,5 @@ export type { ArmAggregate } from './stats';
 export { dataQualityAlarms, sampleRatio, srmTest, srmWindowAfter } from './alarms';
 export type { SrmResult } from './alarms';
 export { chiSquare1Survival, erfc } from './chisq';
+export { binomialUpperTail } from './binomial';
 export { newInCandidate } from './tests';

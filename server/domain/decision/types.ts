@@ -13,7 +13,7 @@ export type Verdict = 'advance' | 'hold' | 'rollback';
 
 /** Which condition decided the verdict. */
 export type DecisionRule =
-  /** rollback: most candidate machines fail on every run while the control is healthy. */
+  /** rollback: most candidate machines fail on every run while the control is healthy, too many to be chance. */
   | 'hard_break'
   /** rollback: the always-valid lower bound of D = p_T − p_K is above 0. */
   | 'regression'
@@ -77,9 +77,13 @@ export interface Decision {
   control: ArmSummary;
   /** p_T − p_K. */
   D: number | null;
-  /** Always-valid half-width. */
+  /** Always-valid half-width at level `alpha`: the regression rollback needs D − h > 0. */
   h: number | null;
+  /** Always-valid half-width at level `advanceAlpha`: an advance needs D + hAdvance < margin. */
+  hAdvance: number | null;
+  /** D − h. */
   lower: number | null;
+  /** D + hAdvance. */
   upper: number | null;
   /** Non-inferiority margin of this stage (null until q0 is known). */
   margin: number | null;
@@ -88,6 +92,14 @@ export interface Decision {
   /** The q0 used: the rollout's frozen q0, or the one being frozen now, or null. */
   q0: number | null;
   alpha: number;
+  advanceAlpha: number;
+  /**
+   * When at least hardBreakMinMachines and half of the candidate machines failed every run
+   * (with the control below 50%): P(Binomial(G_T, p_K) ≥ that many), the chance of so many
+   * all-failing machines if each failed at the control's rate. A hard break needs it below
+   * policy.hardBreakPValue. Null otherwise.
+   */
+  hardBreakP: number | null;
   /** Every advance condition that is not met (empty for advance and rollback). */
   blockers: DecisionRule[];
   /** Data-quality alarms, "code: explanation". */

@@ -63,13 +63,14 @@ function outcomeOf(w: World, s: Scenario, e: number, onC: boolean): 0 | 1 | 2 {
 }
 
 /**
- * q0 'freeze' (the server's path): the rollout starts without q0 and stores decide()'s
- * q0ToFreeze. q0 'history': the rollout is created with q0 = the fleet's capped failure
- * rate over the week before (a variant, to show how much the early freeze costs).
+ * q0 'history' (the server's path when the fleet has reported for a while): the rollout is
+ * created with q0 = the fleet's capped failure rate over the week before. q0 'freeze' (the
+ * server's fallback without enough history): the rollout starts without q0 and stores
+ * decide()'s q0ToFreeze, computed from the first 200 capped control runs.
  */
 export type Q0Mode = 'freeze' | 'history';
 
-export function playDepcanary(w: World, s: Scenario, policy: Policy, stages: number[], q0Mode: Q0Mode = 'freeze'): RolloutResult {
+export function playDepcanary(w: World, s: Scenario, policy: Policy, stages: number[], q0Mode: Q0Mode = 'history'): RolloutResult {
   const cand = new Arm();
   const ctrl = new Arm();
   const evidence: RolloutEvidence = { candidate: cand.evidence, control: ctrl.evidence, mismatched: 0, counted: 0, lastReportAt: null };

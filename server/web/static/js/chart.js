@@ -37,7 +37,8 @@ export function failureChart(container) {
       pk.push(K === null ? null : 100 * K);
       pt.push(T === null ? null : 100 * T);
       const ok = T !== null && p.h !== null;
-      hi.push(ok ? Math.min(100, 100 * (T + p.h)) : null);
+      // the band's top is the advance bound (its own level), its bottom the rollback bound
+      hi.push(ok ? Math.min(100, 100 * (T + (p.hA ?? p.h))) : null);
       lo.push(ok ? 100 * Math.max(0, T - p.h) : null);
       const stage = view.policy.stages[p.stageIndex];
       const m = stage && view.q0 !== null ? Math.max(stage.marginFactor * view.q0, stage.marginFloor) : null;

@@ -96,11 +96,11 @@ function decisionView(v) {
   if (d) {
     if (!live) out.push(h('h3', {}, 'Last evaluation'));
     out.push(h('dl', { class: 'facts' },
-      fact('D = p_T − p_K', d.D === null ? '–' : `${pts(d.D)} ± ${d.h === null ? '–' : (100 * d.h).toFixed(1)}`),
-      fact('bound [D − h, D + h]', d.lower === null ? '–' : `[${pts(d.lower)}, ${pts(d.upper)}]`),
+      fact('D = p_T − p_K', d.D === null ? '–' : pts(d.D)),
+      fact('always-valid interval', d.lower === null ? '–' : `[${pts(d.lower)}, ${pts(d.upper)}]`),
       fact('margin', d.margin === null ? '– (no q0 yet)' : pts(d.margin)),
       fact('q0 (baseline)', pct(d.q0)),
-      fact('α', String(d.alpha))));
+      fact('α (rollback / advance)', `${d.alpha} / ${d.advanceAlpha ?? d.alpha}`)));
     for (const a of d.alarms) out.push(h('p', { class: 'alarm' }, '⚠ ', a));
   }
   const gs = gauges(v);
