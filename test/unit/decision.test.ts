@@ -213,6 +213,12 @@ describe('decision: q0', () => {
     const held = decide({ now: SOAKED, rollout: rollout({ q0: null }), evidence: evidence(fleet('t', 20, 20, 1), thin) });
     expect(held).toMatchObject({ verdict: 'hold', rule: 'no_q0', q0: null, q0ToFreeze: null, margin: null });
     expect(held.alarms[0]).toMatch(/^control_runs_low: the control arm has 150 capped runs/);
+    expect(held.alert).toBe(true); // soaked: a human should look
+    // before the soak is over a thin control is the normal start of a rollout: alarm, no alert
+    // (3 candidates of 33 machines at a 10% stage: no sample-ratio alarm either)
+    const early = decide({ now: T0 + HOUR_MS, rollout: rollout({ q0: null }), evidence: evidence(fleet('t', 3, 20, 1), thin) });
+    expect([early.rule, early.alert]).toEqual(['no_q0', false]);
+    expect(early.alarms).toEqual([expect.stringMatching(/^control_runs_low/)]);
     expect(held.reason).toMatch(/150 of the 200 capped runs needed to freeze it/);
     const bad = decide({ now: T0 + HOUR_MS, rollout: rollout({ q0: null }), evidence: evidence(fleet('t', 20, 20, 4), thin) });
     expect(bad.verdict).toBe('rollback');

@@ -70,6 +70,10 @@ export function decide(input: DecisionInput): Decision {
   const srm = srmTest(cand.windowMachines, ctrl.windowMachines, percent);
   const alarms = dataQualityAlarms({ evidence, policy, controlCappedRuns: ctrl.N, srm });
   const ageExceeded = stageAgeSeconds >= policy.maxStageAgeSeconds;
+  // A thin control in the first minutes of a rollout is normal: control_runs_low holds the
+  // advance from the start, but only alerts a human once the stage has soaked (before that,
+  // nothing could advance anyway).
+  const soaked = stageAgeSeconds >= (stagePolicy?.soakSeconds ?? 0);
 
   const active = !TERMINAL_STATES.has(rollout.state) && stageIndex < stages.length - 1 && stagePolicy !== undefined;
   let hardBreakP: number | null = null;
@@ -135,7 +139,7 @@ export function decide(input: DecisionInput): Decision {
     hardBreakP,
     blockers,
     alarms,
-    alert: alarms.length > 0 || (verdict === 'hold' && active && ageExceeded),
+    alert: alarms.some((a) => !a.startsWith('control_runs_low') || soaked) || (verdict === 'hold' && active && ageExceeded),
     newInCandidate: newInCandidate(evidence.candidate.failingTests, evidence.control.failingTests, cand.G, ctrl.G),
     q0ToFreeze,
   };
