@@ -102,6 +102,18 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/**
+ * A policy as stored by an earlier server version may lack settings added since; a rollout
+ * read back gets them filled so the rule never sees undefined. A missing `advanceAlpha` takes
+ * the rollout's own `alpha` (the single level it was created with); any other missing
+ * setting takes its default.
+ */
+export function upgradePolicy(stored: Policy): Policy {
+  const p = stored as Partial<Policy> & Pick<Policy, 'stages'>;
+  const alpha = p.alpha ?? POLICY_DEFAULTS.alpha;
+  return { ...POLICY_DEFAULTS, advanceAlpha: alpha, ...stripUndefined(p), alpha } as Policy;
+}
+
 export function marginFor(stage: StagePolicy, q0: number): number {
   return Math.max(stage.marginFactor * q0, stage.marginFloor);
 }

@@ -1,6 +1,7 @@
 import { conflict, notFound } from '../domain/errors';
 import type { Rollout, RolloutEvent } from '../domain/rollout';
 import { TERMINAL_STATES } from '../domain/rollout';
+import { upgradePolicy } from '../domain/policy';
 import { keys, type Keys } from './keys';
 import type { DcRedis } from './redis';
 
@@ -137,7 +138,8 @@ export class RolloutStore {
 }
 
 function toRecord(h: Record<string, string>): RolloutRecord {
-  const rollout = JSON.parse(h.json!) as Rollout;
+  const stored = JSON.parse(h.json!) as Rollout;
+  const rollout = { ...stored, policy: upgradePolicy(stored.policy) };
   const q0 = h.q0 !== undefined ? Number(h.q0) : rollout.q0;
   const decision = h.decision ? JSON.parse(h.decision) : null;
   const proposal = h.proposal ? JSON.parse(h.proposal) : null;

@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto';
+import { decide } from '../../server/domain/decision';
+import { resolvePolicy, upgradePolicy, type Policy } from '../../server/domain/policy';
+import { createRollout } from '../../server/domain/rollout';
+import { createRedis, type DcRedis } from '../../server/store/redis';
+import { RolloutStore } from '../../server/store/rollout-store';
+
+let redis: DcRedis;
+beforeAll(() => {
+  redis = createRedis({ socket: process.env.DEPCANARY_TEST_REDIS_SOCKET! });
+});
+afterAll(() => redis.quit());
+
+/** A policy as an earlier server stored it: one level α = 0.05, no hard-break significance. */
+function legacyPolicy(): Policy {
+  const { advanceAlpha: _a, hardBreakPValue: _h, ...rest } = resolvePolicy(3, { alpha: 0.05 });
+  return rest as Policy;
+}
+
+describe('policies stored by an earlier server version (real Redis)', () => {
+  test('a rollout read back gets the missing settings: its own alpha for the advance, defaults otherwise', async () => {
+    const store = new RolloutStore(redis, `t${randomBytes(5).toString('hex')}`);
+    const r = createRollout({ id: 'old-r', library: 'six', stable: '1.0', candidate: '1.1', stages: [1, 10, 100], salt: 's', policy: legacyPolicy(), actor: 'x', now: 1 });
+    await store.create(r, { type: 'created', rolloutId: r.id, actor: 'x', reason: '', automatic: false, at: 1, fromState: 'active', toState: 'active', fromStage: 0, toStage: 0, revision: 1 });
+    const { rollout } = (await store.get(r.id))!;
+    expect(rollout.policy).toMatchObject({ alpha: 0.05, advanceAlpha: 0.05, hardBreakPValue: 0.001, cap: 5 });
+    expect(rollout.policy.stages).toEqual(legacyPolicy().stages);
+    // the rule runs on it (a missing level would throw in the bound)
+    const d = decide({ now: 2, rollout, evidence: { candidate: { machineDays: [{ machine: 'a', day: '1970-01-01', runs: 3, failures: 0, errors: 0 }], failingTests: [] }, control: { machineDays: [{ machine: 'b', day: '1970-01-01', runs: 3, failures: 1, errors: 0 }], failingTests: [] }, mismatched: 0, counted: 6, lastReportAt: 2 } });
+    expect(d.hAdvance).toBe(d.h);
+  });
+
+  test('a current policy is left as it is', () => {
+    const p = resolvePolicy(3, { alpha: 0.02, advanceAlpha: 0.1, hardBreakPValue: 0.01 });
+    expect(upgradePolicy(p)).toEqual(p);
+  });
+});
