@@ -5,6 +5,8 @@
 #   - depcanary-client installed into it from client-plugin/ (a real, non-editable install,
 #     redone every time so the tests see the current source);
 #   - var/test-venv-tox3: tox 3.28.0 with the plugin, to check what it does under tox 3;
+#   - var/test-venv-uv: the same pins plus tox-uv (and its uv) with the plugin, for the tox-uv
+#     tests (kept apart: with tox-uv installed every tox env would install with uv);
 #   - var/plugin-wheelhouse: wheels of pytest and its dependencies, for the toy project's tox
 #     envs, which install with --no-index (the toy depcanary-fakelib wheels are built by the
 #     tests themselves).
@@ -15,6 +17,7 @@ venv=${DEPCANARY_TEST_VENV:-var/test-venv}
 wheelhouse=${DEPCANARY_TEST_WHEELHOUSE:-var/plugin-wheelhouse}
 req=client-plugin/test-requirements.txt
 python=${DEPCANARY_TEST_PYTHON:-python3}
+uv_pins='^(tox-uv|tox-uv-bare|uv)=='
 
 python3_ok() { "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; }
 python3_ok || scripts/ensure-system.sh python >&2
@@ -24,7 +27,8 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.depcanary-key" 2>/dev/null)" 
   echo "test-env: creating $venv" >&2
   rm -rf "$venv"
   "$python" -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" >&2
+  grep -vE "$uv_pins" "$req" > "$venv/requirements.txt"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$venv/requirements.txt" >&2
   echo "$key" > "$venv/.depcanary-key"
 fi
 
@@ -35,6 +39,15 @@ if [ ! -x "$tox3/bin/python" ] || [ "$(cat "$tox3/.depcanary-key" 2>/dev/null)" 
   "$python" -m venv "$tox3"
   "$tox3/bin/python" -m pip install -q --disable-pip-version-check tox==3.28.0 >&2
   echo "$key" > "$tox3/.depcanary-key"
+fi
+
+uvvenv="$venv-uv"
+if [ ! -x "$uvvenv/bin/python" ] || [ "$(cat "$uvvenv/.depcanary-key" 2>/dev/null)" != "$key" ]; then
+  echo "test-env: creating $uvvenv" >&2
+  rm -rf "$uvvenv"
+  "$python" -m venv "$uvvenv"
+  "$uvvenv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" >&2
+  echo "$key" > "$uvvenv/.depcanary-key"
 fi
 
 if [ "$(cat "$wheelhouse/.depcanary-key" 2>/dev/null)" != "$key" ]; then
@@ -51,7 +64,7 @@ dist=$(mktemp -d)
 trap 'rm -rf "$dist"' EXIT
 "$venv/bin/python" -m pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation \
   -w "$dist" ./client-plugin >&2
-for v in "$venv" "$tox3"; do
+for v in "$venv" "$tox3" "$uvvenv"; do
   "$v/bin/python" -m pip install -q --disable-pip-version-check --no-deps --force-reinstall "$dist"/*.whl >&2
 done
 rm -rf client-plugin/build

@@ -1,5 +1,6 @@
-"""Fixtures for the client plugin tests: real tox and pytest in a venv, a wheelhouse of toy
-libraries, the REAL depcanary server on loopback, and a toy consumer project.
+"""Fixtures for the client plugin tests: real tox (plain, and with tox-uv) and pytest in
+venvs, a wheelhouse of toy libraries, the REAL depcanary server on loopback, and a toy
+consumer project.
 
 Run with the test venv's Python (scripts/test.sh does), or with any pytest: the `venv`
 fixture then makes the venv itself through client-plugin/scripts/test-env.sh.
@@ -8,6 +9,7 @@ fixture then makes the venv itself through client-plugin/scripts/test-env.sh.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -26,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from .front import Front
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_MAIN = ROOT / "dist" / "server" / "main.js"
@@ -69,6 +73,10 @@ class Venv:
     @property
     def bin(self) -> Path:
         return self.path / "bin"
+
+    def sibling(self, suffix: str) -> Venv:
+        """Another venv made by test-env.sh beside this one (`-tox3`, `-uv`), same wheelhouse."""
+        return Venv(self.path.parent / f"{self.path.name}-{suffix}", self.wheelhouse)
 
 
 @pytest.fixture(scope="session")
@@ -141,23 +149,34 @@ class Server:
             return status, raw.decode()
 
     def reports(self, machine: str) -> list[dict]:
+        """The machine's stored reports, newest first."""
         status, body = self.call("GET", f"/v1/reports?machine={machine}&limit=50")
         assert status == 200, body
         return body["reports"]
 
-    def report_posts(self) -> int:
-        """POST /v1/reports requests the server has answered (any status), from /metrics."""
+    def wait_reports(self, machine: str, count: int, seconds: float = 10) -> list[dict]:
+        """The machine's reports once there are `count` of them (or as they are after `seconds`)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            reports = self.reports(machine)
+            if len(reports) >= count or time.monotonic() > deadline:
+                return reports
+            time.sleep(0.2)
+
+    def metric(self, name: str, *labels: str) -> int:
+        """The sum of a /metrics sample over the series that carry all of `labels`
+        (e.g. 'method="POST"')."""
         status, text = self.call("GET", "/metrics", auth=False)
         assert status == 200
         total = 0.0
         for line in str(text).splitlines():
-            if (
-                line.startswith("depcanary_http_request_duration_seconds_count{")
-                and 'method="POST"' in line
-                and 'route="/v1/reports"' in line
-            ):
+            if line.startswith((f"{name}{{", f"{name} ")) and all(label in line for label in labels):
                 total += float(line.rsplit(" ", 1)[1])
         return int(total)
+
+    def report_posts(self) -> int:
+        """POST /v1/reports requests the server has answered (any status)."""
+        return self.metric("depcanary_http_request_duration_seconds_count", 'method="POST"', 'route="/v1/reports"')
 
 
 def _ensure_built() -> None:
@@ -211,6 +230,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
         proc.wait(timeout=5)
 
 
+@pytest.fixture
+def front(server: Server):
+    """A loopback server in front of the real one, to break or slow it on demand (front.py)."""
+    f = Front(server.url)
+    yield f
+    f.close()
+
+
 @dataclass
 class Rollout:
     id: str
@@ -237,18 +264,23 @@ def rollout(server: Server) -> Rollout:
 
 # --- a developer machine ------------------------------------------------------------------
 
-TOX_INI = """[tox]
+# OpenStack-style: the constraints file comes from TOX_CONSTRAINTS_FILE, else the project's own.
+DEPS_CONSTRAINTS = "    -c{env:TOX_CONSTRAINTS_FILE:{toxinidir}/default-constraints.txt}\n"
+TOX_INI = (
+    """[tox]
 env_list = unit
 
 [testenv:unit]
 skip_install = true
 deps =
-    -c{env:TOX_CONSTRAINTS_FILE:{toxinidir}/default-constraints.txt}
-    depcanary-fakelib
+"""
+    + DEPS_CONSTRAINTS
+    + """    depcanary-fakelib
     pytest
 commands =
     pytest -q -p no:cacheprovider tests {posargs}
 """
+)
 CONSUMER_TEST = """import depcanary_fakelib
 
 
@@ -305,6 +337,12 @@ class Machine:
     def depcanary(self, *args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return self.run(str(self.venv.bin / "depcanary"), *args, extra=extra)
 
+    def drop_deps_constraints(self) -> None:
+        """Make tox.ini name no constraints: the pins then reach the installer only through
+        PIP_CONSTRAINT (or UV_CONSTRAINT under tox-uv)."""
+        ini = self.project / "tox.ini"
+        ini.write_text(ini.read_text().replace(DEPS_CONSTRAINTS, ""))
+
     def opt_in(self) -> str:
         proc = self.depcanary("opt-in")
         assert proc.returncode == 0, proc.stderr
@@ -318,12 +356,12 @@ class Machine:
         data["machine"] = machine
         path.write_text(json.dumps(data))
 
-    def tox(self, *args: str, extra: dict[str, str] | None = None) -> ToxResult:
+    def tox(self, *args: str, envs: str = "unit", extra: dict[str, str] | None = None) -> ToxResult:
         start = time.monotonic()
         proc = self.run(
             str(self.venv.bin / "tox"),
             "-e",
-            "unit",
+            envs,
             *args,
             timeout=TOX_TIMEOUT,
             extra={**self.tox_env(), **(extra or {})},
@@ -331,13 +369,31 @@ class Machine:
         return ToxResult(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start)
 
     def tox_env(self) -> dict[str, str]:
-        return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": self.find_links, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        """Installs from the local wheels only, with pip or (under tox-uv) with uv."""
+        return {
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": self.find_links,
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "UV_NO_INDEX": "1",
+            "UV_OFFLINE": "1",
+            "UV_FIND_LINKS": ",".join(self.find_links.split()),
+            "UV_PYTHON_DOWNLOADS": "never",
+        }
 
-    def installed_fakelib(self) -> str | None:
-        site = list((self.project / ".tox" / "unit" / "lib").glob("python*/site-packages"))
-        for dist in site[0].glob("depcanary_fakelib-*.dist-info") if site else []:
-            return dist.name.removesuffix(".dist-info").split("-")[1]
-        return None
+    def fakelib_dist(self, env: str = "unit") -> Path | None:
+        """The .dist-info directory of depcanary-fakelib in a tox env, if installed."""
+        site = list((self.project / ".tox" / env / "lib").glob("python*/site-packages"))
+        return next(site[0].glob("depcanary_fakelib-*.dist-info"), None) if site else None
+
+    def installed_fakelib(self, env: str = "unit") -> str | None:
+        dist = self.fakelib_dist(env)
+        return dist.name.removesuffix(".dist-info").split("-")[1] if dist else None
+
+
+def tox_at_once(*machines: Machine) -> list[ToxResult]:
+    """`tox -e unit` on several machines at the same time."""
+    with concurrent.futures.ThreadPoolExecutor(len(machines)) as pool:
+        return list(pool.map(lambda machine: machine.tox(), machines))
 
 
 def machine_factory(venv: Venv, find_links: str, base: Path):
@@ -371,3 +427,10 @@ def machine_factory(venv: Venv, find_links: str, base: Path):
 @pytest.fixture
 def make_machine(venv: Venv, find_links: str, tmp_path: Path):
     return machine_factory(venv, find_links, tmp_path)
+
+
+@pytest.fixture
+def make_uv_machine(venv: Venv, find_links: str, tmp_path: Path):
+    """Machines whose tox has tox-uv installed (var/test-venv-uv): envs are made and
+    installed by uv."""
+    return machine_factory(venv.sibling("uv"), find_links, tmp_path / "uv")

@@ -3,8 +3,9 @@
 Modes: "proxy" (pass everything through), "hang" (accept, read, never answer), "garbage-http"
 (a 200 with an HTML page), "garbage-bytes" (bytes that are not HTTP), "http-500", "refuse"
 (close at once), "lose-answer" (pass POST /v1/reports through but drop the answer, as a
-network cut after the server stored it would). Not a fake depcanary: it never answers on
-the server's behalf.
+network cut after the server stored it would). `report_delay` holds each POST /v1/reports
+back that many seconds first (a slow link), in any mode that passes requests through. Not a
+fake depcanary: it never answers on the server's behalf.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "http-500":
             self._answer(500, b'{"error": {"code": "internal", "message": "boom"}}', "application/json")
             return
+        if self.command == "POST" and self.server.report_delay:
+            self.server.stop.wait(self.server.report_delay)
         target = urllib.parse.urlsplit(self.server.target)
         conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
@@ -94,24 +97,27 @@ class _Server(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.target = target
         self.mode = "proxy"
+        self.report_delay = 0.0
         self.stop = threading.Event()
         self.seen: list[tuple[str, str, int]] = []
 
 
+def _setting(name: str) -> property:
+    """A Front attribute that stands for the attribute of that name of the serving thread."""
+    return property(
+        lambda front: getattr(front._server, name), lambda front, value: setattr(front._server, name, value)
+    )
+
+
 class Front:
+    mode = _setting("mode")
+    report_delay = _setting("report_delay")
+
     def __init__(self, target: str) -> None:
         self._server = _Server(target)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
-
-    @property
-    def mode(self) -> str:
-        return self._server.mode
-
-    @mode.setter
-    def mode(self, value: str) -> None:
-        self._server.mode = value
 
     @property
     def seen(self) -> list[tuple[str, str, int]]:

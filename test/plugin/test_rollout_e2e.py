@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import re
-import time
 from pathlib import Path
 
-from .conftest import FAKELIB, REPORT_FIELDS, Rollout, Server
-
-
-def wait_reports(server: Server, machine: str, count: int, seconds: float = 10) -> list[dict]:
-    deadline = time.monotonic() + seconds
-    while True:
-        reports = server.reports(machine)
-        if len(reports) >= count or time.monotonic() > deadline:
-            return reports
-        time.sleep(0.2)
+from .conftest import FAKELIB, REPORT_FIELDS, Rollout, tox_at_once
 
 
 def test_candidate_arm_gets_candidate_and_reports_fail_control_reports_pass(server, rollout: Rollout, make_machine):
@@ -25,9 +14,7 @@ def test_candidate_arm_gets_candidate_and_reports_fail_control_reports_pass(serv
     control.use_machine_id(rollout.control_machine)
     n_cand, n_ctrl = len(server.reports(rollout.candidate_machine)), len(server.reports(rollout.control_machine))
 
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        cand_future, ctrl_future = pool.submit(candidate.tox), pool.submit(control.tox)
-        cand, ctrl = cand_future.result(), ctrl_future.result()
+    cand, ctrl = tox_at_once(candidate, control)
 
     # the developer's own result: the candidate breaks test_answer, the control passes
     assert cand.code == 1, cand.output
@@ -36,8 +23,8 @@ def test_candidate_arm_gets_candidate_and_reports_fail_control_reports_pass(serv
     assert control.installed_fakelib() == "1.0.0"
     assert any(f"{FAKELIB} 1.1.0" in line for line in cand.depcanary_lines()), cand.output
 
-    fails = wait_reports(server, rollout.candidate_machine, n_cand + 1)
-    oks = wait_reports(server, rollout.control_machine, n_ctrl + 1)
+    fails = server.wait_reports(rollout.candidate_machine, n_cand + 1)
+    oks = server.wait_reports(rollout.control_machine, n_ctrl + 1)
     assert (len(fails), len(oks)) == (n_cand + 1, n_ctrl + 1)
     fail, ok = fails[0], oks[0]  # newest first
     # the candidate also says which overrides it installed under; the control has none
@@ -75,7 +62,7 @@ def test_rerun_reuses_env_and_install_failure_reports_error(server, rollout: Rol
     errors_before = view["evidence"]["total"]["control"]["errors"]
     result = machine.tox()
     assert result.code != 0, result.output
-    reports = wait_reports(server, rollout.control_machine, before + 1)
+    reports = server.wait_reports(rollout.control_machine, before + 1)
     assert reports[0]["outcome"] == "error"
     assert reports[0]["env"] == "unit"
     # nothing got installed, yet the server counts the install failure in this machine's arm
@@ -87,10 +74,7 @@ def test_project_without_constraints_in_deps_gets_pins_via_pip_constraint(server
     """A tox.ini that names no constraints installs through PIP_CONSTRAINT; when this
     machine's pins change the env is rebuilt (tox alone would not notice)."""
     machine = make_machine(server.url)
-    ini = machine.project / "tox.ini"
-    ini.write_text(
-        ini.read_text().replace("    -c{env:TOX_CONSTRAINTS_FILE:{toxinidir}/default-constraints.txt}\n", "")
-    )
+    machine.drop_deps_constraints()
     machine.use_machine_id(rollout.control_machine)
     first = machine.tox()
     assert first.code == 0 and machine.installed_fakelib() == "1.0.0", first.output

@@ -18,13 +18,6 @@ SLACK = 2.0  # tox start-up jitter on a loaded 2-core machine
 BROKEN = ["hang", "garbage-http", "garbage-bytes", "http-500", "refuse", "down"]
 
 
-@pytest.fixture
-def front(server: Server):
-    f = Front(server.url)
-    yield f
-    f.close()
-
-
 @pytest.fixture(scope="module")
 def baseline(make_machine_module) -> float:
     """Time outside the env in a toy tox run with the plugin idle (no server configured)."""

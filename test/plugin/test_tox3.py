@@ -9,7 +9,7 @@ from .conftest import Server
 def test_tox3_gets_one_warning_and_no_action(server: Server, make_machine, venv):
     machine = make_machine(server.url)
     machine.opt_in()
-    tox3 = venv.path.parent / f"{venv.path.name}-tox3" / "bin" / "tox"
+    tox3 = venv.sibling("tox3").bin / "tox"
     posts = server.report_posts()
     proc = machine.run(str(tox3), "-e", "unit", timeout=120, extra=machine.tox_env())
     assert proc.returncode == 0, proc.stdout + proc.stderr  # tox.ini's own constraints: 1.0.0 passes

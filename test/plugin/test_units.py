@@ -138,6 +138,15 @@ def test_spool_keeps_only_valid_reports():
     assert report.clear_spool() == 1
 
 
+@pytest.mark.usefixtures("home")
+def test_spool_listing_survives_a_report_removed_meanwhile():
+    """Another tox run on the machine sent and removed a report while this one lists the
+    spool (stood for by a link whose target is gone): the other reports are still listed."""
+    path = report.spool(report.build(**_args()))
+    (path.parent / f"{uuid.uuid4()}.json").symlink_to(path.parent / "gone.json")
+    assert report.spooled() == [path]
+
+
 def test_pytest_plugin_writes_failing_ids(tmp_path: Path):
     (tmp_path / "test_a.py").write_text("def test_ok():\n    pass\n\ndef test_bad():\n    assert 0\n")
     (tmp_path / "test_broken.py").write_text("import no_such_module_here\n")

@@ -112,10 +112,17 @@ def spool(report: dict[str, Any]) -> Path:
 
 
 def spooled() -> list[Path]:
+    """The spooled reports, oldest first. A file that goes while they are listed (sent and
+    removed by another tox run on this machine) is left out, not taken for an empty spool."""
     try:
-        files = sorted(spool_dir().glob("*.json"), key=lambda p: p.stat().st_mtime)
+        paths = list(spool_dir().glob("*.json"))
     except OSError:
         return []
+    dated: list[tuple[float, Path]] = []
+    for path in paths:
+        with contextlib.suppress(OSError):
+            dated.append((path.stat().st_mtime, path))
+    files = [path for _, path in sorted(dated)]
     for extra in files[:-MAX_SPOOL]:  # a machine offline for months keeps only the newest
         _remove(extra)
     return files[-MAX_SPOOL:]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from tox.plugin import impl
 from tox.tox_env.errors import Recreate
 
-from .toxrun import CONSTRAINT_VARS, Run, say
+from .toxrun import CONSTRAINT_VARS, UV_VAR, Run, say
 
 if TYPE_CHECKING:
     from tox.config.sets import EnvConfigSet
@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger("depcanary")
 # Commands that install into and run environments; `tox list`, `tox config` etc. stay offline.
 RUN_COMMANDS = {"run", "r", "run-parallel", "p", "legacy", "le", "exec", "e", "devenv", "d", None}
-USER_VARS = (*CONSTRAINT_VARS, "UV_CONSTRAINT", "PYTEST_PLUGINS", "PYTHONPATH")
+# The constraint variables the developer may already point at local files, in the shell or in
+# tox.ini (the plugin then applies the overrides to those files), and the other vars it extends.
+SHELL_VARS = (*CONSTRAINT_VARS, UV_VAR)
+USER_VARS = (*SHELL_VARS, "PYTEST_PLUGINS", "PYTHONPATH")
 
 _run: Run | None = None
 _lock = threading.Lock()
@@ -76,7 +79,7 @@ def tox_add_env_config(env_conf: EnvConfigSet, state: State) -> None:
     for var in USER_VARS:
         if var in set_env:
             user[var] = set_env.load(var)
-        elif var in CONSTRAINT_VARS and os.environ.get(var):
+        elif var in SHELL_VARS and os.environ.get(var):
             user[var] = os.environ[var]
     set_env.update(run.env_vars(env_conf.name, user))
 

@@ -27,6 +27,7 @@ from . import envinfo, identity, pins, report, settings
 LOGGER = logging.getLogger("depcanary")
 PLUGIN_MODULE = "depcanary_pytest"
 CONSTRAINT_VARS = ("TOX_CONSTRAINTS_FILE", "PIP_CONSTRAINT")
+UV_VAR = "UV_CONSTRAINT"  # set too when tox-uv is installed (its envs install with uv)
 MARKER = ".depcanary-constraints"
 
 
@@ -101,7 +102,7 @@ class Run:
         failures = self.tmp / (re.sub(r"[^A-Za-z0-9._-]", "_", name) + ".failures")
         out: dict[str, str] = {}
         if res is not None and res.path is not None:
-            names = [*CONSTRAINT_VARS, "UV_CONSTRAINT"] if find_spec("tox_uv") else list(CONSTRAINT_VARS)
+            names = [*CONSTRAINT_VARS, UV_VAR] if find_spec("tox_uv") else list(CONSTRAINT_VARS)
             for var in names:
                 out[var] = pins.merged_value(user.get(var), res.path, res.overrides)
         self.envs[name] = EnvRun(name, out.get("PIP_CONSTRAINT"), failures)
