@@ -206,6 +206,17 @@ describe('decision: q0', () => {
     expect(d.verdict).toBe('advance');
   });
 
+  test('without a q0 from history, the control rate is frozen only once the first stage has soaked', () => {
+    // 900 capped control runs are plenty, but an hour in, the freeze waits (an advance could not
+    // happen before the soak anyway); the margin is unknown, so the hold is no_q0
+    const ev = evidence(fleet('t', 20, 20, 1), control180());
+    const early = decide({ now: T0 + HOUR_MS, rollout: rollout({ q0: null }), evidence: ev });
+    expect([early.rule, early.q0, early.q0ToFreeze, early.margin]).toEqual(['no_q0', null, null, null]);
+    expect(early.tau).toBeCloseTo(0.05, 12); // τ from the current control rate meanwhile
+    const later = decide({ now: T0 + HOUR_MS, rollout: rollout({ q0: null, stageIndex: 1 }), evidence: ev });
+    expect(later.q0ToFreeze).toBeCloseTo(0.05, 12); // a later stage: the first has soaked
+  });
+
   test('a thin control holds with no_q0, yet a regression still rolls back', () => {
     // control 30 × (20 runs, 1 failure): N_K = 150 < 200. q = 8.5/152 = 0.055921, q(1−q) = 0.052794
     // V_T = 5.2794e-4, V_K = 3.5196e-4, V = 8.7990e-4; τ = max(p_K, 0.01) = 0.05 → h = 0.084138

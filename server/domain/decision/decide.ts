@@ -22,9 +22,9 @@ export const MIN_REGRESSION_MACHINES = 3;
  *
  * q0 (the control failure rate when the rollout started) is frozen for the rollout. While
  * `rollout.q0` is null:
- *  - once the control arm has ≥ policy.minControlRuns capped runs, its capped failure
- *    rate becomes q0 now: it is used for τ and the margin of this evaluation and returned
- *    as `q0ToFreeze` for the controller to store;
+ *  - once the control arm has ≥ policy.minControlRuns capped runs and the first stage has
+ *    soaked, its capped failure rate becomes q0 now: it is used for τ and the margin of
+ *    this evaluation and returned as `q0ToFreeze` for the controller to store;
  *  - before that, advancing is impossible (no margin: rule 'no_q0'), but both rollbacks
  *    stay armed, because a candidate that breaks installs must not wait for the control
  *    arm to fill up. The hard break needs only the current control rate (< 50%). The
@@ -53,7 +53,12 @@ export function decide(input: DecisionInput): Decision {
 
   let q0 = rollout.q0;
   let q0ToFreeze: number | null = null;
-  if (q0 === null && pK !== null && ctrl.N >= policy.minControlRuns) {
+  // Fallback without fleet history: freeze q0 from the control once it has enough capped runs
+  // AND the first stage has soaked. An advance needs the soak anyway, so waiting costs no
+  // time, and a day or two of control data is far steadier than its first hour (which
+  // broken-checkout machines, running many times an hour, bias upwards).
+  const controlSoaked = stageIndex > 0 || stageAgeSeconds >= (stagePolicy?.soakSeconds ?? 0);
+  if (q0 === null && pK !== null && ctrl.N >= policy.minControlRuns && controlSoaked) {
     q0 = pK;
     q0ToFreeze = pK;
   }
