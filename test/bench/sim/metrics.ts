@@ -93,7 +93,7 @@ export function markdownTable(rows: ScenarioResult[], meta: { rollouts: number; 
   });
   return [
     `Each cell: **depcanary / naive** (ratio depcanary ÷ naive). ${meta.rollouts} simulated rollouts per scenario, seed ${meta.seed}, ` +
-      `q0 ${meta.q0 === 'freeze' ? 'frozen by the rule at 200 capped control runs (fallback)' : "from the fleet's week before the rollout"}, ` +
+      `q0 ${meta.q0 === 'freeze' ? 'frozen from the control at the end of the first soak (fallback)' : "from the fleet's week before the rollout"}, ` +
       `${Math.round(meta.seconds)} s. "truth": good = no worse (any rollback is a false rollback); bad = worse than the final ` +
       `margin (any promotion is a missed regression); small = worse but within the final margin.`,
     '',

@@ -66,7 +66,7 @@ function outcomeOf(w: World, s: Scenario, e: number, onC: boolean): 0 | 1 | 2 {
  * q0 'history' (the server's path when the fleet has reported for a while): the rollout is
  * created with q0 = the fleet's capped failure rate over the week before. q0 'freeze' (the
  * server's fallback without enough history): the rollout starts without q0 and stores
- * decide()'s q0ToFreeze, computed from the first 200 capped control runs.
+ * decide()'s q0ToFreeze, the control's rate once the first stage has soaked.
  */
 export type Q0Mode = 'freeze' | 'history';
 
