@@ -22,7 +22,7 @@ if redis.call('SET', p .. ':report:' .. ARGV[2], '1', 'NX', 'EX', ARGV[3]) == fa
 end
 local machine, day, outcome, now = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local failed = outcome ~= 'pass'
--- Adds this run to a "runs,failures,errors" machine-day field.
+-- Adds this run to a "runs,failures,errors" machine-day field; true when the field is new.
 local function bump(key, field)
   local cur = redis.call('HGET', key, field)
   local n, f, e = 0, 0, 0
@@ -34,6 +34,7 @@ local function bump(key, field)
   if outcome == 'fail' then f = f + 1 end
   if outcome == 'error' then e = e + 1 end
   redis.call('HSET', key, field, n .. ',' .. f .. ',' .. e)
+  return cur == false
 end
 local mr = p .. ':machine-reports:' .. machine
 redis.call('LPUSH', mr, ARGV[4])
@@ -41,8 +42,8 @@ redis.call('LTRIM', mr, 0, 49)
 redis.call('EXPIRE', mr, 2592000)
 redis.call('HINCRBY', p .. ':ingest', 'reports', 1)
 local fleet = p .. ':fleet:md:' .. day
-bump(fleet, machine)
-redis.call('EXPIRE', fleet, 864000)
+-- the TTL is (re)set with each new machine-day, which keeps it 10 days past the day's last one
+if bump(fleet, machine) then redis.call('EXPIRE', fleet, 864000) end
 local nt = tonumber(ARGV[9])
 local i = 10 + nt
 while i + 2 <= #ARGV do
