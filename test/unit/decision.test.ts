@@ -13,6 +13,7 @@
  *   stage 0 margin = max(2·q0, 0.05) = 0.10
  */
 import { decide, halfWidth, aggregateArm, armVariance, chiSquare1Survival, erfc, sampleRatio } from '../../server/domain/decision';
+import { pts } from '../../server/domain/decision/explain';
 import { resolvePolicy } from '../../server/domain/policy';
 import { DAY, HOUR_MS, T0, control180, evidence, fleet, md, policy, rollout } from './decision-fixtures';
 
@@ -284,6 +285,10 @@ describe('decision: explanation', () => {
       { id: 'a', candidateMachines: 5, expectedMachines: 1 },
       { id: 'c', candidateMachines: 3, expectedMachines: 0 },
     ]);
+  });
+
+  test('percentage points keep a bound just above zero visibly above zero', () => {
+    expect([pts(0.0003), pts(-0.0004), pts(0), pts(0.1234)]).toEqual(['+0.03 pts', '−0.04 pts', '+0.0 pts', '+12.3 pts']);
   });
 
   test('the decision survives a JSON round trip, even with empty evidence', () => {

@@ -19,7 +19,9 @@ export function pct(x: number | null): string {
 export function pts(x: number | null): string {
   if (x === null) return 'n/a';
   const v = 100 * x;
-  return `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)} pts`;
+  // a bound just above (or below) zero keeps its sign visible: "+0.04 pts", not "+0.0 pts"
+  const digits = v !== 0 && Math.abs(v) < 0.05 ? 2 : 1;
+  return `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)} pts`;
 }
 
 function hours(s: number): string {
