@@ -128,17 +128,18 @@ describe('limits of the rule as specified (documented, see docs/decision.md)', (
     // 3 machines with one failing run, 3 machines with 10 passing runs (weight 5), in both arms:
     // p_K = 3/18 = 16.7% < 50%, and 3 ≥ 3, 3 ≥ 6/2 — the spec's clause alone fires (it compares
     // the candidate's all-failing machines with the control's failure RATE). The significance
-    // condition stops it: P(Binomial(6, 1/6) ≥ 3) = 0.0623 ≥ 0.001.
+    // condition stops it: the control is thin (18 < 200 capped runs), so the per-machine rate
+    // is max(p_K, q0 = 0.05, q = (3 + 1)/(18 + 2) = 0.2) = 0.2 and P(Binomial(6, 0.2) ≥ 3) = 0.09888.
     const days = [...fleet('f', 3, 1, 1), ...fleet('p', 3, 10, 0)];
     const d = decide({ now: T0, rollout: rollout(), evidence: evidence(days, days) });
-    expect(d.hardBreakP).toBeCloseTo(0.062286, 5);
+    expect(d.hardBreakP).toBeCloseTo(0.09888, 5);
     expect(d.verdict).toBe('hold');
-    // 10 single-run failing machines + 10 with 5 passing runs: p_K = 10/60, and
-    // P(Binomial(20, 1/6) ≥ 10) = 6.0e-4 < 0.001. Failures concentrated on machines that ran
+    // 10 single-run failing machines + 10 with 5 passing runs: q = 11/62 and
+    // P(Binomial(20, 11/62) ≥ 10) = 9.98e-4 < 0.001. Failures concentrated on machines that ran
     // once while the rest pass is what a break looks like, in either arm.
     const many = [...fleet('f', 10, 1, 1), ...fleet('p', 10, 5, 0)];
     const e = decide({ now: T0, rollout: rollout(), evidence: evidence(many, many) });
-    expect(e.hardBreakP).toBeCloseTo(5.985e-4, 6);
+    expect(e.hardBreakP).toBeCloseTo(9.981e-4, 6);
     expect([e.verdict, e.rule, e.D]).toEqual(['rollback', 'hard_break', 0]);
   });
 

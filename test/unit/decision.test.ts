@@ -154,6 +154,21 @@ describe('decision: verdicts', () => {
     expect(four.rule).toBe('hard_break');
   });
 
+  test('a thin, lucky control does not make chance failures look like a hard break', () => {
+    // First hour: q0 = 15% from history, control 20 × one passing run (p_K = 0). Judged at
+    // p_K = 0, 3 of 6 single-run failures would be impossible (p = 0); at max(p_K, q0, q) =
+    // 0.15 it is P(Binomial(6, 0.15) ≥ 3) = 0.047338.
+    const cand = [...fleet('f', 3, 1, 1), ...fleet('p', 3, 1)];
+    const d = decide({ now: T0 + HOUR_MS, rollout: rollout({ q0: 0.15 }), evidence: evidence(cand, fleet('k', 20, 1)) });
+    expect(d.hardBreakP).toBeCloseTo(0.047338, 5);
+    expect(d.verdict).toBe('hold');
+    // without q0, the thin control's shrunken rate q = (0 + 1)/(20 + 2) is the floor:
+    // P(Binomial(6, 1/22) ≥ 3) = 1.693e-3 ≥ 0.001
+    const noQ0 = decide({ now: T0 + HOUR_MS, rollout: rollout({ q0: null }), evidence: evidence(cand, fleet('k', 20, 1)) });
+    expect(noQ0.hardBreakP).toBeCloseTo(1.6931e-3, 6);
+    expect(noQ0.verdict).toBe('hold');
+  });
+
   test('a few broken checkouts among healthy machines are not a hard break', () => {
     // 3 all-failing (2 runs, 2 failures) of 8 machines: 3 < 8/2. The regression test:
     // N_T = 3·2 + 5·3 = 21, F_T = 6, p_T = 0.2857, D = 0.2357; residuals 1.4286 (×3), −0.8571 (×5)

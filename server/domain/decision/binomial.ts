@@ -23,7 +23,7 @@ export function binomialUpperTail(k: number, n: number, p: number): number {
     sum += term;
     term *= ((n - j) / (j + 1)) * ratio;
     // k is above the mode, so the terms only decrease: stop once they no longer move the sum
-    if (term < sum * 1e-17) break;
+    if (term < sum * 1e-17 || term === 0) break;
   }
   return Math.min(1, sum);
 }

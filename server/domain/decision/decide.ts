@@ -93,8 +93,13 @@ export function decide(input: DecisionInput): Decision {
       controlRate !== null &&
       controlRate < 0.5
     ) {
-      // computed only when the spec's clause holds: that is rare outside a real break
-      hardBreakP = binomialUpperTail(cand.allFailing, cand.G, controlRate);
+      // Computed only when the spec's clause holds: that is rare outside a real break. The
+      // per-machine rate is never below the known q0, nor, while the control is thin, below its
+      // shrunken rate q: a first hour of 20 clean control runs must not make three single-run
+      // failures look impossible at a 15% baseline.
+      const thin = ctrl.N < policy.minControlRuns;
+      const rate = Math.max(pK ?? 0, q0 ?? 0, thin && pK !== null ? q : 0);
+      hardBreakP = binomialUpperTail(cand.allFailing, cand.G, Math.min(rate, 1));
     }
     const hardBreak = hardBreakP !== null && hardBreakP < policy.hardBreakPValue;
     if (hardBreak) {
