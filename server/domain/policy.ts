@@ -40,8 +40,8 @@ export interface Policy {
   hardBreakMinMachines: number;
   /**
    * Hard break needs that many all-failing machines to be improbable by chance: P(Binomial(G_T,
-   * p_K) ≥ A) below this, where A of the G_T candidate machines failed every run and p_K is
-   * the control's capped failure rate (see docs/decision.md, "Hard break").
+   * r) ≥ A) below this, where A of the G_T candidate machines failed every run and r is at
+   * least the control's capped failure rate and q0 (docs/decision.md, "Order of the verdicts").
    */
   hardBreakPValue: number;
   /** One entry per stage before the last (the last stage, 100%, is the promoted state). */

@@ -52,7 +52,9 @@ function comparison(d: Decision): string {
 function blockerText(rule: DecisionRule, d: Decision, x: ExplainContext): string {
   switch (rule) {
     case 'no_q0':
-      return `no baseline failure rate q0 yet: the control arm has ${runs(d.control.N)} of the ${x.minControlRuns} capped runs needed to freeze it`;
+      return d.control.N >= x.minControlRuns
+        ? `no baseline failure rate q0 yet: it is frozen from the control arm (${runs(d.control.N)} capped runs) once the first stage has soaked`
+        : `no baseline failure rate q0 yet: the control arm has ${runs(d.control.N)} of the ${x.minControlRuns} capped runs needed to freeze it`;
     case 'data_quality':
       return `data-quality alarm (${d.alarms.map((a) => a.split(':')[0]).join(', ')})`;
     case 'insufficient_soak':

@@ -95,9 +95,9 @@ export interface Decision {
   advanceAlpha: number;
   /**
    * When at least hardBreakMinMachines and half of the candidate machines failed every run
-   * (with the control below 50%): P(Binomial(G_T, p_K) ≥ that many), the chance of so many
-   * all-failing machines if each failed at the control's rate. A hard break needs it below
-   * policy.hardBreakPValue. Null otherwise.
+   * (with the control below 50%): P(Binomial(G_T, r) ≥ that many), the chance of so many
+   * all-failing machines if each failed at r = max(p_K, q0, the shrunken control rate while
+   * the control is thin). A hard break needs it below policy.hardBreakPValue. Null otherwise.
    */
   hardBreakP: number | null;
   /** Every advance condition that is not met (empty for advance and rollback). */

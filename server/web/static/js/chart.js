@@ -51,8 +51,9 @@ export function failureChart(container) {
     return [xs, pk, pt, hi, lo, thr];
   }
 
-  function create(d, alpha) {
-    const coverage = alpha ? `${Math.round(100 * (1 - 2 * alpha))}%` : '';
+  function create(d, alpha, advanceAlpha) {
+    // the band's bottom is the rollback bound (level alpha), its top the advance bound (advanceAlpha)
+    const coverage = (a) => (a ? `${Math.round(100 * (1 - 2 * a))}%` : '');
     const opts = {
       ...size(),
       class: 'failure-chart',
@@ -66,8 +67,8 @@ export function failureChart(container) {
         { label: 'time' },
         { label: 'control p_K', stroke: COLORS.control, width: 2, value: pctValue },
         { label: 'candidate p_T', stroke: COLORS.candidate, width: 2, value: pctValue },
-        { label: `band high (p_T + h, ${coverage} always-valid)`, stroke: 'rgba(217,72,15,0.35)', width: 1, value: pctValue },
-        { label: 'band low (p_T − h)', stroke: 'rgba(217,72,15,0.35)', width: 1, value: pctValue },
+        { label: `band high (p_T + h, ${coverage(advanceAlpha)} always-valid, advance)`, stroke: 'rgba(217,72,15,0.35)', width: 1, value: pctValue },
+        { label: `band low (p_T − h, ${coverage(alpha)} always-valid, rollback)`, stroke: 'rgba(217,72,15,0.35)', width: 1, value: pctValue },
         { label: 'advance threshold p_K + margin', stroke: COLORS.margin, width: 1.5, dash: [6, 5], value: pctValue },
       ],
       bands: [{ series: [3, 4], fill: COLORS.band }],
@@ -110,7 +111,8 @@ export function failureChart(container) {
       if (key === lastKey && plot) return;
       lastKey = key;
       const d = data(points, view);
-      if (!plot) plot = create(d, view.decision ? view.decision.alpha : view.policy.alpha);
+      const levels = view.decision ?? view.policy;
+      if (!plot) plot = create(d, levels.alpha, levels.advanceAlpha ?? levels.alpha);
       else plot.setData(d);
     },
     destroy() {
