@@ -29,10 +29,7 @@ export function nextDecisionGauges(v: View, now: number): Gauge[] {
   gauges.push(gauge('runs', runs, stage.minRuns, `${round(runs)} / ${stage.minRuns}`));
   if (v.q0 === null && !(d && d.q0 !== null)) {
     const ctrl = d?.control.N ?? v.evidence.total.control.runs;
-    // q0 is frozen once the control has enough runs AND the first stage has soaked
-    const c = gauge('control', ctrl, v.policy.minControlRuns, `${round(ctrl)} / ${v.policy.minControlRuns} for q0`);
-    if (c.done) gauges.push({ ...c, done: false, text: `${c.text}, frozen when the first stage has soaked` });
-    else gauges.push(c);
+    gauges.push(gauge('control', ctrl, v.policy.minControlRuns, `${round(ctrl)} / ${v.policy.minControlRuns} for q0`));
   }
   if (d && d.upper !== null && d.margin !== null) {
     const done = d.upper < d.margin;

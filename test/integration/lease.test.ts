@@ -1,20 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { Lease } from '../../server/store/lease';
-import { createRedis, type DcRedis } from '../../server/store/redis';
 import { RolloutStore } from '../../server/store/rollout-store';
-import { applyAction, createRollout } from '../../server/domain/rollout';
-import { resolvePolicy } from '../../server/domain/policy';
+import { applyAction } from '../../server/domain/rollout';
+import { storeRollout, useTestRedis } from '../support/store';
 
-let redis: DcRedis;
-beforeAll(() => {
-  redis = createRedis({ socket: process.env.DEPCANARY_TEST_REDIS_SOCKET! });
-});
-afterAll(() => redis.quit());
+const testRedis = useTestRedis();
 
 describe('controller lease with a fencing token (real Redis)', () => {
   const prefix = `t${randomBytes(5).toString('hex')}`;
 
   test('one holder at a time; a new holder gets a larger fence; a stale fence cannot write', async () => {
+    const redis = testRedis();
     const a = new Lease(redis, prefix, 'controller', 300);
     const b = new Lease(redis, prefix, 'controller', 300);
     const fa = await a.tick();
@@ -23,8 +19,7 @@ describe('controller lease with a fencing token (real Redis)', () => {
     expect(await a.tick()).toBe(fa);
 
     const store = new RolloutStore(redis, prefix);
-    const r = createRollout({ id: 'lease-r', library: 'six', stable: '1.0', candidate: '1.1', stages: [1, 100], salt: 's', policy: resolvePolicy(2), actor: 'x', now: 1 });
-    await store.create(r, { type: 'created', rolloutId: r.id, actor: 'x', reason: '', automatic: false, at: 1, fromState: 'active', toState: 'active', fromStage: 0, toStage: 0, revision: 1 });
+    const r = await storeRollout(store, { id: 'lease-r' });
 
     await new Promise((res) => setTimeout(res, 400)); // a's lease lapses (a paused process)
     const fb = await b.tick();
@@ -42,9 +37,9 @@ describe('the controller records an evaluation only under its current fence', ()
   const prefix = `t${randomBytes(5).toString('hex')}`;
 
   test('a stale fence cannot overwrite the decision or freeze q0', async () => {
+    const redis = testRedis();
     const store = new RolloutStore(redis, prefix);
-    const r = createRollout({ id: 'rec-r', library: 'six', stable: '1.0', candidate: '1.1', stages: [1, 100], salt: 's', policy: resolvePolicy(2), actor: 'x', now: 1 });
-    await store.create(r, { type: 'created', rolloutId: r.id, actor: 'x', reason: '', automatic: false, at: 1, fromState: 'active', toState: 'active', fromStage: 0, toStage: 0, revision: 1 });
+    const r = await storeRollout(store, { id: 'rec-r' });
     const a = new Lease(redis, prefix, 'controller', 200);
     await a.tick();
     await store.recordEvaluation(r.id, a.held!, { decision: { verdict: 'hold' }, q0: 0.05, point: { at: 1 }, event: { type: 'decision' } });

@@ -1,15 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { decide } from '../../server/domain/decision';
 import { resolvePolicy, upgradePolicy, type Policy } from '../../server/domain/policy';
-import { createRollout } from '../../server/domain/rollout';
-import { createRedis, type DcRedis } from '../../server/store/redis';
 import { RolloutStore } from '../../server/store/rollout-store';
+import { storeRollout, useTestRedis } from '../support/store';
 
-let redis: DcRedis;
-beforeAll(() => {
-  redis = createRedis({ socket: process.env.DEPCANARY_TEST_REDIS_SOCKET! });
-});
-afterAll(() => redis.quit());
+const testRedis = useTestRedis();
 
 /** A policy as an earlier server stored it: one level α = 0.05, no hard-break significance. */
 function legacyPolicy(): Policy {
@@ -19,9 +14,8 @@ function legacyPolicy(): Policy {
 
 describe('policies stored by an earlier server version (real Redis)', () => {
   test('a rollout read back gets the missing settings: its own alpha for the advance, defaults otherwise', async () => {
-    const store = new RolloutStore(redis, `t${randomBytes(5).toString('hex')}`);
-    const r = createRollout({ id: 'old-r', library: 'six', stable: '1.0', candidate: '1.1', stages: [1, 10, 100], salt: 's', policy: legacyPolicy(), actor: 'x', now: 1 });
-    await store.create(r, { type: 'created', rolloutId: r.id, actor: 'x', reason: '', automatic: false, at: 1, fromState: 'active', toState: 'active', fromStage: 0, toStage: 0, revision: 1 });
+    const store = new RolloutStore(testRedis(), `t${randomBytes(5).toString('hex')}`);
+    const r = await storeRollout(store, { id: 'old-r', stages: [1, 10, 100], policy: legacyPolicy() });
     const { rollout } = (await store.get(r.id))!;
     expect(rollout.policy).toMatchObject({ alpha: 0.05, advanceAlpha: 0.05, hardBreakPValue: 0.001, cap: 5 });
     expect(rollout.policy.stages).toEqual(legacyPolicy().stages);

@@ -4,7 +4,8 @@ import { chiSquare1Survival } from './chisq';
 import { aggregateArm } from './stats';
 
 /**
- * Data-quality alarms (DECISION.md): each one holds the rollout and alerts a human.
+ * Data-quality alarms (DECISION.md): each one holds the advance and alerts a human
+ * (control_runs_low only once the stage has soaked).
  *  - control_runs_low: the control arm has fewer capped runs than policy.minControlRuns;
  *  - sample_ratio_mismatch: the candidate share of machines reporting in this stage is far
  *    from the stage percent (χ² test, one degree of freedom, p < policy.srmPValue);
@@ -72,13 +73,28 @@ export interface AlarmInput {
   policy: Policy;
   controlCappedRuns: number;
   srm: SrmResult | null;
+  /** The stage has soaked (time in stage ≥ its soak). */
+  soaked: boolean;
 }
 
-export function dataQualityAlarms(x: AlarmInput): string[] {
+export interface Alarms {
+  /** "code: explanation"; every one holds the advance. */
+  alarms: string[];
+  /**
+   * Whether they call for a human. A thin control (control_runs_low) is normal in a rollout's
+   * first minutes: it alerts only once the stage has soaked (before that nothing could advance
+   * anyway). The other alarms alert at once.
+   */
+  alert: boolean;
+}
+
+export function dataQualityAlarms(x: AlarmInput): Alarms {
   const alarms: string[] = [];
+  let alert = false;
   const { policy, evidence } = x;
   if (x.controlCappedRuns < policy.minControlRuns) {
     alarms.push(`control_runs_low: the control arm has ${fmt(x.controlCappedRuns)} capped runs (< ${policy.minControlRuns})`);
+    alert = x.soaked;
   }
   const { srm } = x;
   if (srm && srm.pValue < policy.srmPValue) {
@@ -87,6 +103,7 @@ export function dataQualityAlarms(x: AlarmInput): string[] {
       `sample_ratio_mismatch: ${srm.candidateMachines} of ${total} machines in this stage are candidates ` +
         `(${pct(srm.candidateMachines / total)}, expected ${pct(srm.expectedShare)}; χ² = ${srm.chi2.toFixed(1)}, p = ${srm.pValue.toExponential(1)})`,
     );
+    alert = true;
   }
   const all = evidence.mismatched + evidence.counted;
   if (all > 0 && evidence.mismatched / all > policy.maxMismatchShare) {
@@ -94,8 +111,9 @@ export function dataQualityAlarms(x: AlarmInput): string[] {
       `mismatched_reports: ${evidence.mismatched} of ${all} reports (${pct(evidence.mismatched / all)}) installed neither ` +
         `the stable nor the candidate version (> ${pct(policy.maxMismatchShare)})`,
     );
+    alert = true;
   }
-  return alarms;
+  return { alarms, alert };
 }
 
 function fmt(x: number): string {

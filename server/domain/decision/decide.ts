@@ -53,12 +53,12 @@ export function decide(input: DecisionInput): Decision {
 
   let q0 = rollout.q0;
   let q0ToFreeze: number | null = null;
+  const soaked = stageAgeSeconds >= (stagePolicy?.soakSeconds ?? 0);
   // Fallback without fleet history: freeze q0 from the control once it has enough capped runs
   // AND the first stage has soaked. An advance needs the soak anyway, so waiting costs no
   // time, and a day or two of control data is far steadier than its first hour (which
   // broken-checkout machines, running many times an hour, bias upwards).
-  const controlSoaked = stageIndex > 0 || stageAgeSeconds >= (stagePolicy?.soakSeconds ?? 0);
-  if (q0 === null && pK !== null && ctrl.N >= policy.minControlRuns && controlSoaked) {
+  if (q0 === null && pK !== null && ctrl.N >= policy.minControlRuns && (stageIndex > 0 || soaked)) {
     q0 = pK;
     q0ToFreeze = pK;
   }
@@ -73,12 +73,8 @@ export function decide(input: DecisionInput): Decision {
   }
   const margin = stagePolicy && q0 !== null ? marginFor(stagePolicy, q0) : null;
   const srm = srmTest(cand.windowMachines, ctrl.windowMachines, percent);
-  const alarms = dataQualityAlarms({ evidence, policy, controlCappedRuns: ctrl.N, srm });
+  const { alarms, alert } = dataQualityAlarms({ evidence, policy, controlCappedRuns: ctrl.N, srm, soaked });
   const ageExceeded = stageAgeSeconds >= policy.maxStageAgeSeconds;
-  // A thin control in the first minutes of a rollout is normal: control_runs_low holds the
-  // advance from the start, but only alerts a human once the stage has soaked (before that,
-  // nothing could advance anyway).
-  const soaked = stageAgeSeconds >= (stagePolicy?.soakSeconds ?? 0);
 
   const active = !TERMINAL_STATES.has(rollout.state) && stageIndex < stages.length - 1 && stagePolicy !== undefined;
   let hardBreakP: number | null = null;
@@ -149,7 +145,7 @@ export function decide(input: DecisionInput): Decision {
     hardBreakP,
     blockers,
     alarms,
-    alert: alarms.some((a) => !a.startsWith('control_runs_low') || soaked) || (verdict === 'hold' && active && ageExceeded),
+    alert: alert || (verdict === 'hold' && active && ageExceeded),
     newInCandidate: newInCandidate(evidence.candidate.failingTests, evidence.control.failingTests, cand.G, ctrl.G),
     q0ToFreeze,
   };

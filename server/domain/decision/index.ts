@@ -4,7 +4,7 @@ export { halfWidth, tauFor, TAU_FLOOR } from './bound';
 export { aggregateArm, armVariance, floorRate } from './stats';
 export type { ArmAggregate } from './stats';
 export { dataQualityAlarms, sampleRatio, srmTest, srmWindowAfter } from './alarms';
-export type { SrmResult } from './alarms';
+export type { Alarms, SrmResult } from './alarms';
 export { chiSquare1Survival, erfc } from './chisq';
 export { binomialUpperTail } from './binomial';
 export { newInCandidate } from './tests';

@@ -1,7 +1,6 @@
 import type { ArmEvidence, MachineDay } from '../../../server/domain/evidence';
-import { FLEET, RANK, type World } from './fleet';
+import { FLEET, RANK, T0, type World } from './fleet';
 
-const T0 = Date.UTC(2025, 0, 6);
 const DAYS = Array.from({ length: FLEET.days }, (_, d) => new Date(T0 + d * 86_400_000).toISOString().slice(0, 10));
 
 /**

@@ -36,6 +36,8 @@ export const FLEET = {
 } as const;
 
 export const HOURS = FLEET.days * 24;
+/** The rollout starts at midnight UTC of this day (ms); the fleet's history is the week before. */
+export const T0 = Date.UTC(2025, 0, 6);
 export const MINUTES = HOURS * 60;
 
 /** Event kinds. */

@@ -9,12 +9,11 @@ import { decide } from '../../../server/domain/decision';
 import type { RolloutEvidence } from '../../../server/domain/evidence';
 import type { Policy } from '../../../server/domain/policy';
 import { Arm } from './arm';
-import { FLEET, HOURS, type World } from './fleet';
+import { FLEET, HOURS, T0, type World } from './fleet';
 import type { Scenario } from './scenarios';
 
 const { min, floor } = Math;
 
-export const T0 = Date.UTC(2025, 0, 6);
 const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
 

@@ -109,9 +109,6 @@ export function gauges(v, now = Date.now()) {
   if (v.q0 === null && !(d && d.q0 !== null)) {
     const ctrl = d ? d.control.N : v.evidence.total.control.runs;
     g('control', 'Control runs for q0', ctrl, v.policy.minControlRuns, `${num(ctrl)} of ${num(v.policy.minControlRuns)}`);
-    // q0 is frozen once the control has enough runs AND the first stage has soaked
-    const last = out[out.length - 1];
-    if (last.done) Object.assign(last, { done: false, text: `${last.text}, frozen when the first stage has soaked` });
   }
   if (d && d.upper !== null && d.margin !== null) {
     const done = d.upper < d.margin;
