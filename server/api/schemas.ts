@@ -68,6 +68,15 @@ export const policyOverride = z.strictObject({
   srmPValue: z.number().min(0).max(1).optional(),
   hardBreakMinMachines: z.number().int().min(1).max(1e6).optional(),
   hardBreakPValue: z.number().gt(0).max(1).optional(),
+  // segments (docs/decision.md, "Segments"); 0 turns a family off
+  projectAlpha: z.number().min(0).lt(0.5).optional(),
+  pythonAlpha: z.number().min(0).lt(0.5).optional(),
+  signatureAlpha: z.number().min(0).lt(0.5).optional(),
+  maxProjects: z.number().int().min(0).max(10_000).optional(),
+  maxPythons: z.number().int().min(0).max(100).optional(),
+  maxSignatures: z.number().int().min(0).max(100_000).optional(),
+  maxNewSegmentsPerMachineDay: z.number().int().min(0).max(10_000).optional(),
+  segmentMinMachines: z.number().int().min(1).max(1e6).optional(),
   stage: stagePolicy.optional(),
   stages: z.array(stagePolicy).max(20).optional(),
 });

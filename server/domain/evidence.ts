@@ -3,6 +3,8 @@
  * each arm, cumulative over the rollout's stages, plus failing-test tallies. Capping and
  * every statistic are computed by the rule (server/domain/decision/), never by the store.
  */
+import type { SegmentEvidence } from './segments/types';
+
 export type Arm = 'candidate' | 'control';
 
 export interface MachineDay {
@@ -37,6 +39,8 @@ export interface RolloutEvidence {
   counted: number;
   /** Wall-clock ms of the newest counted report, or null. */
   lastReportAt: number | null;
+  /** Per project, Python and failure signature (server/domain/segments); absent: no segment tests. */
+  segments?: SegmentEvidence;
 }
 
 /** Per stage and arm counters, for people (API, CLI, dashboard). */

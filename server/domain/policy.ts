@@ -1,3 +1,5 @@
+import { invalid } from './errors';
+
 /**
  * Rollout policy: the thresholds of the decision rule (see docs/decision.md). All durations
  * are seconds so tests and demos can run a whole rollout in a minute.
@@ -16,8 +18,9 @@ export interface StagePolicy {
 
 export interface Policy {
   /**
-   * False-rollback probability over the whole rollout: the level of the always-valid bound
-   * behind the regression rollback (D − h > 0).
+   * False-rollback probability over the whole rollout. Split across the tests that can roll
+   * back: the segment families get projectAlpha, pythonAlpha and signatureAlpha, and the
+   * run-level bound behind the regression rollback (D − h > 0) the rest (docs/decision.md).
    */
   alpha: number;
   /**
@@ -44,6 +47,24 @@ export interface Policy {
    * least the control's capped failure rate and q0 (docs/decision.md, "Order of the verdicts").
    */
   hardBreakPValue: number;
+  // --- segments (docs/decision.md, "Segments") --------------------------------------------
+  /** Share of alpha for the project tests (first run failed / errored, per consumer project). */
+  projectAlpha: number;
+  /** Share of alpha for the Python tests (first run failed / errored, per Python minor version). */
+  pythonAlpha: number;
+  /** Share of alpha for the signature tests (first failure of one test id of one project). */
+  signatureAlpha: number;
+  /** Projects tracked per rollout (first come; the table never shrinks): bounds the split. */
+  maxProjects: number;
+  /** Python minor versions tracked per rollout. */
+  maxPythons: number;
+  /** Failure signatures (project + test id) tracked per rollout. */
+  maxSignatures: number;
+  /** New segments of any family one machine may add to the tables per UTC day. */
+  maxNewSegmentsPerMachineDay: number;
+  /** A segment rollback needs at least this many distinct candidate machines with the event. */
+  segmentMinMachines: number;
+  // --- end segments ---------------------------------------------------------------------------
   /** One entry per stage before the last (the last stage, 100%, is the promoted state). */
   stages: StagePolicy[];
 }
@@ -68,6 +89,14 @@ export const POLICY_DEFAULTS: Omit<Policy, 'stages'> = {
   srmPValue: 0.001,
   hardBreakMinMachines: 3,
   hardBreakPValue: 0.001,
+  projectAlpha: 0.0005,
+  pythonAlpha: 0.0005,
+  signatureAlpha: 0.0015,
+  maxProjects: 100,
+  maxPythons: 8,
+  maxSignatures: 2000,
+  maxNewSegmentsPerMachineDay: 20,
+  segmentMinMachines: 3,
 };
 
 export type StagePolicyOverride = Partial<StagePolicy>;
@@ -95,7 +124,21 @@ export function resolvePolicy(stageCount: number, ...layers: (PolicyOverride | u
       stages[i] = { ...stages[i]!, ...stripUndefined(stage ?? {}), ...stripUndefined(perStage?.[i] ?? {}) };
     }
   }
-  return { ...base, stages };
+  const policy = { ...base, stages };
+  const left = runLevelAlpha(policy);
+  if (!(left > 0)) {
+    throw invalid(
+      `policy: projectAlpha + pythonAlpha + signatureAlpha (${policy.projectAlpha + policy.pythonAlpha + policy.signatureAlpha}) ` +
+        `must stay below alpha (${policy.alpha}): alpha is split between them and the run-level bound`,
+      { field: 'policy' },
+    );
+  }
+  return policy;
+}
+
+/** The run-level bound's share of `alpha`: what the segment families leave (docs/decision.md). */
+export function runLevelAlpha(p: Pick<Policy, 'alpha' | 'projectAlpha' | 'pythonAlpha' | 'signatureAlpha'>): number {
+  return p.alpha - p.projectAlpha - p.pythonAlpha - p.signatureAlpha;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

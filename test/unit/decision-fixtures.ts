@@ -8,10 +8,12 @@ export const HOUR_MS = 3_600_000;
 export const DAY = '2025-01-06';
 
 /**
- * The hand-computed cases use one level, α = 0.05, for both bounds (a = 2α = 0.1); the
- * defaults (α = 0.01 for the rollback, 0.05 for the advance) have cases of their own.
+ * The hand-computed cases use one level, α = 0.05, for both bounds (a = 2α = 0.1), all of
+ * it for the run-level bound (the segment families off); the defaults (α = 0.01 split into
+ * 0.0075 for the run-level rollback and 0.0025 for the segments, 0.05 for the advance) have
+ * cases of their own.
  */
-export const REFERENCE_LEVELS: PolicyOverride = { alpha: 0.05, advanceAlpha: 0.05 };
+export const REFERENCE_LEVELS: PolicyOverride = { alpha: 0.05, advanceAlpha: 0.05, projectAlpha: 0, pythonAlpha: 0, signatureAlpha: 0 };
 
 export function policy(over?: PolicyOverride, stageCount = 3): Policy {
   return resolvePolicy(stageCount, REFERENCE_LEVELS, over);

@@ -83,18 +83,19 @@ describe('decision: verdicts', () => {
     expect(d.reason).toMatch(/candidate 20\.0% .*\(D = \+15\.0 pts ± 6\.4/);
   });
 
-  test('default levels: the rollback bound at α = 0.01, the advance bound at 0.05', () => {
-    // V = 5.37745e-4 as above; a = 2·0.01 = 0.02: ln((V+τ²)/(V·a²)) = ln(3.037745e-3 / 2.15098e-7)
-    // = ln(14122.6) = 9.555550 → h = sqrt(5.37745e-4 × 1.215098 × 9.555550) = 0.0790168.
+  test('default levels: the rollback bound at α = 0.01 less the segments\' 0.0025, the advance bound at 0.05', () => {
+    // V = 5.37745e-4 as above; run-level α = 0.01 − 0.0005 − 0.0005 − 0.0015 = 0.0075, a = 0.015:
+    // ln((V+τ²)/(V·a²)) = ln(3.037745e-3 / 1.20993e-7) = ln(25106.9) = 10.130897
+    // → h = sqrt(5.37745e-4 × 1.215098 × 10.130897) = 0.0813612.
     // Candidate 10 × (20 runs, 3 failures) + 10 × (20 runs, 2 failures): F = 12.5 of 100,
     // p_T = 0.125, D = 0.075; residuals ±0.125 → cluster 20/19 · 0.3125/10⁴ = 3.3e-5 < floor.
     const cand = [...fleet('a', 10, 20, 3), ...fleet('b', 10, 20, 2)];
     const def = rollout({ policy: resolvePolicy(3) });
     const d = decide({ now: T0 + HOUR_MS, rollout: def, evidence: evidence(cand, control180()) });
-    expect([d.alpha, d.advanceAlpha]).toEqual([0.01, 0.05]);
-    expect(d.h).toBeCloseTo(0.0790168, 6);
+    expect([d.alpha, d.runAlpha, d.advanceAlpha]).toEqual([0.01, expect.closeTo(0.0075, 15), 0.05]);
+    expect(d.h).toBeCloseTo(0.0813612, 6);
     expect(d.hAdvance).toBeCloseTo(H_REF, 6);
-    expect(d.lower).toBeCloseTo(0.075 - 0.0790168, 6); // < 0: no rollback at α = 0.01 …
+    expect(d.lower).toBeCloseTo(0.075 - 0.0813612, 6); // < 0: no rollback at α = 0.0075 …
     expect(d.upper).toBeCloseTo(0.075 + H_REF, 6);
     expect(d.verdict).toBe('hold');
     // … where one level of 0.05 would have rolled back (0.075 − 0.0643 > 0)

@@ -1,4 +1,5 @@
 import type { RolloutState } from '../rollout';
+import { segmentReason } from '../segments';
 import type { Decision, DecisionRule } from './types';
 
 export interface ExplainContext {
@@ -84,6 +85,8 @@ export function explain(d: Decision, x: ExplainContext): string {
       );
     case 'regression':
       return `Regression: ${comparison(d)}; the always-valid lower bound ${pts(d.lower)} is above zero.`;
+    case 'segment':
+      return `Segment regression: ${d.segments ? segmentReason(d.segments) : 'n/a'}; the whole arms: ${comparison(d)}.`;
     case 'advance':
       return (
         `Advance from ${d.percent}%: after ${hours(d.stageAgeSeconds)}, ${comparison(d)}; ` +

@@ -1,5 +1,6 @@
 import type { RolloutEvidence } from '../evidence';
 import type { Rollout } from '../rollout';
+import type { SegmentSummary } from '../segments';
 
 /** What decide() needs: the clock (ms since epoch), the rollout's settings and its evidence. */
 export interface DecisionInput {
@@ -17,6 +18,8 @@ export type DecisionRule =
   | 'hard_break'
   /** rollback: the always-valid lower bound of D = p_T − p_K is above 0. */
   | 'regression'
+  /** rollback: one segment (a project, a Python version or a failing test) is worse on the candidate (see `segments.fired`). */
+  | 'segment'
   /** advance: every condition of the stage holds. */
   | 'advance'
   /** hold: no frozen q0 yet and the control arm is too thin to freeze one. */
@@ -77,7 +80,7 @@ export interface Decision {
   control: ArmSummary;
   /** p_T − p_K. */
   D: number | null;
-  /** Always-valid half-width at level `alpha`: the regression rollback needs D − h > 0. */
+  /** Always-valid half-width at level `runAlpha`: the regression rollback needs D − h > 0. */
   h: number | null;
   /** Always-valid half-width at level `advanceAlpha`: an advance needs D + hAdvance < margin. */
   hAdvance: number | null;
@@ -91,7 +94,10 @@ export interface Decision {
   tau: number;
   /** The q0 used: the rollout's frozen q0, or the one being frozen now, or null. */
   q0: number | null;
+  /** The rollout's false-rollback level, split between the run-level bound and the segment families. */
   alpha: number;
+  /** The run-level bound's share of `alpha` (the level of h). */
+  runAlpha: number;
   advanceAlpha: number;
   /**
    * When at least hardBreakMinMachines and half of the candidate machines failed every run
@@ -108,6 +114,8 @@ export interface Decision {
   alert: boolean;
   /** Top failing test ids over-represented in the candidate arm (at most 10). */
   newInCandidate: NewInCandidate[];
+  /** The segment tests: the segment that fired, the strongest evidence, table use and levels (null without segment evidence). */
+  segments: SegmentSummary | null;
   /** When the rollout has no q0 yet and the control is now large enough: the value to store. */
   q0ToFreeze: number | null;
 }

@@ -1,0 +1,12 @@
+export type { SegmentArm, SegmentEvidence, SegmentKind, SegmentStats, SignatureStats } from './types';
+export { emptySegmentEvidence } from './types';
+export { CODE, SEP, STAT, field, parseField, projectSegment, pythonMinor, segmentLabel, stageOf } from './names';
+export type { Family, ParsedField } from './names';
+export { segmentPlan, tableLimits } from './plan';
+export type { Guard, PlanGroup, SegmentPlan, SegmentPolicy, SegmentReport, TableLimits } from './plan';
+export { SegmentLedger, segmentEvidence } from './ledger';
+export { SEGMENT_MIXTURE, SIGNATURE_MIXTURE, log10EValue, total } from './etest';
+export type { Mixture, StageEvents } from './etest';
+export { THRESHOLD_EPS, TOP_FINDINGS, runAlpha, segmentCheck, stageShares } from './check';
+export type { SegmentAlphas, SegmentCheckPolicy, SegmentEvent, SegmentFinding, SegmentSummary } from './check';
+export { evidenceFigure, findingSentence, segmentReason } from './explain';

@@ -1,0 +1,130 @@
+import { CODE, SEP, STAT, field, projectSegment, pythonMinor, type Family } from './names';
+
+/**
+ * The ingestion plan of one report for one rollout: which segment counters it increments,
+ * each behind guards that implement the caps. This is the one place where the caps are
+ * defined; the store executes plans atomically (server/store/lua/ingest.lua) and the
+ * in-memory ledger (./ledger.ts) executes them the same way for the simulation and tests.
+ *
+ * Guards of a group are evaluated in order and the first one that fails stops the group:
+ *  - `admit`: the segment is in its family's table, or is added to it when the table has
+ *    room and the counting unit (machine) has not used its daily budget of new segments;
+ *    otherwise the refusal is counted and the group stops. Tables never shrink, so the
+ *    number of segments ever tested is bounded by the table sizes fixed in the policy.
+ *  - `member`: the segment is in its table (no side effect).
+ *  - `cap`: increments a counter and passes while it is ≤ limit (per unit and UTC day).
+ *  - `first`: adds a member to the rollout's first-occurrence set and passes if it is new.
+ * A group whose guards all pass increments its fields in the arm's aggregate hash.
+ *
+ * A source cap (the trust work: per enrolment or address block) is one more guard on the
+ * same groups, e.g. `{ op: 'cap', field: <source>\t<segment>\t<day>, limit }`, and the
+ * budget for new segments can be keyed by source the same way.
+ */
+export type Guard =
+  | { op: 'admit'; family: Family; member: string }
+  | { op: 'member'; family: Family; member: string }
+  | { op: 'cap'; field: string; limit: number }
+  | { op: 'first'; member: string };
+
+export interface PlanGroup {
+  guards: Guard[];
+  /** Fields of the arm's aggregate hash, each incremented by 1. */
+  incr: string[];
+}
+
+export interface SegmentPlan {
+  arm: 'candidate' | 'control';
+  /** Budget counter of the counting unit for this UTC day (new segments it may add). */
+  budgetField: string;
+  limits: TableLimits;
+  groups: PlanGroup[];
+}
+
+export interface TableLimits {
+  project: number;
+  python: number;
+  signature: number;
+  /** New segments (all families) one machine may add per UTC day. */
+  budget: number;
+}
+
+export interface SegmentPolicy {
+  /** Runs counted per machine, UTC day and segment (the arm totals' cap). */
+  cap: number;
+  maxProjects: number;
+  maxPythons: number;
+  maxSignatures: number;
+  maxNewSegmentsPerMachineDay: number;
+}
+
+export interface SegmentReport {
+  machine: string;
+  /** UTC day of the run, YYYY-MM-DD. */
+  day: string;
+  /** The rollout's stage index when the report was counted. */
+  stage: number;
+  arm: 'candidate' | 'control';
+  project: string;
+  python: string;
+  outcome: 'pass' | 'fail' | 'error';
+  failedTests: readonly string[];
+}
+
+export function tableLimits(p: SegmentPolicy): TableLimits {
+  return { project: p.maxProjects, python: p.maxPythons, signature: p.maxSignatures, budget: p.maxNewSegmentsPerMachineDay };
+}
+
+/**
+ * Groups per segment with runs (project, Python):
+ *  1. admit; cap (runs of this machine, day and segment ≤ cap) → N, and F / E when it failed / errored;
+ *  2. member; first (this machine's first run in the segment) → first runs of the stage, failed / errored.
+ * Per failing test id of a failed or errored run (dedupled; signatures need a project):
+ *  3. admit the signature; first (this machine's first failure of it) → first failures of the stage.
+ */
+export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
+  const groups: PlanGroup[] = [];
+  const bad = r.outcome !== 'pass';
+  const err = r.outcome === 'error';
+  const unitDay = `${r.machine}${SEP}${r.day}`;
+  const withRuns = (family: 'project' | 'python', name: string | null) => {
+    if (name === null) return;
+    const seg = `${CODE[family]}${SEP}${name}`;
+    const runs = [field(STAT.runs, family, name)];
+    if (bad) runs.push(field(STAT.failed, family, name));
+    if (err) runs.push(field(STAT.errored, family, name));
+    groups.push({
+      guards: [
+        { op: 'admit', family, member: name },
+        { op: 'cap', field: `${seg}${SEP}${unitDay}`, limit: p.cap },
+      ],
+      incr: runs,
+    });
+    const first = [field(STAT.firstRuns(r.stage), family, name)];
+    if (bad) first.push(field(STAT.firstFailed(r.stage), family, name));
+    if (err) first.push(field(STAT.firstErrored(r.stage), family, name));
+    groups.push({
+      guards: [
+        { op: 'member', family, member: name },
+        { op: 'first', member: `${seg}${SEP}${r.machine}` },
+      ],
+      incr: first,
+    });
+  };
+  const project = projectSegment(r.project);
+  withRuns('project', project);
+  withRuns('python', pythonMinor(r.python));
+  if (bad && project !== null) {
+    for (const test of new Set(r.failedTests)) {
+      if (test === '' || test.includes(SEP)) continue;
+      const sig = `${project}${SEP}${test}`;
+      groups.push({
+        guards: [
+          { op: 'admit', family: 'signature', member: sig },
+          { op: 'first', member: `${CODE.signature}${SEP}${sig}${SEP}${r.machine}` },
+        ],
+        incr: [field(STAT.firstFailure(r.stage), 'signature', project, test)],
+      });
+    }
+  }
+  return { arm: r.arm, budgetField: unitDay, limits: tableLimits(p), groups };
+}
