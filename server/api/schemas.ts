@@ -77,6 +77,7 @@ export const policyOverride = z.strictObject({
   maxSignatures: z.number().int().min(0).max(100_000).optional(),
   maxNewSegmentsPerMachineDay: z.number().int().min(0).max(10_000).optional(),
   segmentMinMachines: z.number().int().min(1).max(1e6).optional(),
+  segmentHoldFactor: z.number().min(1).max(1e6).optional(),
   stage: stagePolicy.optional(),
   stages: z.array(stagePolicy).max(20).optional(),
 });

@@ -3,6 +3,7 @@
  * each arm, cumulative over the rollout's stages, plus failing-test tallies. Capping and
  * every statistic are computed by the rule (server/domain/decision/), never by the store.
  */
+import type { ArmAggregateSource } from './decision/accumulator';
 import type { SegmentEvidence } from './segments/types';
 
 export type Arm = 'candidate' | 'control';
@@ -26,6 +27,11 @@ export interface FailingTest {
 
 export interface ArmEvidence {
   machineDays: MachineDay[];
+  /**
+   * The arm's aggregate kept as runs arrive (decision/accumulator.ts), instead of the
+   * machine-days: when present the rule reads it and ignores `machineDays`.
+   */
+  aggregate?: ArmAggregateSource;
   /** Most frequent first; capped by the store. */
   failingTests: FailingTest[];
 }

@@ -64,6 +64,12 @@ export interface Policy {
   maxNewSegmentsPerMachineDay: number;
   /** A segment rollback needs at least this many distinct candidate machines with the event. */
   segmentMinMachines: number;
+  /**
+   * An advance waits while a segment with segmentMinMachines candidate machines is within this
+   * factor of its level (e ≥ level / factor): nearly proven bad, so not yet exposed to more
+   * machines. 1 turns the wait off.
+   */
+  segmentHoldFactor: number;
   // --- end segments ---------------------------------------------------------------------------
   /** One entry per stage before the last (the last stage, 100%, is the promoted state). */
   stages: StagePolicy[];
@@ -97,6 +103,7 @@ export const POLICY_DEFAULTS: Omit<Policy, 'stages'> = {
   maxSignatures: 2000,
   maxNewSegmentsPerMachineDay: 20,
   segmentMinMachines: 3,
+  segmentHoldFactor: 10,
 };
 
 export type StagePolicyOverride = Partial<StagePolicy>;

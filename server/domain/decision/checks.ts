@@ -1,4 +1,4 @@
-import type { RolloutEvidence } from '../evidence';
+import type { ArmEvidence, RolloutEvidence } from '../evidence';
 import { marginFor, runLevelAlpha, type Policy, type StagePolicy } from '../policy';
 import { segmentCheck, type SegmentSummary } from '../segments';
 import { binomialUpperTail } from './binomial';
@@ -27,8 +27,8 @@ export interface ArmsCheck {
 
 /** Capped per-arm aggregates and variances; `window` selects the days of the sample-ratio test. */
 export function armsCheck(evidence: RolloutEvidence, cap: number, window: string | null): ArmsCheck {
-  const cand = aggregateArm(evidence.candidate, cap, window);
-  const ctrl = aggregateArm(evidence.control, cap, window);
+  const cand = armAggregate(evidence.candidate, cap, window);
+  const ctrl = armAggregate(evidence.control, cap, window);
   const q = floorRate(ctrl);
   return {
     cand, ctrl, q,
@@ -37,6 +37,13 @@ export function armsCheck(evidence: RolloutEvidence, cap: number, window: string
     pT: cand.N > 0 ? cand.F / cand.N : null,
     pK: ctrl.N > 0 ? ctrl.F / ctrl.N : null,
   };
+}
+
+/** The arm's aggregate: kept as runs arrived (with the same cap), or computed from its machine-days. */
+export function armAggregate(arm: ArmEvidence, cap: number, window: string | null): ArmAggregate {
+  if (!arm.aggregate) return aggregateArm(arm, cap, window);
+  if (arm.aggregate.cap !== cap) throw new RangeError(`the arm's aggregate was kept with cap ${arm.aggregate.cap}, the policy caps at ${cap}`);
+  return arm.aggregate.aggregate(window);
 }
 
 export interface Q0Check {
@@ -122,6 +129,7 @@ export function segmentsCheck(evidence: RolloutEvidence, stages: readonly number
     maxPythons: policy.maxPythons,
     maxSignatures: policy.maxSignatures,
     segmentMinMachines: policy.segmentMinMachines,
+    segmentHoldFactor: policy.segmentHoldFactor,
   });
 }
 
@@ -133,6 +141,8 @@ export function regressionCheck(arms: ArmsCheck, bound: BoundCheck): { fired: bo
 export interface AdvanceInput {
   q0: number | null;
   alarms: readonly string[];
+  /** The segment check's result (a suspect segment holds the advance). */
+  segments: SegmentSummary | null;
   stageAgeSeconds: number;
   stage: StagePolicy;
   arms: ArmsCheck;
@@ -145,6 +155,7 @@ export function advanceCheck(x: AdvanceInput): { blockers: DecisionRule[]; margi
   const blockers: DecisionRule[] = [];
   if (x.q0 === null) blockers.push('no_q0');
   if (x.alarms.length > 0) blockers.push('data_quality');
+  if (x.segments?.suspect) blockers.push('segment_suspect');
   if (x.stageAgeSeconds < x.stage.soakSeconds) blockers.push('insufficient_soak');
   if (x.arms.cand.G < x.stage.minMachines) blockers.push('insufficient_machines');
   if (x.arms.cand.N < x.stage.minRuns) blockers.push('insufficient_runs');

@@ -58,7 +58,7 @@ export function decide(input: DecisionInput): Decision {
       verdict = 'rollback';
       rule = 'regression';
     } else {
-      blockers = advanceCheck({ q0, alarms, stageAgeSeconds, stage: stagePolicy, arms, bound }).blockers;
+      blockers = advanceCheck({ q0, alarms, segments, stageAgeSeconds, stage: stagePolicy, arms, bound }).blockers;
       if (blockers.length === 0) {
         verdict = 'advance';
         rule = 'advance';

@@ -1,5 +1,5 @@
 import type { RolloutState } from '../rollout';
-import { segmentReason } from '../segments';
+import { evidenceFigure, findingSentence, segmentReason } from '../segments';
 import type { Decision, DecisionRule } from './types';
 
 export interface ExplainContext {
@@ -56,6 +56,8 @@ function blockerText(rule: DecisionRule, d: Decision, x: ExplainContext): string
       return d.control.N >= x.minControlRuns
         ? `no baseline failure rate q0 yet: it is frozen from the control arm (${runs(d.control.N)} capped runs) once the first stage has soaked`
         : `no baseline failure rate q0 yet: the control arm has ${runs(d.control.N)} of the ${x.minControlRuns} capped runs needed to freeze it`;
+    case 'segment_suspect':
+      return d.segments?.suspect ? `a segment is nearly proven worse (${findingSentence(d.segments.suspect)}; ${evidenceFigure(d.segments.suspect)})` : 'a segment is nearly proven worse';
     case 'data_quality':
       return `data-quality alarm (${d.alarms.map((a) => a.split(':')[0]).join(', ')})`;
     case 'insufficient_soak':

@@ -26,6 +26,8 @@ export type DecisionRule =
   | 'no_q0'
   /** hold: a data-quality alarm is raised (see `alarms`). */
   | 'data_quality'
+  /** hold: a segment is nearly proven worse on the candidate (see `segments.suspect`). */
+  | 'segment_suspect'
   | 'insufficient_soak'
   | 'insufficient_machines'
   | 'insufficient_runs'

@@ -1,7 +1,7 @@
 import { percentToBasisPoints } from '../bucketing';
 import { SEGMENT_MIXTURE, SIGNATURE_MIXTURE, log10EValue, total, type Mixture } from './etest';
 import { segmentLabel, type Family } from './names';
-import type { SegmentArm, SegmentEvidence, SegmentStats } from './types';
+import type { SegmentEvidence, SegmentStats, SignatureStats } from './types';
 
 /**
  * The segment tests beside the run-level rule (docs/decision.md, "Segments"). The
@@ -26,6 +26,8 @@ export interface SegmentCheckPolicy extends SegmentAlphas {
   maxSignatures: number;
   /** Candidate machines (events) a segment rollback needs at least. */
   segmentMinMachines: number;
+  /** A segment within this factor of its level (with segmentMinMachines candidate machines) is `suspect`. */
+  segmentHoldFactor: number;
 }
 
 export type SegmentEvent = 'test' | 'failure' | 'error';
@@ -52,6 +54,8 @@ export interface SegmentFinding {
   log10Threshold: number;
   /** The e-value reached its threshold with at least segmentMinMachines candidate machines. */
   fired: boolean;
+  /** Not fired, but with segmentMinMachines candidate machines and within segmentHoldFactor of the threshold. */
+  suspect: boolean;
 }
 
 export interface SegmentSummary {
@@ -59,6 +63,8 @@ export interface SegmentSummary {
   fired: SegmentFinding | null;
   /** When a signature fired: every test id of its project that fired (for the explanation). */
   firedTests: string[];
+  /** The strongest suspect segment (nearly fired: it holds the advance), or null. */
+  suspect: SegmentFinding | null;
   /** The strongest evidence against the candidate (e > 1), strongest first, at most 10. */
   top: SegmentFinding[];
   tracked: Record<Family, number>;
@@ -87,9 +93,40 @@ function log10Threshold(familyAlpha: number, tests: number): number {
   return familyAlpha > 0 && tests > 0 ? Math.log10(tests / familyAlpha) : Number.POSITIVE_INFINITY;
 }
 
-interface Candidate {
-  finding: SegmentFinding;
+/**
+ * Evidence kept in place between evaluations (the simulation's) mostly does not change from
+ * one evaluation to the next: the e-value of a signature is reused while its counts, the
+ * shares and the mixture are the same objects and values.
+ */
+const memo = new WeakMap<SignatureStats, { c: number[]; k: number[]; shares: readonly number[]; mixture: Mixture; v: number }>();
+
+function memoLog10E(s: SignatureStats, shares: readonly number[], mixture: Mixture): number {
+  const m = memo.get(s);
+  if (m && m.mixture === mixture && sameNumbers(m.shares, shares) && sameNumbers(m.c, s.candidate) && sameNumbers(m.k, s.control)) return m.v;
+  const v = log10EValue(s, shares, mixture);
+  memo.set(s, { c: [...s.candidate], k: [...s.control], shares: [...shares], mixture, v });
+  return v;
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** One test's result before it becomes a finding (findings are built only for the few shown). */
+interface Scored {
+  family: Family;
+  event: SegmentEvent;
+  stats: SegmentStats | undefined;
+  sig: SignatureStats | null;
+  candidateEvents: number;
+  controlEvents: number;
+  log10E: number;
+  log10Threshold: number;
   margin: number;
+  fired: boolean;
+  suspect: boolean;
 }
 
 export function segmentCheck(
@@ -100,13 +137,14 @@ export function segmentCheck(
   mixtures: { signature: Mixture; segment: Mixture } = { signature: SIGNATURE_MIXTURE, segment: SEGMENT_MIXTURE },
 ): SegmentSummary {
   const shares = stageShares(stages);
-  const found: Candidate[] = [];
-  const projects = new Map(evidence.projects.map((s) => [s.name, s]));
-  const consider = (f: Omit<SegmentFinding, 'fired' | 'label'>) => {
-    const margin = f.log10E - f.log10Threshold;
-    const fired = margin >= -THRESHOLD_EPS && f.candidateEvents >= policy.segmentMinMachines;
-    const finding: SegmentFinding = { ...f, label: segmentLabel(f.family, f.segment, f.test ?? undefined), fired };
-    if (f.log10E > 0 || fired) found.push({ finding, margin });
+  const scored: Scored[] = [];
+  const holdMargin = -Math.log10(Math.max(1, policy.segmentHoldFactor)) - THRESHOLD_EPS;
+  const score = (x: Omit<Scored, 'margin' | 'fired' | 'suspect'>) => {
+    const margin = x.log10E - x.log10Threshold;
+    const enough = x.candidateEvents >= policy.segmentMinMachines;
+    const fired = margin >= -THRESHOLD_EPS && enough;
+    const suspect = !fired && enough && margin >= holdMargin;
+    if (x.log10E > 0 || fired) scored.push({ ...x, margin, fired, suspect });
   };
 
   const segThresholds = {
@@ -116,15 +154,14 @@ export function segmentCheck(
   const withRuns = (s: SegmentStats) => {
     const threshold = segThresholds[s.kind];
     if (!Number.isFinite(threshold)) return;
-    const ctx = context(s);
     for (const event of ['failure', 'error'] as const) {
-      const pick = (a: SegmentArm) => (event === 'failure' ? a.firstFailed : a.firstErrored);
-      const ev = { candidate: pick(s.candidate), control: pick(s.control) };
+      const ev = event === 'failure'
+        ? { candidate: s.candidate.firstFailed, control: s.control.firstFailed }
+        : { candidate: s.candidate.firstErrored, control: s.control.firstErrored };
       const candidateEvents = total(ev.candidate);
       if (candidateEvents === 0) continue;
-      consider({
-        family: s.kind, event, segment: s.name, test: null,
-        candidateEvents, controlEvents: total(ev.control), ...ctx,
+      score({
+        family: s.kind, event, stats: s, sig: null, candidateEvents, controlEvents: total(ev.control),
         log10E: log10EValue(ev, shares, mixtures.segment), log10Threshold: threshold,
       });
     }
@@ -134,33 +171,63 @@ export function segmentCheck(
 
   const sigThreshold = log10Threshold(policy.signature, policy.maxSignatures);
   if (Number.isFinite(sigThreshold)) {
+    let projects: Map<string, SegmentStats> | null = null;
     for (const s of evidence.signatures) {
       const candidateEvents = total(s.candidate);
       if (candidateEvents === 0) continue;
-      const p = projects.get(s.project);
-      consider({
-        family: 'signature', event: 'test', segment: s.project, test: s.test,
-        candidateEvents, controlEvents: total(s.control),
-        ...(p ? context(p) : { candidateMachines: null, controlMachines: null, candidateRuns: null, controlRuns: null }),
-        log10E: log10EValue(s, shares, mixtures.signature), log10Threshold: sigThreshold,
+      const log10E = memoLog10E(s, shares, mixtures.signature);
+      if (!(log10E > 0)) continue;
+      projects ??= new Map(evidence.projects.map((p) => [p.name, p]));
+      score({
+        family: 'signature', event: 'test', stats: projects.get(s.project), sig: s, candidateEvents, controlEvents: total(s.control),
+        log10E, log10Threshold: sigThreshold,
       });
     }
   }
 
-  found.sort((a, b) => b.margin - a.margin || b.finding.candidateEvents - a.finding.candidateEvents || order(a.finding, b.finding));
-  const fired = found.find((c) => c.finding.fired)?.finding ?? null;
+  // Only the strongest few are shown: select them (and the strongest that fired) in one pass
+  // instead of sorting every test that has some evidence.
+  const top: Scored[] = [];
+  let firedScore: Scored | undefined;
+  let suspectScore: Scored | undefined;
+  for (const x of scored) {
+    if (x.fired && (!firedScore || before(x, firedScore))) firedScore = x;
+    if (x.suspect && (!suspectScore || before(x, suspectScore))) suspectScore = x;
+    if (top.length === TOP_FINDINGS && !before(x, top[TOP_FINDINGS - 1]!)) continue;
+    let i = Math.min(top.length, TOP_FINDINGS - 1);
+    if (top.length < TOP_FINDINGS) top.push(x);
+    while (i > 0 && before(x, top[i - 1]!)) {
+      top[i] = top[i - 1]!;
+      i--;
+    }
+    top[i] = x;
+  }
+  const fired = firedScore ? finding(firedScore) : null;
+  const suspect = suspectScore ? finding(suspectScore) : null;
   const firedTests =
     fired?.family === 'signature'
-      ? found.filter((c) => c.finding.fired && c.finding.family === 'signature' && c.finding.segment === fired.segment).map((c) => c.finding.test!)
+      ? scored.filter((x) => x.fired && x.family === 'signature' && x.sig!.project === fired.segment).sort((a, b) => (before(a, b) ? -1 : 1)).map((x) => x.sig!.test)
       : [];
   return {
     fired,
     firedTests,
-    top: found.slice(0, TOP_FINDINGS).map((c) => c.finding),
+    suspect,
+    top: top.map((x) => (x === firedScore ? fired! : x === suspectScore ? suspect! : finding(x))),
     tracked: { project: evidence.projects.length, python: evidence.pythons.length, signature: evidence.signatures.length },
     limits: { project: policy.maxProjects, python: policy.maxPythons, signature: policy.maxSignatures },
     refused: { ...evidence.refused },
     alpha: { run: runAlpha(alpha, policy), project: policy.project, python: policy.python, signature: policy.signature },
+  };
+}
+
+function finding(x: Scored): SegmentFinding {
+  const segment = x.sig ? x.sig.project : x.stats!.name;
+  const test = x.sig ? x.sig.test : null;
+  return {
+    family: x.family, event: x.event, segment, test, label: segmentLabel(x.family, segment, test ?? undefined),
+    candidateEvents: x.candidateEvents, controlEvents: x.controlEvents,
+    ...(x.stats ? context(x.stats) : { candidateMachines: null, controlMachines: null, candidateRuns: null, controlRuns: null }),
+    log10E: x.log10E, log10Threshold: x.log10Threshold, fired: x.fired, suspect: x.suspect,
   };
 }
 
@@ -173,8 +240,13 @@ function context(s: SegmentStats) {
   };
 }
 
-function order(a: SegmentFinding, b: SegmentFinding): number {
-  const ka = `${a.family}\t${a.segment}\t${a.event}\t${a.test ?? ''}`;
-  const kb = `${b.family}\t${b.segment}\t${b.event}\t${b.test ?? ''}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+/** Stronger first: by margin, then candidate events, then family, segment, event and test id (never by input order). */
+function before(a: Scored, b: Scored): boolean {
+  if (a.margin !== b.margin) return a.margin > b.margin;
+  if (a.candidateEvents !== b.candidateEvents) return a.candidateEvents > b.candidateEvents;
+  return tieKey(a) < tieKey(b);
+}
+
+function tieKey(x: Scored): string {
+  return `${x.family}\t${x.sig?.project ?? x.stats!.name}\t${x.event}\t${x.sig?.test ?? ''}`;
 }
