@@ -155,13 +155,16 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 /**
  * A policy as stored by an earlier server version may lack settings added since; a rollout
  * read back gets them filled so the rule never sees undefined. A missing `advanceAlpha` takes
- * the rollout's own `alpha` (the single level it was created with); any other missing
- * setting takes its default.
+ * the rollout's own `alpha` (the single level it was created with); missing segment levels
+ * are 0 (a rollout created before the segment tests keeps its whole alpha for the run-level
+ * bound, so its guarantee and its rule stay as they were); any other missing setting takes
+ * its default.
  */
 export function upgradePolicy(stored: Policy): Policy {
   const p = stored as Partial<Policy> & Pick<Policy, 'stages'>;
   const alpha = p.alpha ?? POLICY_DEFAULTS.alpha;
-  return { ...POLICY_DEFAULTS, advanceAlpha: alpha, ...stripUndefined(p), alpha } as Policy;
+  const legacy = { projectAlpha: 0, pythonAlpha: 0, signatureAlpha: 0 };
+  return { ...POLICY_DEFAULTS, advanceAlpha: alpha, ...legacy, ...stripUndefined(p), alpha } as Policy;
 }
 
 export function marginFor(stage: StagePolicy, q0: number): number {

@@ -4,6 +4,7 @@ import { currentPercent, type Rollout } from '../domain/rollout';
 import { sameVersion } from '../domain/versions';
 import { etagOf as etag } from '../domain/etag';
 import type { Assignment } from '../store/telemetry-store';
+import { segmentPolicyOf, type SegmentPolicy } from '../domain/segments';
 
 /** An active or paused rollout as the hot path needs it. */
 export interface LiveRollout {
@@ -17,6 +18,8 @@ export interface LiveRollout {
   salt: string;
   stageIndex: number;
   percent: number;
+  /** The rollout's caps for segment evidence (ingestion). */
+  segments: SegmentPolicy;
 }
 
 export interface PinEntry {
@@ -69,6 +72,7 @@ export class PinsSnapshot {
         id: r.id, library: r.library, key: r.key, stable: r.stable, candidate: r.candidate, salt: r.salt,
         stageIndex: r.stageIndex, percent: currentPercent(r),
         name: pinsOf(base, r.key)[0]?.name ?? r.library,
+        segments: segmentPolicyOf(r.policy),
       }));
     return new PinsSnapshot(version, base, baseEtag, promoted, live);
   }
@@ -119,7 +123,7 @@ export class PinsSnapshot {
       let arm: Assignment['arm'] = 'mismatch';
       if (inCandidate && (v === r.candidate || sameVersion(v, r.candidate))) arm = 'candidate';
       else if (!inCandidate && (v === r.stable || sameVersion(v, r.stable))) arm = 'control';
-      out.push({ rolloutId: r.id, arm, stage: r.stageIndex });
+      out.push({ rolloutId: r.id, arm, stage: r.stageIndex, segments: r.segments });
     }
     return out;
   }

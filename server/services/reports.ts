@@ -45,6 +45,8 @@ export class ReportService {
         outcome: r.outcome,
         day: new Date(finished).toISOString().slice(0, 10),
         failedTests: [...new Set(r.failedTests)],
+        project: r.project,
+        python: r.python,
         json: JSON.stringify({ ...r, receivedAt: new Date(now).toISOString() }),
         assignments: snapshot.assign(r.machine, installed, pinned, r.outcome),
       };

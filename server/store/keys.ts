@@ -27,6 +27,19 @@ export function keys(prefix: string) {
     machineDays: (id: string, arm: string) => k('ro', id, 'md', arm),
     failingTests: (id: string, arm: string) => k('ro', id, 'ft', arm),
     rolloutMeta: (id: string) => k('ro', id, 'meta'),
+    // segment evidence (server/domain/segments; written by ingest.lua from the domain's plans)
+    /** Set: the segments of one family (p | y | s) admitted for the rollout (bounded, never shrinks). */
+    segmentTable: (id: string, family: string) => k('ro', id, 'sg', 'adm', family),
+    /** Set: first occurrences (<segment>\t<machine>) already counted. */
+    segmentFirst: (id: string) => k('ro', id, 'sg', 'first'),
+    /** Hash: runs per segment, machine and UTC day (the cap counters). */
+    segmentCaps: (id: string) => k('ro', id, 'sg', 'cap'),
+    /** Hash: new segments added per machine and UTC day (the admission budget). */
+    segmentBudget: (id: string) => k('ro', id, 'sg', 'budget'),
+    /** Hash: admissions refused per family code. */
+    segmentRefused: (id: string) => k('ro', id, 'sg', 'refused'),
+    /** Hash: the arm's segment aggregates (`<stat>\t<code>\t<name>` → count). */
+    segmentAggregates: (id: string, arm: string) => k('ro', id, 'sg', 'agg', arm),
     series: (id: string) => k('ro', id, 'series'),
     lease: (name: string) => k('lease', name),
     leaseFence: (name: string) => k('lease', name, 'fence'),

@@ -1,8 +1,15 @@
 import type { ArmCounters, ArmEvidence, FailingTest, MachineDay, RolloutEvidence } from '../domain/evidence';
+import { CODE, segmentEvidence, segmentPlan, type SegmentEvidence, type SegmentPlan, type SegmentPolicy } from '../domain/segments';
 import { keys, type Keys } from './keys';
 import type { DcRedis } from './redis';
 
-export type Assignment = { rolloutId: string; arm: 'candidate' | 'control' | 'mismatch'; stage: number };
+export type Assignment = {
+  rolloutId: string;
+  arm: 'candidate' | 'control' | 'mismatch';
+  stage: number;
+  /** The rollout's caps for segment evidence; without it no segment evidence is kept. */
+  segments?: SegmentPolicy;
+};
 
 export interface IngestItem {
   id: string;
@@ -12,6 +19,9 @@ export interface IngestItem {
   failedTests: string[];
   json: string;
   assignments: Assignment[];
+  /** The report's consumer project and Python version (segment evidence). */
+  project?: string;
+  python?: string;
 }
 
 const DEDUPE_TTL_S = 35 * 24 * 3600;
@@ -32,13 +42,56 @@ export class TelemetryStore {
         this.k.prefix, it.id, DEDUPE_TTL_S, it.json, it.machine, it.day, it.outcome, now,
         it.failedTests.length, ...it.failedTests,
       ];
-      for (const a of it.assignments) args.push(a.rolloutId, a.arm, a.stage);
+      for (const a of it.assignments) {
+        args.push(a.rolloutId, a.arm, a.stage);
+        const plan =
+          a.arm !== 'mismatch' && a.segments
+            ? segmentPlan({ machine: it.machine, day: it.day, stage: a.stage, arm: a.arm, project: it.project ?? '', python: it.python ?? '', outcome: it.outcome, failedTests: it.failedTests }, a.segments)
+            : null;
+        const tokens = plan ? this.planTokens(a.rolloutId, plan) : [];
+        args.push(tokens.length, ...tokens);
+      }
       pipe.dc_ingest(...args);
     }
     const res = (await pipe.exec()) ?? [];
     return res.map(([err, v]) => {
       if (err) throw err;
       return v === 1;
+    });
+  }
+
+  /** A segment plan as ingest.lua reads it (see its header): key names, limits, then the groups. */
+  private planTokens(rolloutId: string, plan: SegmentPlan): (string | number)[] {
+    const k = this.k;
+    const out: (string | number)[] = [
+      k.segmentTable(rolloutId, CODE.project), k.segmentTable(rolloutId, CODE.python), k.segmentTable(rolloutId, CODE.signature),
+      k.segmentFirst(rolloutId), k.segmentCaps(rolloutId), k.segmentBudget(rolloutId), k.segmentRefused(rolloutId),
+      k.segmentAggregates(rolloutId, plan.arm),
+      plan.limits.project, plan.limits.python, plan.limits.signature, plan.limits.budget, plan.budgetField,
+      plan.groups.length,
+    ];
+    for (const g of plan.groups) {
+      out.push(g.guards.length);
+      for (const x of g.guards) {
+        if (x.op === 'admit') out.push('A', CODE[x.family], x.member);
+        else if (x.op === 'member') out.push('M', CODE[x.family], x.member);
+        else if (x.op === 'cap') out.push('C', x.field, x.limit);
+        else out.push('F', x.member, '-');
+      }
+      out.push(g.incr.length, ...g.incr);
+    }
+    return out;
+  }
+
+  /** The segment evidence of a rollout: its two aggregate hashes and the refusal counts (O(segments)). */
+  async segments(rolloutId: string): Promise<SegmentEvidence> {
+    const [c, k, refused] = await Promise.all([
+      this.redis.hgetall(this.k.segmentAggregates(rolloutId, 'candidate')),
+      this.redis.hgetall(this.k.segmentAggregates(rolloutId, 'control')),
+      this.redis.hgetall(this.k.segmentRefused(rolloutId)),
+    ]);
+    return segmentEvidence(Object.entries(c), Object.entries(k), {
+      project: refused[CODE.project], python: refused[CODE.python], signature: refused[CODE.signature],
     });
   }
 
@@ -75,12 +128,13 @@ export class TelemetryStore {
 
   /** Everything the decision rule needs, cumulative over the rollout's stages. */
   async evidence(rolloutId: string): Promise<RolloutEvidence> {
-    const [candidate, control, meta] = await Promise.all([
+    const [candidate, control, meta, segments] = await Promise.all([
       this.armEvidence(rolloutId, 'candidate'),
       this.armEvidence(rolloutId, 'control'),
       this.meta(rolloutId),
+      this.segments(rolloutId),
     ]);
-    return { candidate, control, ...meta };
+    return { candidate, control, ...meta, segments };
   }
 
   /**

@@ -2,7 +2,7 @@ export type { SegmentArm, SegmentEvidence, SegmentKind, SegmentStats, SignatureS
 export { emptySegmentEvidence } from './types';
 export { CODE, SEP, STAT, field, parseField, projectSegment, pythonMinor, segmentLabel, stageOf } from './names';
 export type { Family, ParsedField } from './names';
-export { segmentPlan, tableLimits } from './plan';
+export { segmentPlan, segmentPolicyOf, tableLimits } from './plan';
 export type { Guard, PlanGroup, SegmentPlan, SegmentPolicy, SegmentReport, TableLimits } from './plan';
 export { SegmentLedger, segmentEvidence } from './ledger';
 export { SEGMENT_MIXTURE, SIGNATURE_MIXTURE, log10EValue, total } from './etest';

@@ -70,6 +70,11 @@ export interface SegmentReport {
   failedTests: readonly string[];
 }
 
+/** The segment caps of a rollout's policy. */
+export function segmentPolicyOf(p: SegmentPolicy): SegmentPolicy {
+  return { cap: p.cap, maxProjects: p.maxProjects, maxPythons: p.maxPythons, maxSignatures: p.maxSignatures, maxNewSegmentsPerMachineDay: p.maxNewSegmentsPerMachineDay };
+}
+
 export function tableLimits(p: SegmentPolicy): TableLimits {
   return { project: p.maxProjects, python: p.maxPythons, signature: p.maxSignatures, budget: p.maxNewSegmentsPerMachineDay };
 }

@@ -9,8 +9,22 @@
   ARGV[7]  outcome: pass | fail | error
   ARGV[8]  now (ms)
   ARGV[9]  number of failing test ids T, then T ids
-  then, per rollout, three values: rollout id, arm (candidate | control | mismatch), stage index
+  then, per rollout: rollout id, arm (candidate | control | mismatch), stage index, and the
+  number S of tokens of its segment plan that follow (0: none), then those S tokens
   Returns: 1 counted; 0 duplicate (already counted, nothing written).
+  A segment plan (server/domain/segments/plan.ts, serialised by telemetry-store.ts) is
+  executed here without knowing what it counts: the caps are defined by the domain.
+    tokens: 3 family tables (p, y, s: sets), first-occurrence set, cap hash, budget hash,
+            refused hash, the arm's aggregate hash (8 key names), the 3 table limits, the
+            budget limit, the budget field, the number of groups G, then G groups of:
+            number of guards, 3 tokens per guard, number of fields, the fields.
+    guards: A <family> <member>  admit: in the table, or added when the table has room and
+                                 the budget field is below the budget limit (then +1); else
+                                 refused[family] +1 and the group stops
+            M <family> <member>  the member is in the table
+            C <field> <limit>    HINCRBY the cap field; passes while it is <= limit
+            F <member> -         SADD to the first-occurrence set; passes if new
+    A group whose guards all pass increments each of its fields by 1 in the aggregate hash.
   Besides the per-rollout keys, every counted report (whatever rollouts it concerns, also
   when none) adds to the fleet history read for a new rollout's q0 (keys.ts fleetMachineDays):
     <prefix>:fleet:md:<day>  hash, field <machine> = "runs,failures,errors" on that UTC day
@@ -44,10 +58,52 @@ redis.call('HINCRBY', p .. ':ingest', 'reports', 1)
 local fleet = p .. ':fleet:md:' .. day
 -- the TTL is (re)set with each new machine-day, which keeps it 10 days past the day's last one
 if bump(fleet, machine) then redis.call('EXPIRE', fleet, 864000) end
+-- Executes one rollout's segment plan starting at ARGV[j] (see the header).
+local function segments(j)
+  local tables = { p = ARGV[j], y = ARGV[j + 1], s = ARGV[j + 2] }
+  local first, caps, budget, refused, agg = ARGV[j + 3], ARGV[j + 4], ARGV[j + 5], ARGV[j + 6], ARGV[j + 7]
+  local limit = { p = tonumber(ARGV[j + 8]), y = tonumber(ARGV[j + 9]), s = tonumber(ARGV[j + 10]) }
+  local budgetMax, budgetField = tonumber(ARGV[j + 11]), ARGV[j + 12]
+  local k = j + 14
+  for _ = 1, tonumber(ARGV[j + 13]) do
+    local ok = true
+    for _ = 1, tonumber(ARGV[k]) do
+      local op, a, b = ARGV[k + 1], ARGV[k + 2], ARGV[k + 3]
+      if ok then
+        if op == 'A' then
+          local set = tables[a]
+          if redis.call('SISMEMBER', set, b) == 0 then
+            if redis.call('SCARD', set) < limit[a] and tonumber(redis.call('HGET', budget, budgetField) or '0') < budgetMax then
+              redis.call('SADD', set, b)
+              redis.call('HINCRBY', budget, budgetField, 1)
+            else
+              redis.call('HINCRBY', refused, a, 1)
+              ok = false
+            end
+          end
+        elseif op == 'M' then
+          ok = redis.call('SISMEMBER', tables[a], b) == 1
+        elseif op == 'C' then
+          ok = redis.call('HINCRBY', caps, a, 1) <= tonumber(b)
+        elseif op == 'F' then
+          ok = redis.call('SADD', first, a) == 1
+        else
+          ok = false -- unknown guard (never written by telemetry-store.ts): count nothing
+        end
+      end
+      k = k + 3
+    end
+    local n = tonumber(ARGV[k + 1])
+    if ok then
+      for f = 1, n do redis.call('HINCRBY', agg, ARGV[k + 1 + f], 1) end
+    end
+    k = k + 2 + n
+  end
+end
 local nt = tonumber(ARGV[9])
 local i = 10 + nt
-while i + 2 <= #ARGV do
-  local id, arm, stage = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+while i + 3 <= #ARGV do
+  local id, arm, stage, nseg = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
   local ro = p .. ':ro:' .. id
   local meta = ro .. ':meta'
   if arm == 'mismatch' then
@@ -72,7 +128,8 @@ while i + 2 <= #ARGV do
         redis.call('ZINCRBY', ro .. ':ft:' .. arm, 1, tid)
       end
     end
+    if nseg > 0 then segments(i + 4) end
   end
-  i = i + 3
+  i = i + 4 + nseg
 end
 return 1

@@ -1,0 +1,80 @@
+/**
+ * Segment evidence through the real ingest.lua on the suite's real Redis: the same report
+ * stream gives exactly the evidence of the domain's in-memory ledger (the plan's reference
+ * semantics), replays count nothing, and evaluation reads only the aggregates.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import { SegmentLedger, segmentPlan, type SegmentPolicy } from '../../server/domain/segments';
+import { TelemetryStore, type IngestItem } from '../../server/store/telemetry-store';
+import { useTestRedis } from '../support/store';
+
+const POLICY: SegmentPolicy = { cap: 2, maxProjects: 3, maxPythons: 2, maxSignatures: 5, maxNewSegmentsPerMachineDay: 4 };
+
+function item(over: Partial<IngestItem> & { machine: string }, arm: 'candidate' | 'control' | 'mismatch', stage: number, rollout: string, policy: SegmentPolicy | null = POLICY): IngestItem {
+  return {
+    id: randomUUID(), outcome: 'pass', day: '2025-01-06', failedTests: [], json: '{}', project: 'nova', python: '3.11.2',
+    assignments: [{ rolloutId: rollout, arm, stage, ...(policy ? { segments: policy } : {}) }], ...over,
+  };
+}
+
+describe('segment evidence in Redis (ingest.lua executes the domain plans)', () => {
+  const redis = useTestRedis();
+  let store: TelemetryStore;
+  beforeAll(() => {
+    store = new TelemetryStore(redis(), `t${randomBytes(5).toString('hex')}`);
+  });
+
+  test('random streams: the store and the in-memory ledger agree', async () => {
+    const row = fc.record({
+      m: fc.nat(3), day: fc.nat(1), stage: fc.nat(1), arm: fc.constantFrom('candidate', 'control', 'mismatch') as fc.Arbitrary<'candidate' | 'control' | 'mismatch'>,
+      outcome: fc.constantFrom('pass', 'fail', 'fail', 'error') as fc.Arbitrary<'pass' | 'fail' | 'error'>,
+      project: fc.constantFrom('nova', 'Oslo.Config', 'cinder', 'glance', ''), python: fc.constantFrom('3.10.1', '3.11.2', '3.12.0', 'x'),
+      tests: fc.array(fc.constantFrom('a', 'b::c[x|y]', 'd e', 'f'), { maxLength: 3 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(row, { maxLength: 40 }), async (rows) => {
+        const rollout = `r${randomBytes(4).toString('hex')}`;
+        const ledger = new SegmentLedger();
+        const items = rows.map((r) => item({
+          machine: `m${r.m}`, day: `2025-01-0${6 + r.day}`, outcome: r.outcome, project: r.project, python: r.python, failedTests: [...new Set(r.tests)],
+        }, r.arm, r.stage, rollout));
+        for (const it of items) {
+          const a = it.assignments[0]!;
+          if (a.arm !== 'mismatch') {
+            ledger.apply(segmentPlan({ machine: it.machine, day: it.day, stage: a.stage, arm: a.arm, project: it.project!, python: it.python!, outcome: it.outcome, failedTests: it.failedTests }, POLICY));
+          }
+        }
+        // in batches, as the API sends them
+        for (let i = 0; i < items.length; i += 7) await store.ingest(items.slice(i, i + 7), 1);
+        expect(await store.segments(rollout)).toEqual(ledger.evidence());
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  test('a replayed report counts nothing; a rollout without segment caps keeps no segment evidence', async () => {
+    const rollout = `r${randomBytes(4).toString('hex')}`;
+    const it = item({ machine: 'm1', outcome: 'fail', failedTests: ['t'] }, 'candidate', 0, rollout);
+    expect(await store.ingest([it], 1)).toEqual([true]);
+    expect(await store.ingest([it], 2)).toEqual([false]);
+    const ev = await store.segments(rollout);
+    expect(ev.projects[0]!.candidate).toEqual({ N: 1, F: 1, E: 0, firstRuns: [1], firstFailed: [1], firstErrored: [] });
+    expect(ev.signatures).toEqual([{ project: 'nova', test: 't', candidate: [1], control: [] }]);
+    const bare = `r${randomBytes(4).toString('hex')}`;
+    await store.ingest([item({ machine: 'm1', outcome: 'fail', failedTests: ['t'] }, 'candidate', 0, bare, null)], 1);
+    expect(await store.segments(bare)).toEqual({ projects: [], pythons: [], signatures: [], refused: { project: 0, python: 0, signature: 0 } });
+    expect((await store.evidence(bare)).counted).toBe(1);
+  });
+
+  test('evidence() carries the segments; the run-level evidence is unchanged', async () => {
+    const rollout = `r${randomBytes(4).toString('hex')}`;
+    await store.ingest([
+      item({ machine: 'm1', outcome: 'error', python: '3.9.18' }, 'candidate', 0, rollout),
+      item({ machine: 'm2' }, 'control', 0, rollout),
+    ], 5);
+    const ev = await store.evidence(rollout);
+    expect(ev.candidate.machineDays).toEqual([{ machine: 'm1', day: '2025-01-06', runs: 1, failures: 0, errors: 1 }]);
+    expect(ev.segments!.pythons.map((p) => [p.name, p.candidate.firstErrored, p.control.firstRuns])).toEqual([['3.11', [], [1]], ['3.9', [1], []]]);
+  });
+});
