@@ -15,17 +15,5 @@ export function parseDuration(text: string): number {
   return Math.round(total);
 }
 
-/** 90 → "1m30s", 86400 → "1d", for people. */
-export function formatDuration(seconds: number): string {
-  let s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  const parts: string[] = [];
-  for (const [u, n] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
-    if (s >= n) {
-      parts.push(`${Math.floor(s / n)}${u}`);
-      s %= n;
-    }
-    if (parts.length === 2) break;
-  }
-  return parts.join('');
-}
+/** 90 → "1m30s", 86400 → "1d", for people (the one format of server/presentation/figures.ts). */
+export { duration as formatDuration } from '../presentation/figures';

@@ -1,6 +1,4 @@
-import { describeRateBasis } from './render-show';
 import { table, truncate, type Style } from './format';
-import { armRate, rateText } from './rates';
 import { reasonText, stageText, stateText, verdictText, versionsText } from './describe';
 import type { View } from './types';
 
@@ -24,9 +22,9 @@ export function renderRollouts(views: View[], s: Style, width: number | undefine
       stateText(v, s),
       stageText(v),
       `${c.runs}/${c.machines}`,
-      rateText(armRate(v, 'candidate')),
+      v.figures.arms.candidate.full,
       `${k.runs}/${k.machines}`,
-      rateText(armRate(v, 'control')),
+      v.figures.arms.control.full,
       verdictText(v, s),
     ]);
     reasons.push(reasonText(v));
@@ -42,6 +40,6 @@ export function renderRollouts(views: View[], s: Style, width: number | undefine
     const reason = `  ↳ ${reasons[i]!}`;
     out.push(s.dim(width ? truncate(reason, width) : reason));
   }
-  out.push(s.dim(describeRateBasis()));
+  out.push(s.dim(sorted[0]!.figures.rateBasis));
   return out.join('\n') + '\n';
 }

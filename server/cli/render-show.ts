@@ -1,12 +1,11 @@
 import { ago, bar, clock, table, wrap, type Style } from './format';
 import { reasonText, stageText, stateText, verdictText, versionsText } from './describe';
-import { nextDecisionGauges } from './progress';
-import { armRate, pct, pts, rateText } from './rates';
 import { ARMS, type Event, type View } from './types';
 
-export function describeRateBasis(): string {
-  return 'fail = (failures + errors) / runs over the whole rollout; [95%]: the controller\'s capped rate ± 1.96·√V, or a Wilson interval before its first evaluation';
-}
+/**
+ * Every number below comes from the server's `figures` (server/presentation/figures.ts):
+ * this file only lays them out.
+ */
 
 /** `depcanary show ID`: stage history, evidence, failing tests, decision, proposal, audit trail. */
 export function renderShow(v: View, events: Event[], s: Style, now: number, width?: number): string {
@@ -21,6 +20,11 @@ export function renderShow(v: View, events: Event[], s: Style, now: number, widt
   out.push('');
   out.push(s.bold('Evidence') + s.dim(`  (${v.evidence.counted} reports counted, ${v.evidence.mismatched} with neither version)`));
   out.push(...evidenceLines(v, s).map((l) => `  ${l}`));
+  out.push('');
+  out.push(s.bold('Segments') + s.dim('  (strongest evidence against the candidate: projects, Pythons, failing tests)'));
+  const top = v.figures.segments.top;
+  if (top.length === 0) out.push(s.dim('  none'));
+  for (const l of top.slice(0, 5)) out.push(`  ${l.fired ? s.red('✗') : l.suspect ? s.yellow('!') : ' '} ${l.sentence}  ${s.dim(l.figure)}`);
   out.push('');
   out.push(s.bold('Top failing tests') + s.dim('  (distinct machines reporting each)'));
   for (const arm of ARMS) {
@@ -59,21 +63,36 @@ export function decisionLines(v: View, s: Style, now: number, width?: number): s
   const out = [`${s.bold('Decision')}  ${verdictText(v, s)}${v.decision ? s.dim(`  evaluated ${ago(v.decision.at, now)}`) : ''}`];
   out.push(`  ${wrap(reasonText(v), width ? width - 2 : undefined, '  ')}`);
   const d = v.decision;
+  const f = v.figures;
   if (d && (v.state === 'active' || v.state === 'paused')) {
-    const interval = d.lower === null || d.upper === null ? '' : `, interval [${pts(d.lower)}, ${pts(d.upper)}]`;
-    out.push(s.dim(`  D = p_T − p_K = ${pts(d.D)}${interval} (always-valid, α = ${d.alpha} rollback / ${d.advanceAlpha ?? d.alpha} advance); margin ${d.margin === null ? '–' : pts(d.margin)}; q0 ${pct(d.q0)}`));
+    const interval = f.interval === '–' ? '' : `, interval ${f.interval}`;
+    out.push(s.dim(`  D = p_T − p_K = ${f.difference}${interval} (always-valid, ${f.levels}); margin ${f.margin}; q0 ${f.q0}`));
     if (d.blockers.length > 0) out.push(s.dim(`  waiting for: ${d.blockers.join(', ')}`));
     for (const a of d.alarms) out.push(`  ${s.red('alarm')} ${a}`);
   }
-  const gauges = nextDecisionGauges(v, now);
-  if (gauges.length > 0) {
+  out.push(...segmentLines(v, s, width));
+  if (f.gauges.length > 0) {
     out.push(s.dim('  toward the next advance:'));
-    for (const g of gauges) {
-      const b = bar(g.fraction, 20);
-      out.push(`    ${g.label.padEnd(9)} ${g.done ? s.green(b) : b}  ${g.text}${g.done ? s.green(' ✓') : ''}`);
-    }
+    out.push(...gaugeLines(v, s, '    '));
   }
   return out;
+}
+
+/** One bar per condition of the next advance. */
+export function gaugeLines(v: View, s: Style, indent: string): string[] {
+  return v.figures.gauges.map((g) => {
+    const b = bar(g.fraction, 20);
+    return `${indent}${g.key.padEnd(9)} ${g.done ? s.green(b) : b}  ${g.text}${g.done ? s.green(' ✓') : ''}`;
+  });
+}
+
+/** The segment that fired (or nearly did): its sentence and e-value. */
+export function segmentLines(v: View, s: Style, width?: number): string[] {
+  const seg = v.figures.segments;
+  const line = (tag: string, l: { sentence: string; figure: string }) => `  ${tag} ${wrap(`${l.sentence} (${l.figure})`, width ? width - 4 - tag.length : undefined, '    ')}`;
+  if (seg.fired) return [line(s.red('segment'), seg.fired)];
+  if (seg.suspect) return [line(s.yellow('segment nearly proven worse:'), seg.suspect)];
+  return [];
 }
 
 function evidenceLines(v: View, s: Style): string[] {
@@ -88,7 +107,7 @@ function evidenceLines(v: View, s: Style): string[] {
       row('failures / errors', (a) => `${e.total[a].failures} / ${e.total[a].errors}`),
       row('machines (failing)', (a) => `${e.total[a].machines} (${e.total[a].failingMachines})`),
       ...(d ? [row('capped runs N, machines G', (a) => `${d[a].N.toFixed(0)}, ${d[a].G}`)] : []),
-      row('fail rate [95%]', (a) => rateText(armRate(v, a))),
+      row('fail rate [95%]', (a) => v.figures.arms[a].full),
     ],
     s,
   );

@@ -1,8 +1,6 @@
 import { bar, wrap, type Style } from './format';
-import { decisionLines } from './render-show';
+import { decisionLines, gaugeLines, segmentLines } from './render-show';
 import { reasonText, stageText, stateText, verdictText, versionsText } from './describe';
-import { nextDecisionGauges } from './progress';
-import { armRate, rateText } from './rates';
 import type { View } from './types';
 
 const RECENT_MS = 15 * 60_000;
@@ -19,13 +17,10 @@ export function renderWatchList(views: View[], s: Style, now: number, width?: nu
 function block(v: View, s: Style, now: number, width?: number): string {
   const out = [`${s.bold(v.library)} ${versionsText(v)}  ${stateText(v, s)}  ${s.dim(v.id)}`];
   out.push(`  stage     ${stageBar(v)}  ${stageText(v)}  ${stagePath(v, s)}`);
-  const gauges = nextDecisionGauges(v, now);
-  for (const g of gauges) {
-    const b = bar(g.fraction, 20);
-    out.push(`  ${g.label.padEnd(9)} ${g.done ? s.green(b) : b}  ${g.text}${g.done ? s.green(' ✓') : ''}`);
-  }
-  out.push(`  arms      candidate ${rateText(armRate(v, 'candidate'))} on ${v.evidence.total.candidate.machines} machines · control ${rateText(armRate(v, 'control'))} on ${v.evidence.total.control.machines}`);
+  out.push(...gaugeLines(v, s, '  '));
+  out.push(`  arms      candidate ${v.figures.arms.candidate.full} on ${v.evidence.total.candidate.machines} machines · control ${v.figures.arms.control.full} on ${v.evidence.total.control.machines}`);
   out.push(`  decision  ${verdictText(v, s)}`);
+  out.push(...segmentLines(v, s, width));
   out.push(`            ${s.dim(wrap(reasonText(v), width ? width - 12 : undefined, ''))}`.replace(/\n/g, '\n            '));
   return out.join('\n') + '\n';
 }
@@ -37,7 +32,7 @@ export function renderWatchOne(v: View, s: Style, now: number, width?: number): 
   out.push(...decisionLines(v, s, now, width), '');
   for (const arm of ['candidate', 'control'] as const) {
     const c = v.evidence.total[arm];
-    out.push(`${arm.padEnd(9)}  ${String(c.runs).padStart(6)} runs  ${String(c.machines).padStart(5)} machines  fail ${rateText(armRate(v, arm))}`);
+    out.push(`${arm.padEnd(9)}  ${String(c.runs).padStart(6)} runs  ${String(c.machines).padStart(5)} machines  fail ${v.figures.arms[arm].full}`);
   }
   return out.join('\n') + '\n';
 }

@@ -119,7 +119,7 @@ export class Controller {
     const point = toPoint(decision);
     const prev = this.last.get(id) ?? null;
     const newPoint = changed(prev, point);
-    const before = rec.decision as Decision | null;
+    const before = rec.decision;
     const turned = !before || before.verdict !== decision.verdict || before.rule !== decision.rule || before.stageIndex !== decision.stageIndex;
     await this.d.store.recordEvaluation(id, fence, {
       decision,

@@ -11,6 +11,8 @@ export interface SeriesPoint {
   h: number | null;
   /** The advance bound's half-width (absent on points recorded before it existed). */
   hA?: number | null;
+  /** The stage's non-inferiority margin (absent on points recorded before it was kept). */
+  m?: number | null;
   verdict: Decision['verdict'];
   rule: Decision['rule'];
 }
@@ -19,7 +21,7 @@ export function toPoint(d: Decision): SeriesPoint {
   const arm = (a: Decision['candidate']) => ({ p: a.p, N: a.N, G: a.G });
   return {
     at: d.at, stageIndex: d.stageIndex, percent: d.percent, candidate: arm(d.candidate), control: arm(d.control),
-    D: d.D, h: d.h, hA: d.hAdvance, verdict: d.verdict, rule: d.rule,
+    D: d.D, h: d.h, hA: d.hAdvance, m: d.margin, verdict: d.verdict, rule: d.rule,
   };
 }
 

@@ -1,5 +1,4 @@
 import type { Style } from '../cli/format';
-import { armRate, pct } from '../cli/rates';
 import type { View } from '../cli/types';
 
 /** What the demo's summary line says about one rollout. */
@@ -21,9 +20,7 @@ export function describeRollout(v: View): { percent: number; verdict: string; ar
     verdict = v.decision.verdict === 'hold' ? `hold` : v.decision.verdict;
     colour = (s, t) => (v.decision?.verdict === 'rollback' ? s.red(t) : v.decision?.verdict === 'advance' ? s.green(t) : s.yellow(t));
   }
-  const c = armRate(v, 'candidate');
-  const k = armRate(v, 'control');
   const why = live && v.decision ? `  ${v.decision.rule}` : '';
-  const arms = `candidate ${pct(c.p)} on ${v.evidence.total.candidate.machines} machines, control ${pct(k.p)} on ${v.evidence.total.control.machines}${why}`;
+  const arms = `candidate ${v.figures.arms.candidate.text} on ${v.evidence.total.candidate.machines} machines, control ${v.figures.arms.control.text} on ${v.evidence.total.control.machines}${why}`;
   return { percent, verdict, arms, colour };
 }

@@ -34,7 +34,11 @@ export interface EvidenceSummary {
   stageIndex?: number;
   percent?: number;
   newInCandidate: NewFailingTest[];
+  /** The segment that decided a segment rollback (a project, a Python version or failing tests). */
+  segment?: SegmentLine;
 }
+
+import { evidenceFigure, findingSentence, type SegmentFinding } from './segments';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -84,6 +88,7 @@ export function readEvidence(decision: unknown): EvidenceSummary | null {
     if (newInCandidate.length >= MAX_NEW_TESTS) break;
   }
   return {
+    segment: segmentLine(decision.segments),
     verdict: str(decision, 'verdict'),
     rule: str(decision, 'rule'),
     reason: str(decision, 'reason'),
@@ -98,6 +103,38 @@ export function readEvidence(decision: unknown): EvidenceSummary | null {
     newInCandidate,
   };
 }
+
+// --- segments (decision v2) ------------------------------------------------------------------
+export interface SegmentLine {
+  /** "blazar: 2 tests fail on 4 of 4 candidate machines, 0 of 61 control machines" */
+  sentence: string;
+  /** "e = 5.9e+7, needs 1.3e+6" */
+  figure: string;
+  /** The failing test ids that fired (signatures), at most MAX_NEW_TESTS. */
+  tests: string[];
+}
+
+const FAMILIES = new Set(['project', 'python', 'signature']);
+const EVENTS = new Set(['test', 'failure', 'error']);
+
+/** The decision's fired segment, if it is well formed (the sentence is the rule's own, domain/segments). */
+function segmentLine(v: unknown): SegmentLine | undefined {
+  if (!isObj(v) || !isObj(v.fired)) return undefined;
+  const f = v.fired;
+  const n = (k: string) => (typeof f[k] === 'number' && Number.isFinite(f[k]) ? (f[k] as number) : null);
+  if (!FAMILIES.has(f.family as string) || !EVENTS.has(f.event as string) || typeof f.segment !== 'string' || typeof f.label !== 'string') return undefined;
+  if (n('candidateEvents') === null || n('controlEvents') === null || n('log10E') === null || n('log10Threshold') === null) return undefined;
+  const tests = Array.isArray(v.firedTests) ? v.firedTests.filter((t): t is string => typeof t === 'string' && t !== '').slice(0, MAX_NEW_TESTS) : [];
+  const finding: SegmentFinding = {
+    family: f.family as SegmentFinding['family'], event: f.event as SegmentFinding['event'], segment: f.segment.slice(0, 200),
+    test: typeof f.test === 'string' ? f.test.slice(0, 512) : null, label: f.label.slice(0, 300),
+    candidateEvents: n('candidateEvents')!, controlEvents: n('controlEvents')!, candidateMachines: n('candidateMachines'),
+    controlMachines: n('controlMachines'), candidateRuns: n('candidateRuns'), controlRuns: n('controlRuns'),
+    log10E: n('log10E')!, log10Threshold: n('log10Threshold')!, fired: true, suspect: false,
+  };
+  return { sentence: findingSentence(finding, tests), figure: evidenceFigure(finding), tests: tests.map((t) => t.slice(0, 512)) };
+}
+// --- end segments ------------------------------------------------------------------------------
 
 /** 0.148 -> "14.8%". */
 export function pct(rate: number): string {

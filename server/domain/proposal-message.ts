@@ -69,6 +69,7 @@ function evidenceLines(ev: EvidenceSummary, input: MessageInput): string[] {
     lines.push('', `Decision: ${oneLine(ev.verdict, 40)}${ev.rule ? ` (rule: ${oneLine(ev.rule, 80)})` : ''}`);
     if (ev.reason) lines.push(...wrap(oneLine(ev.reason, 600), 72, '  '));
   }
+  lines.push(...segmentLines(ev));
   if (ev.newInCandidate.length) {
     lines.push('', 'Failing tests new in the candidate arm:');
     for (const t of ev.newInCandidate) {
@@ -77,6 +78,16 @@ function evidenceLines(ev: EvidenceSummary, input: MessageInput): string[] {
       if (t.expectedMachines !== undefined) parts.push(`${Math.round(t.expectedMachines * 10) / 10} expected`);
       lines.push(`  ${oneLine(t.id, 512)}${parts.length ? ` (${parts.join(', ')})` : ''}`);
     }
+  }
+  return lines;
+}
+
+/** The segment that decided (decision v2): which project, Python or tests, on how many machines. */
+function segmentLines(ev: EvidenceSummary): string[] {
+  if (!ev.segment) return [];
+  const lines = ['', 'Segment that decided:', ...wrap(`${oneLine(ev.segment.sentence, 400)} (${oneLine(ev.segment.figure, 80)})`, 72, '  ')];
+  if (ev.segment.tests.length > 1 || (ev.segment.tests.length === 1 && !ev.segment.sentence.includes(ev.segment.tests[0]!))) {
+    lines.push('  Failing tests:', ...ev.segment.tests.map((t) => `    ${oneLine(t, 512)}`));
   }
   return lines;
 }

@@ -9,6 +9,9 @@ import type { RolloutRecord, RolloutStore, TransitionOptions } from '../store/ro
 import type { TelemetryStore } from '../store/telemetry-store';
 import { updateType } from '../domain/versions';
 import type { PinsCache } from './pins-cache';
+import { segmentCheckPolicy, type Decision } from '../domain/decision';
+import { segmentOverview, type SegmentOverview } from '../domain/segments';
+import { figuresOf, type Figures } from '../presentation/figures';
 
 export interface CreateRolloutInput {
   library: string;
@@ -21,8 +24,10 @@ export interface CreateRolloutInput {
 
 export interface RolloutView extends Rollout {
   percent: number;
-  decision: unknown;
+  decision: Decision | null;
   evidence: Awaited<ReturnType<RolloutService['evidenceSummary']>>;
+  /** Rates, intervals, durations, gauges and segment lines, computed once for every client (server/presentation). */
+  figures: Figures;
 }
 
 /**
@@ -125,6 +130,13 @@ export class RolloutService {
     return Promise.all(filtered.map((r) => this.toView(r)));
   }
 
+  /** Every tracked segment with its counts and e-values (signatures strongest first, at most `limit`). */
+  async segments(id: string, limit: number): Promise<SegmentOverview & { rolloutId: string }> {
+    const { rollout } = await this.store.require(id);
+    const evidence = await this.telemetry.segments(id);
+    return { rolloutId: id, ...segmentOverview(evidence, rollout.stages, rollout.policy.alpha, segmentCheckPolicy(rollout.policy), limit) };
+  }
+
   async evidenceSummary(r: Rollout) {
     const [stage, total, meta, candTests, ctrlTests] = await Promise.all([
       this.telemetry.counters(r.id, r.stageIndex),
@@ -138,7 +150,9 @@ export class RolloutService {
 
   private async toView(rec: RolloutRecord): Promise<RolloutView> {
     const r = rec.rollout;
-    return { ...r, percent: currentPercent(r), decision: rec.decision, evidence: await this.evidenceSummary(r) };
+    const evidence = await this.evidenceSummary(r);
+    const figures = figuresOf({ ...r, decision: rec.decision, evidence }, this.clock());
+    return { ...r, percent: currentPercent(r), decision: rec.decision, evidence, figures };
   }
 }
 

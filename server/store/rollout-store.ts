@@ -2,13 +2,16 @@ import { conflict, notFound } from '../domain/errors';
 import type { Rollout, RolloutEvent } from '../domain/rollout';
 import { TERMINAL_STATES } from '../domain/rollout';
 import { upgradePolicy } from '../domain/policy';
+import type { Decision } from '../domain/decision';
+import { parseDecision, serializeDecision } from './decision-record';
 import { keys, type Keys } from './keys';
 import type { DcRedis } from './redis';
 
 /** Side records of a rollout that change without a revision bump (not part of the state machine). */
 export interface RolloutRecord {
   rollout: Rollout;
-  decision: unknown;
+  /** The controller's latest decision, typed and version-checked (./decision-record.ts). */
+  decision: Decision | null;
   proposal: unknown;
   q0: number | null;
 }
@@ -100,8 +103,8 @@ export class RolloutStore {
   }
 
   /** The controller's latest explanation; no revision bump, no audit event. */
-  async setDecision(id: string, decision: unknown): Promise<void> {
-    await this.redis.hset(this.k.rollout(id), 'decision', JSON.stringify(decision));
+  async setDecision(id: string, decision: Decision): Promise<void> {
+    await this.redis.hset(this.k.rollout(id), 'decision', serializeDecision(decision));
   }
 
   async setProposal(id: string, proposal: unknown): Promise<void> {
@@ -115,10 +118,10 @@ export class RolloutStore {
   async recordEvaluation(
     id: string,
     fence: { lease: string; token: string },
-    r: { decision: unknown; q0?: number | null; point?: unknown; event?: unknown },
+    r: { decision: Decision; q0?: number | null; point?: unknown; event?: unknown },
   ): Promise<void> {
     const res = await this.redis.dc_record(
-      this.k.prefix, id, fence.lease, fence.token, JSON.stringify(r.decision),
+      this.k.prefix, id, fence.lease, fence.token, serializeDecision(r.decision),
       r.q0 === undefined || r.q0 === null ? '' : String(r.q0),
       r.point === undefined ? '' : JSON.stringify(r.point),
       r.event === undefined ? '' : JSON.stringify(r.event),
@@ -141,7 +144,7 @@ function toRecord(h: Record<string, string>): RolloutRecord {
   const stored = JSON.parse(h.json!) as Rollout;
   const rollout = { ...stored, policy: upgradePolicy(stored.policy) };
   const q0 = h.q0 !== undefined ? Number(h.q0) : rollout.q0;
-  const decision = h.decision ? JSON.parse(h.decision) : null;
+  const decision = parseDecision(h.decision);
   const proposal = h.proposal ? JSON.parse(h.proposal) : null;
   return { rollout: { ...rollout, q0, lastDecision: decision, proposal }, decision, proposal, q0 };
 }

@@ -194,8 +194,9 @@ describe('depcanary CLI', () => {
     const one = await cli('watch', ro.id, '--once');
     expect(one.code).toBe(0);
     expect(one.stdout).toMatch(/stage  ██████████░░░░░░░░░░  50% \(1\/2\)  \[50%\] → 100%/);
-    expect(one.stdout).toMatch(/machines  ██████████░░░░░░░░░░  2 \/ 4\n/);
-    expect(one.stdout).toMatch(/runs      █████░░░░░░░░░░░░░░░  2 \/ 8\n/);
+    expect(one.stdout).toMatch(/machines  ██████████░░░░░░░░░░  2 of 4\n/);
+    expect(one.stdout).toMatch(/runs      █████░░░░░░░░░░░░░░░  2 of 8\n/);
+    expect(one.stdout).toMatch(/segment   ░░░░░░░░░░░░░░░░░░░░  not evaluated yet\n/);
 
     const all = await cli('watch', '--count', '2', '--interval', '200ms');
     expect(all.code).toBe(0);

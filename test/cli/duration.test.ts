@@ -1,6 +1,6 @@
 import { formatDuration, parseDuration } from '../../server/cli/duration';
 import { createBody } from '../../server/cli/commands/start';
-import { wilson } from '../../server/cli/rates';
+import { wilson } from '../../server/presentation/figures';
 
 describe('CLI helpers', () => {
   test.each([

@@ -1,3 +1,4 @@
+import { decide } from '../../server/domain/decision';
 import { randomBytes } from 'node:crypto';
 import { Lease } from '../../server/store/lease';
 import { RolloutStore } from '../../server/store/rollout-store';
@@ -42,13 +43,14 @@ describe('the controller records an evaluation only under its current fence', ()
     const r = await storeRollout(store, { id: 'rec-r' });
     const a = new Lease(redis, prefix, 'controller', 200);
     await a.tick();
-    await store.recordEvaluation(r.id, a.held!, { decision: { verdict: 'hold' }, q0: 0.05, point: { at: 1 }, event: { type: 'decision' } });
+    const hold = decide({ now: 2, rollout: r, evidence: { candidate: { machineDays: [], failingTests: [] }, control: { machineDays: [], failingTests: [] }, mismatched: 0, counted: 0, lastReportAt: null } });
+    await store.recordEvaluation(r.id, a.held!, { decision: hold, q0: 0.05, point: { at: 1 }, event: { type: 'decision' } });
     await new Promise((res) => setTimeout(res, 300));
     const b = new Lease(redis, prefix, 'controller', 5000);
     await b.tick();
-    await expect(store.recordEvaluation(r.id, a.held!, { decision: { verdict: 'rollback' }, q0: 0.5 })).rejects.toThrow(/lease was lost/);
+    await expect(store.recordEvaluation(r.id, a.held!, { decision: { ...hold, verdict: 'rollback' }, q0: 0.5 })).rejects.toThrow(/lease was lost/);
     const rec = (await store.get(r.id))!;
-    expect(rec.decision).toEqual({ verdict: 'hold' });
+    expect(rec.decision).toEqual(hold);
     expect(rec.q0).toBe(0.05);
     expect(await store.series(r.id)).toEqual([{ at: 1 }]);
     expect((await store.events(r.id)).map((e) => e.type)).toEqual(['created', 'decision']);

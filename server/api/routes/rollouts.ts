@@ -41,6 +41,11 @@ export function rolloutRoutes(service: RolloutService, store: RolloutStore, toke
     res.json({ events: await store.events(id) });
   });
 
+  r.get('/v1/rollouts/:id/segments', viewer, async (req, res) => {
+    const limit = Math.min(Math.max(Number(req.query.limit ?? 50) || 50, 1), 2000);
+    res.json(await service.segments(parseId(req.params.id), limit));
+  });
+
   r.get('/v1/rollouts/:id/series', viewer, async (req, res) => {
     const id = parseId(req.params.id);
     await store.require(id);

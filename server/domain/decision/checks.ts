@@ -1,6 +1,6 @@
 import type { ArmEvidence, RolloutEvidence } from '../evidence';
 import { marginFor, runLevelAlpha, type Policy, type StagePolicy } from '../policy';
-import { segmentCheck, type SegmentSummary } from '../segments';
+import { segmentCheck, type SegmentCheckPolicy, type SegmentSummary } from '../segments';
 import { binomialUpperTail } from './binomial';
 import { halfWidth, tauFor } from './bound';
 import { aggregateArm, armVariance, floorRate, type ArmAggregate } from './stats';
@@ -118,10 +118,9 @@ export function hardBreakCheck(arms: ArmsCheck, q0: number | null, policy: Polic
   return { fired: p < policy.hardBreakPValue, p };
 }
 
-/** The segment tests (server/domain/segments), null without segment evidence. */
-export function segmentsCheck(evidence: RolloutEvidence, stages: readonly number[], policy: Policy): SegmentSummary | null {
-  if (!evidence.segments) return null;
-  return segmentCheck(evidence.segments, stages, policy.alpha, {
+/** The segment tests' settings of a rollout's policy. */
+export function segmentCheckPolicy(policy: Policy): SegmentCheckPolicy {
+  return {
     project: policy.projectAlpha,
     python: policy.pythonAlpha,
     signature: policy.signatureAlpha,
@@ -130,7 +129,13 @@ export function segmentsCheck(evidence: RolloutEvidence, stages: readonly number
     maxSignatures: policy.maxSignatures,
     segmentMinMachines: policy.segmentMinMachines,
     segmentHoldFactor: policy.segmentHoldFactor,
-  });
+  };
+}
+
+/** The segment tests (server/domain/segments), null without segment evidence. */
+export function segmentsCheck(evidence: RolloutEvidence, stages: readonly number[], policy: Policy): SegmentSummary | null {
+  if (!evidence.segments) return null;
+  return segmentCheck(evidence.segments, stages, policy.alpha, segmentCheckPolicy(policy));
 }
 
 /** Regression: at least MIN_REGRESSION_MACHINES candidate machines and D − h > 0. */

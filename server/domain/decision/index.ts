@@ -1,5 +1,5 @@
 export { decide, MIN_REGRESSION_MACHINES } from './decide';
-export { advanceCheck, armAggregate, armsCheck, boundCheck, hardBreakCheck, q0Check, regressionCheck, segmentsCheck } from './checks';
+export { advanceCheck, armAggregate, armsCheck, segmentCheckPolicy, boundCheck, hardBreakCheck, q0Check, regressionCheck, segmentsCheck } from './checks';
 export type { ArmsCheck, BoundCheck, HardBreakCheck, Q0Check } from './checks';
 export type { ArmSummary, Decision, DecisionInput, DecisionRule, NewInCandidate, Verdict } from './types';
 export { halfWidth, tauFor, TAU_FLOOR } from './bound';

@@ -10,3 +10,5 @@ export type { Mixture, StageEvents } from './etest';
 export { THRESHOLD_EPS, TOP_FINDINGS, runAlpha, segmentCheck, stageShares } from './check';
 export type { SegmentAlphas, SegmentCheckPolicy, SegmentEvent, SegmentFinding, SegmentSummary } from './check';
 export { evidenceFigure, findingSentence, segmentReason } from './explain';
+export { segmentOverview } from './overview';
+export type { ArmRow, EValue, SegmentOverview, SegmentRow, SignatureRow } from './overview';

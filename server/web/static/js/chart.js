@@ -40,8 +40,8 @@ export function failureChart(container) {
       // the band's top is the advance bound (its own level), its bottom the rollback bound
       hi.push(ok ? Math.min(100, 100 * (T + (p.hA ?? p.h))) : null);
       lo.push(ok ? 100 * Math.max(0, T - p.h) : null);
-      const stage = view.policy.stages[p.stageIndex];
-      const m = stage && view.q0 !== null ? Math.max(stage.marginFactor * view.q0, stage.marginFloor) : null;
+      // the margin is the server's (each point carries the one its evaluation used)
+      const m = p.m ?? null;
       thr.push(K !== null && m !== null ? 100 * (K + m) : null);
     }
     // The scale follows the rates, the threshold and the band's lower edge; an early, very
@@ -51,9 +51,8 @@ export function failureChart(container) {
     return [xs, pk, pt, hi, lo, thr];
   }
 
-  function create(d, alpha, advanceAlpha) {
-    // the band's bottom is the rollback bound (level alpha), its top the advance bound (advanceAlpha)
-    const coverage = (a) => (a ? `${Math.round(100 * (1 - 2 * a))}%` : '');
+  function create(d, legend) {
+    // the band's bottom is the rollback bound, its top the advance bound (labels from the server)
     const opts = {
       ...size(),
       class: 'failure-chart',
@@ -67,8 +66,8 @@ export function failureChart(container) {
         { label: 'time' },
         { label: 'control p_K', stroke: COLORS.control, width: 2, value: pctValue },
         { label: 'candidate p_T', stroke: COLORS.candidate, width: 2, value: pctValue },
-        { label: `band high (p_T + h, ${coverage(advanceAlpha)} always-valid, advance)`, stroke: 'rgba(217,72,15,0.35)', width: 1, value: pctValue },
-        { label: `band low (p_T − h, ${coverage(alpha)} always-valid, rollback)`, stroke: 'rgba(217,72,15,0.35)', width: 1, value: pctValue },
+        { label: `band high (${legend.bandHigh})`, stroke: 'rgba(217,72,15,0.35)', width: 1, value: pctValue },
+        { label: `band low (${legend.bandLow})`, stroke: 'rgba(217,72,15,0.35)', width: 1, value: pctValue },
         { label: 'advance threshold p_K + margin', stroke: COLORS.margin, width: 1.5, dash: [6, 5], value: pctValue },
       ],
       bands: [{ series: [3, 4], fill: COLORS.band }],
@@ -111,8 +110,7 @@ export function failureChart(container) {
       if (key === lastKey && plot) return;
       lastKey = key;
       const d = data(points, view);
-      const levels = view.decision ?? view.policy;
-      if (!plot) plot = create(d, levels.alpha, levels.advanceAlpha ?? levels.alpha);
+      if (!plot) plot = create(d, view.figures.chart);
       else plot.setData(d);
     },
     destroy() {

@@ -1,6 +1,6 @@
 import { api } from './api.js';
 import { h, fill } from './dom.js';
-import { armRate, ago, LIVE, num, pct, rateInterval, reasonOf, stageLabel } from './format.js';
+import { ago, LIVE, num, reasonOf, stageLabel } from './format.js';
 import { stageBars } from './stages.js';
 import { stateBadge, verdictBadge } from './badges.js';
 
@@ -68,9 +68,9 @@ export function listPage(root, { navigate }) {
 }
 
 function armCell(v, arm) {
-  const r = armRate(v, arm);
+  const r = v.figures.arms[arm];
   const c = v.evidence.total[arm];
   return h('div', { class: `arm arm-${arm}` },
-    h('div', { class: 'rate' }, pct(r.p), r.p !== null ? h('span', { class: 'ci' }, ` ${rateInterval(r)}`) : null),
+    h('div', { class: 'rate' }, r.text, r.interval ? h('span', { class: 'ci' }, ` ${r.interval}`) : null),
     h('div', { class: 'muted small' }, `${num(c.runs)} runs · ${num(c.machines)} machines`));
 }

@@ -3,7 +3,7 @@ import { actionBar } from './actions.js';
 import { stateBadge, verdictBadge } from './badges.js';
 import { failureChart } from './chart.js';
 import { h, fill } from './dom.js';
-import { ago, armRate, clock, gauges, LIVE, num, pct, pts, rateInterval, reasonOf, stageLabel, time } from './format.js';
+import { ago, clock, LIVE, num, reasonOf, stageLabel, time } from './format.js';
 import { stageBars } from './stages.js';
 
 /**
@@ -20,6 +20,7 @@ export function rolloutPage(root, id, { refreshNow }) {
   const decision = h('div');
   const arms = h('div');
   const tests = h('div');
+  const segments = h('div');
   const gerrit = h('div');
   const audit = h('div');
   fill(root,
@@ -29,6 +30,8 @@ export function rolloutPage(root, id, { refreshNow }) {
       h('section', { class: 'card', id: 'decision' }, h('h2', {}, 'Decision'), decision)),
     h('div', { class: 'grid grid-two' },
       h('section', { class: 'card' }, h('h2', {}, 'Evidence per arm'), arms),
+      h('section', { class: 'card', id: 'segments' }, h('h2', {}, 'Segments'), segments)),
+    h('div', { class: 'grid grid-two' },
       h('section', { class: 'card' }, h('h2', {}, 'Top failing tests'), tests)),
     h('div', { class: 'grid grid-side' },
       h('section', { class: 'card' }, h('h2', {}, 'Gerrit'), gerrit),
@@ -49,6 +52,7 @@ export function rolloutPage(root, id, { refreshNow }) {
     fill(decision, decisionView(v));
     fill(arms, armsTable(v));
     fill(tests, testsView(v));
+    fill(segments, segmentsView(v));
     fill(gerrit, proposalView(v), stageHistory(v));
     fill(audit, auditView(events));
   }
@@ -95,15 +99,22 @@ function decisionView(v) {
   out.push(h('p', { class: 'reason-big' }, reasonOf(v)));
   if (d) {
     if (!live) out.push(h('h3', {}, 'Last evaluation'));
+    const f = v.figures;
     out.push(h('dl', { class: 'facts' },
-      fact('D = p_T − p_K', d.D === null ? '–' : pts(d.D)),
-      fact('always-valid interval', d.lower === null ? '–' : `[${pts(d.lower)}, ${pts(d.upper)}]`),
-      fact('margin', d.margin === null ? '– (no q0 yet)' : pts(d.margin)),
-      fact('q0 (baseline)', pct(d.q0)),
-      fact('α (rollback / advance)', `${d.alpha} / ${d.advanceAlpha ?? d.alpha}`)));
+      fact('D = p_T − p_K', f.difference),
+      fact('always-valid interval', f.interval),
+      fact('margin', f.margin),
+      fact('q0 (baseline)', f.q0),
+      fact('levels', f.levels)));
     for (const a of d.alarms) out.push(h('p', { class: 'alarm' }, '⚠ ', a));
   }
-  const gs = gauges(v);
+  const seg = v.figures.segments;
+  if (seg.fired || seg.suspect) {
+    const l = seg.fired || seg.suspect;
+    out.push(h('p', { class: seg.fired ? 'segment segment-fired' : 'segment segment-suspect', dataset: { family: l.family } },
+      h('strong', {}, seg.fired ? 'Segment: ' : 'Segment nearly proven worse: '), l.sentence, h('span', { class: 'muted small' }, ` (${l.figure})`)));
+  }
+  const gs = v.figures.gauges;
   if (gs.length > 0) {
     out.push(h('h3', {}, 'Toward the next advance'));
     out.push(h('div', { class: 'gauges' }, gs.map((g) =>
@@ -123,8 +134,8 @@ function armsTable(v) {
   const d = v.decision;
   const row = (label, f, cls) => h('tr', { class: cls }, h('th', {}, label), h('td', {}, f('candidate')), h('td', {}, f('control')));
   const rate = (arm) => {
-    const r = armRate(v, arm);
-    return [h('strong', {}, pct(r.p)), r.p !== null ? h('span', { class: 'ci' }, ` ${rateInterval(r)}`) : null];
+    const r = v.figures.arms[arm];
+    return [h('strong', {}, r.text), r.interval ? h('span', { class: 'ci' }, ` ${r.interval}`) : null];
   };
   return [
     h('table', { class: 'arms' },
@@ -139,7 +150,7 @@ function armsTable(v) {
         d ? row('capped runs N · machines G', (a) => `${num(d[a].N)} · ${num(d[a].G)}`) : null)),
     h('p', { class: 'muted small' },
       `${num(e.counted)} reports counted; ${num(e.mismatched)} installed neither version. `,
-      armRate(v, 'candidate').basis === 'decision'
+      v.figures.arms.candidate.basis === 'decision'
         ? 'Rates and intervals are the controller’s (capped per machine and day, cluster-robust variance).'
         : 'Raw rates with Wilson intervals until the controller’s first evaluation.'),
   ];
@@ -162,6 +173,23 @@ function testsView(v) {
     h('h3', { class: 'arm-candidate' }, 'Candidate'), list('candidate'),
     h('h3', { class: 'arm-control' }, 'Control'), list('control'),
     h('p', { class: 'muted small' }, 'Counts are distinct machines reporting the test as failing.'),
+  ];
+}
+
+/** The strongest segment evidence against the candidate (projects, Pythons, failing tests), as the server words it. */
+function segmentsView(v) {
+  const top = v.figures.segments.top;
+  if (top.length === 0) {
+    return h('p', { class: 'muted small' }, 'No project, Python or failing test is worse on the candidate so far.');
+  }
+  return [
+    h('ol', { class: 'segments' }, top.map((l) =>
+      h('li', { class: l.fired ? 'segment-fired' : l.suspect ? 'segment-suspect' : '', dataset: { family: l.family } },
+        l.fired ? h('span', { class: 'badge verdict-rollback small' }, 'fired') : l.suspect ? h('span', { class: 'badge verdict-hold small' }, 'nearly') : null,
+        ' ', l.sentence, h('span', { class: 'muted small' }, ` ${l.figure}`)))),
+    h('p', { class: 'muted small' },
+      'Each segment test compares where machines first fail (a test id, a project, a Python) with the candidate\'s share of machines; ',
+      'a segment rolls back once its e-value reaches its level with at least three candidate machines.'),
   ];
 }
 

@@ -1,5 +1,5 @@
 import { h } from './dom.js';
-import { LIVE, stageProgress } from './format.js';
+import { LIVE } from './format.js';
 
 /**
  * One progress bar per stage: stages passed are full, the current one fills as its advance
@@ -7,7 +7,6 @@ import { LIVE, stageProgress } from './format.js';
  * A rolled-back rollout shows the stage it ended in red.
  */
 export function stageBars(v, { compact = false } = {}) {
-  const now = Date.now();
   const live = LIVE.has(v.state);
   const bars = v.stages.map((percent, i) => {
     let fill = 0;
@@ -16,7 +15,7 @@ export function stageBars(v, { compact = false } = {}) {
       fill = 1;
       kind = 'done';
     } else if (i === v.stageIndex && live) {
-      fill = i === v.stages.length - 1 ? 1 : stageProgress(v, now);
+      fill = i === v.stages.length - 1 ? 1 : v.figures.stageProgress;
       kind = v.state === 'paused' ? 'paused' : 'current';
     } else if (i === v.stageIndex && v.state === 'rolled_back') {
       fill = 1;
