@@ -404,3 +404,18 @@ describe('segment check: the split and the findings', () => {
     expect(segmentReason({ ...segmentCheck(emptySegmentEvidence(), STAGES, 0.01, CHECK) })).toBe('');
   });
 });
+
+describe('segment check: which fired finding explains the rollback', () => {
+  test('a fired signature is preferred to its project\'s stronger first-run test', () => {
+    const ev = evidenceWith({
+      projects: [project('blazar', { firstRuns: [6], firstFailed: [6] }, { firstRuns: [60] })],
+      signatures: [sig('blazar', 'tests.a', [6], [])],
+    });
+    const s = segmentCheck(ev, STAGES, 0.01, CHECK);
+    const proj = s.top.find((f) => f.family === 'project')!;
+    expect(proj.fired).toBe(true);
+    expect(proj.log10E - proj.log10Threshold).toBeGreaterThan(s.fired!.log10E - s.fired!.log10Threshold);
+    expect(s.fired).toMatchObject({ family: 'signature', test: 'tests.a' });
+    expect(segmentCheck({ ...ev, signatures: [] }, STAGES, 0.01, CHECK).fired).toMatchObject({ family: 'project', event: 'failure' });
+  });
+});

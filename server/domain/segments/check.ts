@@ -59,7 +59,7 @@ export interface SegmentFinding {
 }
 
 export interface SegmentSummary {
-  /** The segment that decides a rollback (the strongest one that fired), or null. */
+  /** The segment that decides a rollback (the strongest fired signature, else the strongest fired segment), or null. */
   fired: SegmentFinding | null;
   /** When a signature fired: every test id of its project that fired (for the explanation). */
   firedTests: string[];
@@ -191,7 +191,9 @@ export function segmentCheck(
   let firedScore: Scored | undefined;
   let suspectScore: Scored | undefined;
   for (const x of scored) {
-    if (x.fired && (!firedScore || before(x, firedScore))) firedScore = x;
+    // a fired signature names the failing tests: it explains a break better than its project's
+    // first-run test, so it is preferred; otherwise the strongest fired finding decides
+    if (x.fired && (!firedScore || preferred(x, firedScore))) firedScore = x;
     if (x.suspect && (!suspectScore || before(x, suspectScore))) suspectScore = x;
     if (top.length === TOP_FINDINGS && !before(x, top[TOP_FINDINGS - 1]!)) continue;
     let i = Math.min(top.length, TOP_FINDINGS - 1);
@@ -238,6 +240,12 @@ function context(s: SegmentStats) {
     candidateRuns: s.candidate.N,
     controlRuns: s.control.N,
   };
+}
+
+function preferred(a: Scored, b: Scored): boolean {
+  const sa = a.family === 'signature';
+  const sb = b.family === 'signature';
+  return sa !== sb ? sa : before(a, b);
 }
 
 /** Stronger first: by margin, then candidate events, then family, segment, event and test id (never by input order). */
