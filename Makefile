@@ -1,6 +1,6 @@
 # depcanary: `make run` starts the server (embedded Redis), `make test` runs every test.
 SHELL := /bin/bash
-.PHONY: run test deps build bench demo clean
+.PHONY: run test deps build bench demo mutation clean
 
 deps:
 	@scripts/ensure-system.sh redis
@@ -19,6 +19,9 @@ bench: deps
 
 demo: deps
 	node dist/server/demo/main.js
+
+mutation: deps
+	@scripts/mutation.sh
 
 clean:
 	rm -rf dist var test-output

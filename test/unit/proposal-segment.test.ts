@@ -25,7 +25,7 @@ function input(decision: unknown): ProposalInput {
   return {
     kind: 'rollback',
     rollout: { id: 'r-1', library: 'oslo.log', stable: '8.2.0', candidate: '8.3.0', stages: [1, 10, 100], stageIndex: 0 },
-    decision, actor: 'controller', reason: 'automatic rollback', constraints: { path: 'upper-constraints.txt', text: UC },
+    decision, actor: 'controller', reason: 'automatic rollback', constraints: { path: 'upper-constraints.txt', text: UC }, requirements: null, rolloutUrl: null,
   };
 }
 

@@ -1,5 +1,5 @@
 import { percentToBasisPoints } from '../bucketing';
-import { SEGMENT_MIXTURE, SIGNATURE_MIXTURE, log10EValue, total, type Mixture } from './etest';
+import { SEGMENT_MIXTURE, SIGNATURE_MIXTURE, eValuer, total, type Mixture } from './etest';
 import { segmentLabel, type Family } from './names';
 import type { SegmentEvidence, SegmentStats, SignatureStats } from './types';
 
@@ -93,27 +93,6 @@ function log10Threshold(familyAlpha: number, tests: number): number {
   return familyAlpha > 0 && tests > 0 ? Math.log10(tests / familyAlpha) : Number.POSITIVE_INFINITY;
 }
 
-/**
- * Evidence kept in place between evaluations (the simulation's) mostly does not change from
- * one evaluation to the next: the e-value of a signature is reused while its counts, the
- * shares and the mixture are the same objects and values.
- */
-const memo = new WeakMap<SignatureStats, { c: number[]; k: number[]; shares: readonly number[]; mixture: Mixture; v: number }>();
-
-function memoLog10E(s: SignatureStats, shares: readonly number[], mixture: Mixture): number {
-  const m = memo.get(s);
-  if (m && m.mixture === mixture && sameNumbers(m.shares, shares) && sameNumbers(m.c, s.candidate) && sameNumbers(m.k, s.control)) return m.v;
-  const v = log10EValue(s, shares, mixture);
-  memo.set(s, { c: [...s.candidate], k: [...s.control], shares: [...shares], mixture, v });
-  return v;
-}
-
-function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** One test's result before it becomes a finding (findings are built only for the few shown). */
 interface Scored {
   family: Family;
@@ -127,6 +106,8 @@ interface Scored {
   margin: number;
   fired: boolean;
   suspect: boolean;
+  /** Tie-break key, made when first needed. */
+  key?: string;
 }
 
 export function segmentCheck(
@@ -137,14 +118,40 @@ export function segmentCheck(
   mixtures: { signature: Mixture; segment: Mixture } = { signature: SIGNATURE_MIXTURE, segment: SEGMENT_MIXTURE },
 ): SegmentSummary {
   const shares = stageShares(stages);
-  const scored: Scored[] = [];
+  const sigE = eValuer(shares, mixtures.signature);
+  const segE = eValuer(shares, mixtures.segment);
   const holdMargin = -Math.log10(Math.max(1, policy.segmentHoldFactor)) - THRESHOLD_EPS;
-  const score = (x: Omit<Scored, 'margin' | 'fired' | 'suspect'>) => {
-    const margin = x.log10E - x.log10Threshold;
-    const enough = x.candidateEvents >= policy.segmentMinMachines;
+  // Only the strongest few are kept (and the strongest fired and suspect ones): a record is
+  // made only for a test that can enter them, so hundreds of weak signatures cost a compare.
+  const top: Scored[] = [];
+  const firedSigs: Scored[] = [];
+  let firedScore: Scored | undefined;
+  let suspectScore: Scored | undefined;
+  const offer = (
+    family: Family, event: SegmentEvent, stats: SegmentStats | undefined, sig: SignatureStats | null,
+    candidateEvents: number, controlEvents: number, log10E: number, log10Threshold: number,
+  ) => {
+    const margin = log10E - log10Threshold;
+    const enough = candidateEvents >= policy.segmentMinMachines;
     const fired = margin >= -THRESHOLD_EPS && enough;
     const suspect = !fired && enough && margin >= holdMargin;
-    if (x.log10E > 0 || fired) scored.push({ ...x, margin, fired, suspect });
+    if (!(log10E > 0 || fired)) return;
+    const last = top.length === TOP_FINDINGS ? top[TOP_FINDINGS - 1]! : null;
+    if (!fired && !suspect && last && (margin < last.margin || (margin === last.margin && candidateEvents < last.candidateEvents))) return;
+    const x: Scored = { family, event, stats, sig, candidateEvents, controlEvents, log10E, log10Threshold, margin, fired, suspect };
+    // a fired signature names the failing tests: it explains a break better than its project's
+    // first-run test, so it is preferred; otherwise the strongest fired finding decides
+    if (fired && (!firedScore || preferred(x, firedScore))) firedScore = x;
+    if (fired && sig) firedSigs.push(x);
+    if (suspect && (!suspectScore || before(x, suspectScore))) suspectScore = x;
+    if (last && !before(x, last)) return;
+    let i = Math.min(top.length, TOP_FINDINGS - 1);
+    if (top.length < TOP_FINDINGS) top.push(x);
+    while (i > 0 && before(x, top[i - 1]!)) {
+      top[i] = top[i - 1]!;
+      i--;
+    }
+    top[i] = x;
   };
 
   const segThresholds = {
@@ -160,10 +167,7 @@ export function segmentCheck(
         : { candidate: s.candidate.firstErrored, control: s.control.firstErrored };
       const candidateEvents = total(ev.candidate);
       if (candidateEvents === 0) continue;
-      score({
-        family: s.kind, event, stats: s, sig: null, candidateEvents, controlEvents: total(ev.control),
-        log10E: log10EValue(ev, shares, mixtures.segment), log10Threshold: threshold,
-      });
+      offer(s.kind, event, s, null, candidateEvents, total(ev.control), segE(ev), threshold);
     }
   };
   evidence.projects.forEach(withRuns);
@@ -175,40 +179,18 @@ export function segmentCheck(
     for (const s of evidence.signatures) {
       const candidateEvents = total(s.candidate);
       if (candidateEvents === 0) continue;
-      const log10E = memoLog10E(s, shares, mixtures.signature);
+      const log10E = sigE(s);
       if (!(log10E > 0)) continue;
       projects ??= new Map(evidence.projects.map((p) => [p.name, p]));
-      score({
-        family: 'signature', event: 'test', stats: projects.get(s.project), sig: s, candidateEvents, controlEvents: total(s.control),
-        log10E, log10Threshold: sigThreshold,
-      });
+      offer('signature', 'test', projects.get(s.project), s, candidateEvents, total(s.control), log10E, sigThreshold);
     }
   }
 
-  // Only the strongest few are shown: select them (and the strongest that fired) in one pass
-  // instead of sorting every test that has some evidence.
-  const top: Scored[] = [];
-  let firedScore: Scored | undefined;
-  let suspectScore: Scored | undefined;
-  for (const x of scored) {
-    // a fired signature names the failing tests: it explains a break better than its project's
-    // first-run test, so it is preferred; otherwise the strongest fired finding decides
-    if (x.fired && (!firedScore || preferred(x, firedScore))) firedScore = x;
-    if (x.suspect && (!suspectScore || before(x, suspectScore))) suspectScore = x;
-    if (top.length === TOP_FINDINGS && !before(x, top[TOP_FINDINGS - 1]!)) continue;
-    let i = Math.min(top.length, TOP_FINDINGS - 1);
-    if (top.length < TOP_FINDINGS) top.push(x);
-    while (i > 0 && before(x, top[i - 1]!)) {
-      top[i] = top[i - 1]!;
-      i--;
-    }
-    top[i] = x;
-  }
   const fired = firedScore ? finding(firedScore) : null;
   const suspect = suspectScore ? finding(suspectScore) : null;
   const firedTests =
     fired?.family === 'signature'
-      ? scored.filter((x) => x.fired && x.family === 'signature' && x.sig!.project === fired.segment).sort((a, b) => (before(a, b) ? -1 : 1)).map((x) => x.sig!.test)
+      ? firedSigs.filter((x) => x.sig!.project === fired.segment).sort((a, b) => (before(a, b) ? -1 : 1)).map((x) => x.sig!.test)
       : [];
   return {
     fired,
@@ -256,5 +238,5 @@ function before(a: Scored, b: Scored): boolean {
 }
 
 function tieKey(x: Scored): string {
-  return `${x.family}\t${x.sig?.project ?? x.stats!.name}\t${x.event}\t${x.sig?.test ?? ''}`;
+  return (x.key ??= `${x.family}\t${x.sig?.project ?? x.stats!.name}\t${x.event}\t${x.sig?.test ?? ''}`);
 }

@@ -44,6 +44,7 @@ export interface StageEvents {
 }
 
 const LOG10 = Math.log(10);
+const INF = Number.POSITIVE_INFINITY;
 
 /**
  * log10 of the mixture e-value. `shares[j]` is the candidate share of stage j in (0, 1);
@@ -51,37 +52,56 @@ const LOG10 = Math.log(10);
  * and are skipped. 0 (e = 1) without events.
  */
 export function log10EValue(events: StageEvents, shares: readonly number[], mixture: Mixture): number {
-  let best = Number.NEGATIVE_INFINITY;
-  const logs: number[] = [];
+  return eValuer(shares, mixture)(events);
+}
+
+/**
+ * The same, with the logarithms of the mixture at these shares computed once: the decision
+ * evaluates hundreds of segments at the same shares.
+ */
+export function eValuer(shares: readonly number[], mixture: Mixture): (events: StageEvents) => number {
+  const R: { logW: number; logRho: number; logDen: number[] }[] = [];
   for (let r = 0; r < mixture.rho.length; r++) {
     const rho = mixture.rho[r]!;
     const w = mixture.weight[r]!;
     if (!(w > 0) || !(rho > 1)) continue;
-    let l = Math.log(w);
-    for (let j = 0; j < shares.length; j++) {
-      const p = shares[j]!;
-      if (!(p > 0 && p < 1)) continue;
-      const t = count(events.candidate[j]);
-      const k = count(events.control[j]);
-      if (t + k === 0) continue;
-      l += t * Math.log(rho) - (t + k) * Math.log(1 - p + rho * p);
-    }
-    logs.push(l);
-    if (l > best) best = l;
+    R.push({ logW: Math.log(w), logRho: Math.log(rho), logDen: shares.map((p) => (p > 0 && p < 1 ? Math.log(1 - p + rho * p) : NaN)) });
   }
-  if (logs.length === 0 || best === Number.NEGATIVE_INFINITY) return Number.NEGATIVE_INFINITY;
-  let s = 0;
-  for (const l of logs) s += Math.exp(l - best);
-  return (best + Math.log(s)) / LOG10;
+  const n = shares.length;
+  const logs = new Float64Array(R.length);
+  return (events) => {
+    if (R.length === 0) return Number.NEGATIVE_INFINITY;
+    let best = Number.NEGATIVE_INFINITY;
+    for (let r = 0; r < R.length; r++) {
+      const c = R[r]!;
+      let l = c.logW;
+      for (let j = 0; j < n; j++) {
+        const den = c.logDen[j]!;
+        if (den !== den) continue; // NaN: a stage at 0% or 100%
+        const t = count(events.candidate[j]);
+        const k = count(events.control[j]);
+        if (t + k === 0) continue;
+        l += t * c.logRho - (t + k) * den;
+      }
+      logs[r] = l;
+      if (l > best) best = l;
+    }
+    let s = 0;
+    for (let r = 0; r < R.length; r++) s += Math.exp(logs[r]! - best);
+    return (best + Math.log(s)) / LOG10;
+  };
 }
 
 function count(x: number | undefined): number {
-  return x !== undefined && x > 0 && x < Number.POSITIVE_INFINITY ? x : 0;
+  return x !== undefined && x > 0 && x < INF ? x : 0;
 }
 
 /** Σ of per-stage counts. */
 export function total(xs: readonly number[]): number {
   let s = 0;
-  for (const x of xs) s += count(x);
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i]!;
+    if (x > 0 && x < INF) s += x;
+  }
   return s;
 }

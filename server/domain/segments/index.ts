@@ -5,7 +5,7 @@ export type { Family, ParsedField } from './names';
 export { segmentPlan, segmentPolicyOf, tableLimits } from './plan';
 export type { Guard, PlanGroup, SegmentPlan, SegmentPolicy, SegmentReport, TableLimits } from './plan';
 export { SegmentLedger, segmentEvidence } from './ledger';
-export { SEGMENT_MIXTURE, SIGNATURE_MIXTURE, log10EValue, total } from './etest';
+export { SEGMENT_MIXTURE, SIGNATURE_MIXTURE, eValuer, log10EValue, total } from './etest';
 export type { Mixture, StageEvents } from './etest';
 export { THRESHOLD_EPS, TOP_FINDINGS, runAlpha, segmentCheck, stageShares } from './check';
 export type { SegmentAlphas, SegmentCheckPolicy, SegmentEvent, SegmentFinding, SegmentSummary } from './check';

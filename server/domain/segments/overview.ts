@@ -1,4 +1,4 @@
-import { SEGMENT_MIXTURE, SIGNATURE_MIXTURE, log10EValue, total } from './etest';
+import { SEGMENT_MIXTURE, SIGNATURE_MIXTURE, eValuer, total } from './etest';
 import { runAlpha, stageShares, type SegmentCheckPolicy } from './check';
 import { segmentLabel } from './names';
 import type { SegmentArm, SegmentEvidence, SegmentKind, SegmentStats } from './types';
@@ -78,6 +78,8 @@ export function segmentOverview(
   signatureLimit = 50,
 ): SegmentOverview {
   const shares = stageShares(stages);
+  const segE = eValuer(shares, SEGMENT_MIXTURE);
+  const sigE = eValuer(shares, SIGNATURE_MIXTURE);
   const th = {
     project: threshold(policy.project, 2 * policy.maxProjects),
     python: threshold(policy.python, 2 * policy.maxPythons),
@@ -86,7 +88,7 @@ export function segmentOverview(
   const row = (s: SegmentStats): SegmentRow => {
     const t = th[s.kind] ?? 0;
     const ev = (pick: (a: SegmentArm) => number[]) => ({
-      log10E: finite(log10EValue({ candidate: pick(s.candidate), control: pick(s.control) }, shares, SEGMENT_MIXTURE)),
+      log10E: finite(segE({ candidate: pick(s.candidate), control: pick(s.control) })),
       log10Threshold: t,
     });
     return {
@@ -99,7 +101,7 @@ export function segmentOverview(
     .map((s): SignatureRow => ({
       project: s.project, test: s.test, label: segmentLabel('signature', s.project, s.test),
       candidateMachines: total(s.candidate), controlMachines: total(s.control),
-      log10E: finite(log10EValue(s, shares, SIGNATURE_MIXTURE)), log10Threshold: th.signature ?? 0,
+      log10E: finite(sigE(s)), log10Threshold: th.signature ?? 0,
     }))
     .sort((a, b) => b.log10E - a.log10E || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
   return {
