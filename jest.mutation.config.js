@@ -8,5 +8,6 @@ module.exports = {
   roots: ['<rootDir>/test/unit'],
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', 'decision-sim-smoke', 'segments-sim'],
-  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false, isolatedModules: true }] },
+  setupFiles: ['<rootDir>/test/support/mutation-setup.ts'],
 };
