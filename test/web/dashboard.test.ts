@@ -101,6 +101,14 @@ describe('dashboard in a real browser', () => {
     const after = (await s.req('GET', `/v1/rollouts/${healthy.id}`)).json;
     expect(after).toMatchObject({ stageIndex: 1, percent: 50, state: 'active' });
     await page.screenshot({ path: join(OUT, 'dashboard-rollout.png'), fullPage: true });
+
+    // The broken rollout's page names the segment with the strongest evidence, as the server words it.
+    await page.goto(`${s.url}/rollouts/${broken.id}`);
+    const seg = page.locator('#segments ol.segments li').first();
+    await seg.waitFor();
+    expect(await seg.textContent()).toMatch(/^ nova: nova\.tests\.unit\.test_hooks\.HookTestCase\.test_load fails on 3 of 9 candidate machines, 0 of 30 control machines e = /);
+    const view = (await s.req('GET', `/v1/rollouts/${broken.id}`)).json;
+    expect(await page.locator('#decision .gauge[data-gauge="segment"]').textContent()).toContain(view.figures.gauges.find((g: { key: string }) => g.key === 'segment').text);
     expect(pageErrors).toEqual([]);
   });
 
