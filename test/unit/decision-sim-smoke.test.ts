@@ -2,7 +2,7 @@
  * Smoke test of the simulation benchmark (test/bench/decision-sim.ts) at a small size:
  * sanity bounds only; the real figures come from the full run (README, docs/decision.md).
  */
-import { runScenario } from '../bench/decision-sim';
+import { runScenario, runScenario2 } from '../bench/decision-sim';
 
 describe('decision simulation (smoke)', () => {
   test('a hard break is always rolled back, within a few candidate runs', () => {
@@ -28,5 +28,19 @@ describe('decision simulation (smoke)', () => {
     expect(a.depcanary).toEqual(b.depcanary);
     expect(a.naive).toEqual(b.naive);
     expect(a.depcanary.rollbackRate).toBeGreaterThanOrEqual(0.8);
+  });
+
+  test('v2: a one-project break is rolled back by its failing tests, in the first stage, after a few of its candidate runs', () => {
+    const r = runScenario2('v2-one-project', { rollouts: 6, seed: 7 });
+    expect(r.depcanary.rollbackRate).toBe(1);
+    expect(r.depcanary.rollbackRules).toEqual({ 'segment:signature': 6 });
+    expect(r.depcanary.medianAffectedRuns!).toBeLessThanOrEqual(8);
+    expect(r.depcanary.firstStageRollbackRate).toBeGreaterThanOrEqual(5 / 6);
+  });
+
+  test('v2: a healthy candidate with a flaky test in both arms is promoted, not rolled back', () => {
+    const r = runScenario2('v2-flaky-id', { rollouts: 3, seed: 7 });
+    expect(r.depcanary.falseRollbackRate).toBe(0);
+    expect(r.depcanary.promotedRate).toBe(1);
   });
 });
