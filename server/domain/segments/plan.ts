@@ -83,7 +83,7 @@ export function tableLimits(p: SegmentPolicy): TableLimits {
  * Groups per segment with runs (project, Python):
  *  1. admit; cap (runs of this machine, day and segment ≤ cap) → N, and F / E when it failed / errored;
  *  2. member; first (this machine's first run in the segment) → first runs of the stage, failed / errored.
- * Per failing test id of a failed or errored run (dedupled; signatures need a project):
+ * Per failing test id of a failed or errored run (each id once; signatures need a project):
  *  3. admit the signature; first (this machine's first failure of it) → first failures of the stage.
  */
 export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
