@@ -31,7 +31,7 @@ export interface ScenarioResult {
   seconds: number;
 }
 
-function median(xs: number[]): number | null {
+export function median(xs: number[]): number | null {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -65,8 +65,8 @@ export function summarize(results: RolloutResult[], truth: Truth): RuleMetrics {
   };
 }
 
-const pc = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
-const num = (x: number | null) => (x === null ? '—' : x >= 100 ? String(Math.round(x)) : String(Math.round(x * 10) / 10));
+export const pc = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
+export const num = (x: number | null) => (x === null ? '—' : x >= 100 ? String(Math.round(x)) : String(Math.round(x * 10) / 10));
 function ratio(a: number | null, b: number | null): string {
   if (a === null || b === null) return '';
   if (b === 0) return a === 0 ? ' (=)' : '';

@@ -1,5 +1,5 @@
 /** Per-scenario metrics of simulation v2 and its markdown table. */
-import { summarize, type RuleMetrics } from '../sim/metrics';
+import { median, num, pc, summarize, type RuleMetrics } from '../sim/metrics';
 import type { RolloutResult2 } from './play';
 import type { Scenario2 } from './scenarios';
 
@@ -17,13 +17,6 @@ export interface ScenarioResult2 {
   seconds: number;
 }
 
-function median(xs: number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 export function summarize2(results: RolloutResult2[], scenario: Scenario2): RuleMetrics2 {
   const base = summarize(results, scenario.truth);
   const rolled = results.filter((r) => r.outcome === 'rollback');
@@ -34,8 +27,6 @@ export function summarize2(results: RolloutResult2[], scenario: Scenario2): Rule
   };
 }
 
-const pc = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}%`);
-const num = (x: number | null) => (x === null ? '—' : x >= 100 ? String(Math.round(x)) : String(Math.round(x * 10) / 10));
 const pair = (a: string, b: string) => `${a} / ${b}`;
 
 export function markdownTable2(rows: ScenarioResult2[], meta: { rollouts: number; seed: number; seconds: number }): string {
