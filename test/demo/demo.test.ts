@@ -37,7 +37,7 @@ describe('make demo', () => {
     expect(r.err).toBe('');
     expect(r.out).toMatch(/dashboard {2}http:\/\/127\.0\.0\.1:\d+\/ {3}token: demo-admin-[0-9a-f]{24}\n/);
     expect(r.out).toMatch(/imported {3}\S+data\/upper-constraints\.txt: \d+ lines, \d+ pins/);
-    expect(r.out).toMatch(/★ stevedore rolled back at 5%: every machine is back on 5\.9\.1 \(controller\)\n\s+(Regression|Hard break)/);
+    expect(r.out).toMatch(/★ stevedore rolled back at 5%: every machine is back on 5\.9\.1 \(controller\)\n\s+(Regression|Hard break|Segment regression)/);
     expect(r.out).toMatch(/★ oslo\.log advanced 5% → 25% \(controller\)/);
     expect(r.out).toMatch(/★ oslo\.log promoted to 100%: 8\.4\.0 is now the base pin \(controller\)/);
     expect(r.out).toMatch(/healthy oslo\.log 8\.3\.0 → 8\.4\.0 .* PROMOTED/);
