@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { policyOverride } from './api/schemas';
@@ -7,6 +8,31 @@ import { policyOverride } from './api/schemas';
  * The server's settings, from an optional JSON file (DEPCANARY_CONFIG) overlaid by env.
  * A bad setting stops the start with a message naming it.
  */
+/** A yes/no setting: a JSON boolean, or one of these words (env values are lower-cased first). */
+const flag = z.union([z.boolean(), z.enum(['0', '1', 'true', 'false', 'on', 'off', 'yes', 'no']).transform((v) => ['1', 'true', 'on', 'yes'].includes(v))], { error: 'must be one of 1, 0, true, false, on, off, yes, no' });
+
+/**
+ * Express `trust proxy`: off, a hop count, or a comma list of addresses, CIDR blocks and the
+ * names loopback / linklocal / uniquelocal (never "trust everyone": X-Forwarded-For is spoofable).
+ */
+const trustProxy = z.union([z.number().int().min(0).max(10), z.string()]).transform((v, ctx) => {
+  const s = String(v).trim().toLowerCase();
+  if (['', '0', 'false', 'off', 'no'].includes(s)) return false;
+  if (/^\d+$/.test(s) && Number(s) <= 10) return Number(s);
+  const items = s.split(',').map((x) => x.trim()).filter(Boolean);
+  const ok = (x: string) => ['loopback', 'linklocal', 'uniquelocal'].includes(x) || (() => {
+    const [addr, bits, ...rest] = x.split('/');
+    const fam = isIP(addr ?? '');
+    return fam !== 0 && rest.length === 0 && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (fam === 4 ? 32 : 128)));
+  })();
+  const bad = items.find((x) => !ok(x));
+  if (bad !== undefined || items.length === 0) {
+    ctx.addIssue({ code: 'custom', message: `"${bad ?? s}" is not a hop count (0-10), an address, a CIDR block, loopback, linklocal or uniquelocal` });
+    return z.NEVER;
+  }
+  return items;
+});
+
 const schema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -20,7 +46,7 @@ const schema = z.strictObject({
   redisFsync: z.enum(['always', 'everysec']).default('always'),
   pinsRefreshMs: z.coerce.number().int().min(50).max(60_000).default(1000),
   controller: z.strictObject({
-    enabled: z.union([z.boolean(), z.enum(['0', '1', 'true', 'false', 'on', 'off', 'yes', 'no']).transform((v) => ['1', 'true', 'on', 'yes'].includes(v))]).default(true),
+    enabled: flag.default(true),
     tickMs: z.coerce.number().int().min(50).max(3_600_000).default(5000),
     debounceMs: z.coerce.number().int().min(0).max(600_000).default(500),
     leaseMs: z.coerce.number().int().min(1000).max(600_000).default(15_000),
@@ -28,6 +54,18 @@ const schema = z.strictObject({
   policy: policyOverride.optional(),
   /** Read by server/gerrit/config.ts (GERRIT_* env wins); validated there. */
   gerrit: z.record(z.string(), z.unknown()).optional(),
+  // --- Server edges (docs/operations.md) ---
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** A Redis command not answered within this fails (503 to the client) instead of hanging. */
+  redisTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(2000),
+  /** Time for a client to send the request headers, and the whole request. */
+  headersTimeoutMs: z.coerce.number().int().min(1000).max(300_000).default(10_000),
+  requestTimeoutMs: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  /** Open connections beyond this are refused (keep it below the process's open-files limit). */
+  maxConnections: z.coerce.number().int().min(1).max(1_000_000).default(4096),
+  /** Viewer routes and the dashboard answer without a token; everything else still needs one. */
+  publicRead: flag.default(false),
+  trustProxy: trustProxy.default(false),
 });
 export type Config = z.infer<typeof schema>;
 
@@ -43,7 +81,17 @@ const ENV: Record<string, string> = {
   DEPCANARY_PUBLIC_URL: 'publicUrl',
   DEPCANARY_REDIS_FSYNC: 'redisFsync',
   DEPCANARY_PINS_REFRESH_MS: 'pinsRefreshMs',
+  // Server edges
+  LOG_LEVEL: 'logLevel',
+  DEPCANARY_REDIS_TIMEOUT_MS: 'redisTimeoutMs',
+  DEPCANARY_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
+  DEPCANARY_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
+  DEPCANARY_MAX_CONNECTIONS: 'maxConnections',
+  DEPCANARY_PUBLIC_READ: 'publicRead',
+  DEPCANARY_TRUST_PROXY: 'trustProxy',
 };
+/** Settings whose env value is a word compared in lower case. */
+const LOWER_CASE = new Set(['logLevel', 'publicRead', 'enabled']);
 const CONTROLLER_ENV: Record<string, string> = {
   DEPCANARY_CONTROLLER: 'enabled',
   DEPCANARY_CONTROLLER_TICK_MS: 'tickMs',
@@ -58,18 +106,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const file = env.DEPCANARY_CONFIG;
   if (file) {
     if (!existsSync(file)) throw new ConfigError(`DEPCANARY_CONFIG: file ${file} does not exist`);
+    let data: unknown;
     try {
-      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      data = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
       throw new ConfigError(`DEPCANARY_CONFIG: ${file} is not valid JSON (${(e as Error).message})`);
     }
+    if (!isObject(data)) throw new ConfigError(`DEPCANARY_CONFIG: ${file} must hold a JSON object of settings, not ${describe(data)}`);
+    fromFile = data;
   }
+  const fromEnv = (v: string, key: string) => (LOWER_CASE.has(key) ? v.trim().toLowerCase() : v);
   const merged: Record<string, unknown> = { ...fromFile };
-  for (const [envName, key] of Object.entries(ENV)) if (env[envName] !== undefined && env[envName] !== '') merged[key] = env[envName];
+  for (const [envName, key] of Object.entries(ENV)) if (env[envName] !== undefined && env[envName] !== '') merged[key] = fromEnv(env[envName]!, key);
+  if (fromFile.controller !== undefined && !isObject(fromFile.controller)) {
+    throw new ConfigError(`bad setting controller (in ${file}): must be an object, not ${describe(fromFile.controller)}`);
+  }
   const controller: Record<string, unknown> = { ...((fromFile.controller as object) ?? {}) };
   for (const [envName, key] of Object.entries(CONTROLLER_ENV)) {
     const v = env[envName];
-    if (v !== undefined && v !== '') controller[key] = key === 'enabled' ? !['0', 'false', 'off', 'no'].includes(v.toLowerCase()) : v;
+    if (v !== undefined && v !== '') controller[key] = fromEnv(v, key);
   }
   merged.controller = controller;
   if (env.DEPCANARY_POLICY) {
@@ -91,4 +146,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('bad setting DEPCANARY_CONTROLLER_TICK_MS: must be shorter than DEPCANARY_CONTROLLER_LEASE_MS, or the lease lapses between ticks');
   }
   return { ...cfg, dataDir: resolve(cfg.dataDir), constraintsFile: resolve(cfg.constraintsFile) };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`;
 }

@@ -1,8 +1,9 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
-import type { Router } from 'express';
+import type { Express, Router } from 'express';
 import type { Logger } from 'pino';
 import { createApp } from './api/app';
 import { fastPins } from './api/fast-pins';
@@ -14,7 +15,9 @@ import { PinsCache } from './services/pins-cache';
 import { ReportService } from './services/reports';
 import { RolloutService } from './services/rollouts';
 import { BaseStore } from './store/base-store';
+import { lockDataDir, type DataDirLock } from './store/data-dir-lock';
 import { startEmbeddedRedis, type EmbeddedRedis } from './store/embedded-redis';
+import { StoreHealth } from './store/health';
 import { createRedis, type DcRedis } from './store/redis';
 import { RolloutStore } from './store/rollout-store';
 import { TelemetryStore } from './store/telemetry-store';
@@ -48,28 +51,55 @@ export interface RunningServer {
   url: string;
   runtime: Runtime;
   embeddedRedis: EmbeddedRedis | null;
+  /** The express app (route listings for tests); the pins fast path sits in front of it. */
+  app: Express;
+  /** Resolves when the server cannot go on (its embedded Redis keeps dying): exit non-zero then. */
+  fatal: Promise<Error>;
   close(): Promise<void>;
 }
 
 export async function startServer(config: Config, logger: Logger, extensions: Extension[] = []): Promise<RunningServer> {
   let embedded: EmbeddedRedis | null = null;
+  let lock: DataDirLock | null = null;
+  let onFatal: (e: Error) => void = () => undefined;
+  const fatal = new Promise<Error>((res) => { onFatal = res; });
   let target: { url?: string; socket?: string } = config.redisUrl?.startsWith('unix://')
     ? { socket: config.redisUrl.slice('unix://'.length) }
     : { url: config.redisUrl };
   if (!config.redisUrl) {
-    embedded = await startEmbeddedRedis({ dir: join(config.dataDir, 'redis'), appendfsync: config.redisFsync });
+    // One server per data dir: the lock first, so a second start never touches the first one's Redis.
+    lock = await lockDataDir(config.dataDir);
+    try {
+      embedded = await startEmbeddedRedis({
+        dir: join(config.dataDir, 'redis'),
+        appendfsync: config.redisFsync,
+        events: {
+          exited: (i) => logger.error(i, 'embedded redis-server died; restarting it'),
+          restarted: (i) => logger.warn(i, 'embedded redis-server restarted'),
+          gaveUp: (e) => {
+            logger.fatal({ err: e.message }, 'embedded redis-server keeps dying; giving up');
+            onFatal(e);
+          },
+        },
+      });
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
     target = { socket: embedded.socket };
     logger.info({ socket: embedded.socket, fsync: config.redisFsync }, 'started embedded redis-server');
   }
-  const redis = createRedis(target);
+  const redisOptions = { commandTimeout: config.redisTimeoutMs };
+  const redis = createRedis(target, redisOptions);
   const connections: DcRedis[] = [];
   const newConnection = () => {
-    const c = createRedis(target);
+    const c = createRedis(target, redisOptions);
     c.on('error', (e) => logger.warn({ err: e.message }, 'redis error'));
     connections.push(c);
     return c;
   };
-  const subscriber = createRedis(target);
+  const subscriber = createRedis(target, redisOptions);
+  const health = new StoreHealth(redis, logger, embedded);
   redis.on('error', (e) => logger.warn({ err: e.message }, 'redis error'));
   subscriber.on('error', (e) => logger.warn({ err: e.message }, 'redis subscriber error'));
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -80,7 +110,7 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     const rolloutStore = new RolloutStore(redis, p);
     const telemetry = new TelemetryStore(redis, p);
     const baseStore = new BaseStore(redis, p);
-    const tokens = new TokenStore(redis, p, staticTokens(config.adminToken, config.tokensFile));
+    const tokens = new TokenStore(redis, p, staticTokens(config.adminToken, config.tokensFile), config.publicRead ? 'viewer' : null);
     const pins = new PinsCache(redis, subscriber, p, rolloutStore, baseStore, logger, config.pinsRefreshMs);
     const constraints = new ConstraintsService(baseStore, pins);
     const rt: Runtime = {
@@ -102,44 +132,90 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     }
     const app = createApp({
       logger, metrics, redis, pins, rollouts: rt.rollouts, rolloutStore, reports: rt.reports, telemetry,
-      constraints, tokens, extra: routers, beforeScrape: () => refreshGauges(rt),
+      constraints, tokens, extra: routers, beforeScrape: () => refreshGauges(rt), health, trustProxy: config.trustProxy,
     });
     const fast = fastPins(pins, metrics);
-    const server: Server = createServer((req, res) => {
+    const server: Server = createServer({
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      // How often the two timeouts above are checked (Node's default is every 30 s).
+      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+    }, (req, res) => {
+      res.setHeader('x-content-type-options', 'nosniff');
       if (!fast(req, res)) app(req, res);
     });
+    server.maxConnections = config.maxConnections;
+    server.on('clientError', answerClientError);
+    health.start();
+    cleanup.push(async () => health.stop());
     server.listen(config.port, config.host);
     await once(server, 'listening');
     server.keepAliveTimeout = 65_000;
     const addr = server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     const url = `http://${host}:${addr.port}`;
+    lock?.describe({ url });
     let closing: Promise<void> | null = null;
     return {
       url,
       runtime: rt,
       embeddedRedis: embedded,
+      app,
+      fatal,
       close() {
         closing ??= (async () => {
           server.closeAllConnections();
           await new Promise<void>((res) => server.close(() => res()));
-          for (const c of cleanup) await c().catch((e) => logger.warn({ err: String(e) }, 'shutdown step failed'));
+          // The steps share one time budget: with Redis gone or stalled, stopping must still be quick.
+          const deadline = Date.now() + STOP_BUDGET_MS;
+          for (const c of cleanup) await bounded(c(), deadline).catch((e) => logger.warn({ err: String(e) }, 'shutdown step failed'));
           subscriber.disconnect();
           for (const c of connections) c.disconnect();
-          await redis.quit().catch(() => redis.disconnect());
+          if (redis.status === 'ready' && health.current().ok) await bounded(redis.quit(), deadline).catch(() => undefined);
+          redis.disconnect();
           await embedded?.stop();
+          await lock?.release();
         })();
         return closing;
       },
     };
   } catch (e) {
-    for (const c of cleanup) await c().catch(() => undefined);
+    const deadline = Date.now() + STOP_BUDGET_MS;
+    for (const c of cleanup) await bounded(c(), deadline).catch(() => undefined);
     subscriber.disconnect();
     for (const c of connections) c.disconnect();
     redis.disconnect();
     await embedded?.stop();
+    await lock?.release();
     throw e;
   }
+}
+
+/** How long close() waits, in all, for extensions and caches to stop before it lets go of Redis. */
+const STOP_BUDGET_MS = 3000;
+
+function bounded<T>(p: Promise<T>, deadline: number): Promise<T> {
+  let t: NodeJS.Timeout;
+  const ms = Math.max(0, deadline - Date.now());
+  return Promise.race([p, new Promise<T>((_, rej) => { t = setTimeout(() => rej(new Error('did not finish in time')), ms); })]).finally(() => clearTimeout(t));
+}
+
+/**
+ * Requests Node's parser rejects (malformed, headers too large, too slow) get the API's JSON
+ * error body instead of a bare status line; then the connection closes.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'bad_request', 'request headers are too large']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'request_timeout', 'the request was not received in time']
+      : [400, 'bad_request', 'malformed HTTP request'];
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`);
 }
 
 async function refreshGauges(rt: Runtime): Promise<void> {

@@ -8,11 +8,22 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Bearer-token auth: 401 without a valid token, 403 when the token's role is too low. */
-export function requireRole(tokens: TokenStore, role: Role): RequestHandler {
-  return async (req, _res, next) => {
-    const header = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+/** The middleware of requireRole carries the role it needs, so route listings (and tests) can read it. */
+export type RoleGuard = RequestHandler & { requiredRole: Role };
+
+/**
+ * Bearer-token auth: 401 without a valid token, 403 when the token's role is too low. A
+ * request with no Authorization header at all gets `tokens.publicRole` when the server is in
+ * public read mode (viewer routes only); a bad token is refused in every mode.
+ */
+export function requireRole(tokens: TokenStore, role: Role): RoleGuard {
+  const guard: RequestHandler = async (req, _res, next) => {
+    const header = req.headers.authorization;
+    if (header === undefined && tokens.publicRole && ROLE_RANK[tokens.publicRole] >= ROLE_RANK[role]) {
+      req.principal = { name: 'anonymous', role: tokens.publicRole, sha256: '' };
+      return next();
+    }
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     if (!m) throw new HttpError(401, 'unauthorized', 'missing bearer token (Authorization: Bearer <token>)');
     const entry = await tokens.lookup(m[1]!);
     if (!entry) throw new HttpError(401, 'unauthorized', 'unknown or revoked token');
@@ -22,6 +33,7 @@ export function requireRole(tokens: TokenStore, role: Role): RequestHandler {
     req.principal = entry;
     next();
   };
+  return Object.assign(guard, { requiredRole: role });
 }
 
 export function actorOf(req: Request): string {

@@ -27,7 +27,18 @@ export function adminRoutes(constraints: ConstraintsService, tokens: TokenStore)
   r.post('/v1/tokens', requireRole(tokens, 'admin'), async (req, res) => {
     const body = tokenBody.safeParse(req.body);
     if (!body.success) throw fromZod(body.error);
-    res.status(201).json({ name: body.data.name, role: body.data.role, token: await tokens.create(body.data.name, body.data.role) });
+    res.status(201).json({ name: body.data.name, role: body.data.role, token: await tokens.create(body.data.name, body.data.role, actorOf(req)) });
+  });
+
+  r.get('/v1/tokens', requireRole(tokens, 'admin'), async (_req, res) => {
+    res.json({ tokens: await tokens.list() });
+  });
+
+  r.delete('/v1/tokens/:name', requireRole(tokens, 'admin'), async (req, res) => {
+    const name = tokenBody.shape.name.safeParse(req.params.name);
+    if (!name.success) throw fromZod(name.error, 'name');
+    if (!(await tokens.revoke(name.data))) throw new HttpError(404, 'not_found', `no token named "${name.data}"`);
+    res.json({ name: name.data, revoked: true });
   });
   return r;
 }
