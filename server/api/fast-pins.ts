@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Metrics } from '../metrics';
 import type { PinsCache } from '../services/pins-cache';
 
-const PATH = '/v1/constraints.txt';
+/** Exported for route listings (./route-list.ts). */
+export const FAST_PINS_PATH = '/v1/constraints.txt';
+const PATH = FAST_PINS_PATH;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
