@@ -94,14 +94,24 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
   const connections: DcRedis[] = [];
   const newConnection = () => {
     const c = createRedis(target, redisOptions);
-    c.on('error', (e) => logger.warn({ err: e.message }, 'redis error'));
+    logErrorsOnce(c, 'redis error');
     connections.push(c);
     return c;
   };
   const subscriber = createRedis(target, redisOptions);
   const health = new StoreHealth(redis, logger, embedded);
-  redis.on('error', (e) => logger.warn({ err: e.message }, 'redis error'));
-  subscriber.on('error', (e) => logger.warn({ err: e.message }, 'redis subscriber error'));
+  // One warning per outage and connection (reconnect attempts repeat the error every second or so).
+  const logErrorsOnce = (c: DcRedis, msg: string) => {
+    let quiet = false;
+    c.on('error', (e) => {
+      if (quiet) return logger.debug({ err: e.message }, msg);
+      quiet = true;
+      logger.warn({ err: e.message }, msg);
+    });
+    c.on('ready', () => { quiet = false; });
+  };
+  logErrorsOnce(redis, 'redis error');
+  logErrorsOnce(subscriber, 'redis subscriber error');
   const cleanup: (() => Promise<unknown>)[] = [];
   try {
     await redis.ping();

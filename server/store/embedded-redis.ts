@@ -85,11 +85,11 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
   let stopping = false;
   let restartTimer: NodeJS.Timeout | null = null;
 
-  const died = (pid: number | undefined, code: number | null, signal: NodeJS.Signals | null) => {
+  const died = (pid: number | undefined, code: number | null, signal: NodeJS.Signals | null, why?: string) => {
     young = Date.now() - startedAt < UPTIME_RESET_MS ? young + 1 : 1;
     if (young > RESTARTS.length) {
       state = 'failed';
-      opts.events?.gaveUp?.(new Error(`${binary} kept dying (${RESTARTS.length} restarts, each within ${UPTIME_RESET_MS / 1000} s of the last start; last exit: ${signal ?? `code ${code}`}); see ${logfile}`));
+      opts.events?.gaveUp?.(new Error(`${binary} kept dying (${RESTARTS.length} restarts, each within ${UPTIME_RESET_MS / 1000} s of the last start; last: ${why ?? signal ?? `exit code ${code}`}); see ${logfile}`));
       return;
     }
     const delay = RESTARTS[young - 1]!;
@@ -109,8 +109,8 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
     let next: ChildProcess;
     try {
       next = await spawnReady(binary, args, socket, logfile);
-    } catch {
-      if (!stopping) died(undefined, null, null);
+    } catch (e) {
+      if (!stopping) died(undefined, null, null, (e as Error).message);
       return;
     }
     child = next;
