@@ -99,6 +99,9 @@ const CONTROLLER_ENV: Record<string, string> = {
   DEPCANARY_CONTROLLER_LEASE_MS: 'leaseMs',
 };
 
+/** Every setting's environment variable, for docs and the bad-settings test. */
+export const SETTINGS_ENV = [...Object.keys(ENV), ...Object.keys(CONTROLLER_ENV), 'DEPCANARY_POLICY', 'DEPCANARY_CONFIG'];
+
 export class ConfigError extends Error {}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

@@ -35,8 +35,13 @@ export interface DataDirLock {
 }
 
 export async function lockDataDir(dir: string): Promise<DataDirLock> {
-  mkdirSync(dir, { recursive: true });
-  const dataDir = realpathSync(dir);
+  let dataDir: string;
+  try {
+    mkdirSync(dir, { recursive: true });
+    dataDir = realpathSync(dir);
+  } catch (e) {
+    throw new Error(`DEPCANARY_DATA_DIR: cannot create ${dir}: ${(e as Error).message}`);
+  }
   const address = lockAddress(dataDir);
   const info: LockHolder = { pid: process.pid, startedAt: new Date().toISOString(), cwd: process.cwd() };
   const server = createServer((c) => {

@@ -26,6 +26,15 @@ describe('config', () => {
     expect(() => loadConfig(env)).toThrow(msg);
   });
 
+  test('server edges: defaults, flags in any case, trust proxy forms', () => {
+    expect(loadConfig({})).toMatchObject({ logLevel: 'info', redisTimeoutMs: 2000, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 4096, publicRead: false, trustProxy: false });
+    expect(loadConfig({ DEPCANARY_PUBLIC_READ: 'Yes', DEPCANARY_CONTROLLER: 'OFF', LOG_LEVEL: 'DEBUG' })).toMatchObject({ publicRead: true, logLevel: 'debug', controller: { enabled: false } });
+    expect(loadConfig({ DEPCANARY_TRUST_PROXY: 'loopback, 10.0.0.0/8,::1' }).trustProxy).toEqual(['loopback', '10.0.0.0/8', '::1']);
+    expect(loadConfig({ DEPCANARY_TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ DEPCANARY_TRUST_PROXY: 'off' }).trustProxy).toBe(false);
+    for (const bad of ['true', '*', '11', '10.0.0.0/40', 'example.com', '1.2.3.4/8/9']) expect(() => loadConfig({ DEPCANARY_TRUST_PROXY: bad })).toThrow(/DEPCANARY_TRUST_PROXY/);
+  });
+
   test('a JSON config file, overridden by env', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dc-config-'));
     const file = join(dir, 'c.json');
