@@ -66,6 +66,12 @@ const schema = z.strictObject({
   /** Viewer routes and the dashboard answer without a token; everything else still needs one. */
   publicRead: flag.default(false),
   trustProxy: trustProxy.default(false),
+  /** Per client address, shared by all replicas through Redis; 0 turns a limit off. */
+  limits: z.strictObject({
+    reportsPerMinute: z.coerce.number().int().min(0).max(10_000_000).default(6000),
+    authFailuresPerMinute: z.coerce.number().int().min(0).max(1_000_000).default(30),
+    authBlockSeconds: z.coerce.number().int().min(1).max(86_400).default(300),
+  }).default({ reportsPerMinute: 6000, authFailuresPerMinute: 30, authBlockSeconds: 300 }),
 });
 export type Config = z.infer<typeof schema>;
 
@@ -90,6 +96,11 @@ const ENV: Record<string, string> = {
   DEPCANARY_PUBLIC_READ: 'publicRead',
   DEPCANARY_TRUST_PROXY: 'trustProxy',
 };
+const LIMITS_ENV: Record<string, string> = {
+  DEPCANARY_LIMIT_REPORTS_PER_MIN: 'reportsPerMinute',
+  DEPCANARY_LIMIT_AUTH_FAILURES_PER_MIN: 'authFailuresPerMinute',
+  DEPCANARY_LIMIT_AUTH_BLOCK_S: 'authBlockSeconds',
+};
 /** Settings whose env value is a word compared in lower case. */
 const LOWER_CASE = new Set(['logLevel', 'publicRead', 'enabled']);
 const CONTROLLER_ENV: Record<string, string> = {
@@ -100,7 +111,7 @@ const CONTROLLER_ENV: Record<string, string> = {
 };
 
 /** Every setting's environment variable, for docs and the bad-settings test. */
-export const SETTINGS_ENV = [...Object.keys(ENV), ...Object.keys(CONTROLLER_ENV), 'DEPCANARY_POLICY', 'DEPCANARY_CONFIG'];
+export const SETTINGS_ENV = [...Object.keys(ENV), ...Object.keys(CONTROLLER_ENV), ...Object.keys(LIMITS_ENV), 'DEPCANARY_POLICY', 'DEPCANARY_CONFIG'];
 
 export class ConfigError extends Error {}
 
@@ -130,6 +141,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (v !== undefined && v !== '') controller[key] = fromEnv(v, key);
   }
   merged.controller = controller;
+  if (fromFile.limits !== undefined && !isObject(fromFile.limits)) {
+    throw new ConfigError(`bad setting limits (in ${file}): must be an object, not ${describe(fromFile.limits)}`);
+  }
+  const limits: Record<string, unknown> = { ...((fromFile.limits as object) ?? {}) };
+  for (const [envName, key] of Object.entries(LIMITS_ENV)) if (env[envName] !== undefined && env[envName] !== '') limits[key] = env[envName];
+  merged.limits = limits;
   if (env.DEPCANARY_POLICY) {
     try {
       merged.policy = JSON.parse(env.DEPCANARY_POLICY);
@@ -141,7 +158,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.join('.');
-    const envName = Object.entries({ ...ENV, ...CONTROLLER_ENV }).find(([, k]) => k === path || `controller.${k}` === path)?.[0];
+    const envName = Object.entries({ ...ENV, ...CONTROLLER_ENV }).find(([, k]) => k === path || `controller.${k}` === path)?.[0]
+      ?? Object.entries(LIMITS_ENV).find(([, k]) => `limits.${k}` === path)?.[0];
     throw new ConfigError(`bad setting ${envName ?? path}: ${issue.message}`);
   }
   const cfg = parsed.data;

@@ -12,6 +12,7 @@ import { outboxFor } from './gerrit/outbox-item';
 import { createMetrics, type Metrics } from './metrics';
 import { ConstraintsService } from './services/constraints';
 import { PinsCache } from './services/pins-cache';
+import { RateLimits } from './services/rate-limits';
 import { ReportService } from './services/reports';
 import { RolloutService } from './services/rollouts';
 import { BaseStore } from './store/base-store';
@@ -143,6 +144,10 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     const app = createApp({
       logger, metrics, redis, pins, rollouts: rt.rollouts, rolloutStore, reports: rt.reports, telemetry,
       constraints, tokens, extra: routers, beforeScrape: () => refreshGauges(rt), health, trustProxy: config.trustProxy,
+      limits: new RateLimits(redis, p, {
+        'reports-per-address': { points: config.limits.reportsPerMinute, windowSeconds: 60 },
+        'auth-failures-per-address': { points: config.limits.authFailuresPerMinute, windowSeconds: 60, blockSeconds: config.limits.authBlockSeconds },
+      }, logger),
     });
     const fast = fastPins(pins, metrics);
     const server: Server = createServer({

@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics';
 import type { ConstraintsService } from '../services/constraints';
 import type { PinsCache } from '../services/pins-cache';
 import type { ReportService } from '../services/reports';
+import type { RateLimits } from '../services/rate-limits';
 import type { RolloutService } from '../services/rollouts';
 import type { StoreHealth } from '../store/health';
 import type { DcRedis } from '../store/redis';
@@ -36,6 +37,8 @@ export interface AppDeps {
   health?: StoreHealth;
   /** Express `trust proxy` (DEPCANARY_TRUST_PROXY): which hops' X-Forwarded-For is believed. */
   trustProxy?: boolean | number | string[];
+  /** Per-address limits (reports, failed auth); read by routes and auth as `req.limits`. */
+  limits?: RateLimits;
 }
 
 export const BODY_LIMIT = '256kb';
@@ -52,6 +55,10 @@ export function createApp(d: AppDeps): Express {
       const secs = Number(process.hrtime.bigint() - start) / 1e9;
       d.metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, secs);
     });
+    next();
+  });
+  app.use((req, _res, next) => {
+    req.limits = d.limits;
     next();
   });
   app.use(express.json({ limit: BODY_LIMIT }));

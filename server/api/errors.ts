@@ -2,10 +2,11 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
 import { DomainError, type DomainErrorCode } from '../domain/errors';
+import { RateLimited } from '../services/rate-limits';
 
 /** The one place where errors become HTTP responses: `{"error": {code, message, field?}}`. */
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly field?: string) {
+  constructor(readonly status: number, readonly code: string, message: string, readonly field?: string, readonly headers?: Record<string, string>) {
     super(message);
   }
 }
@@ -32,6 +33,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     else if (err instanceof DomainError) {
       const [status, code] = STATUS[err.code];
       e = new HttpError(status, code, err.message, typeof err.details?.field === 'string' ? err.details.field : undefined);
+    } else if (err instanceof RateLimited) {
+      e = new HttpError(429, 'rate_limited', `too many requests from this address (${err.limit}); retry after ${err.retryAfterSeconds} s`, undefined, { 'retry-after': String(err.retryAfterSeconds) });
     } else if (err?.type === 'entity.too.large') e = new HttpError(413, 'payload_too_large', `request body is larger than ${err.limit} bytes`);
     else if (err?.type === 'entity.parse.failed') e = new HttpError(400, 'bad_request', 'body is not valid JSON');
     else if (err?.type === 'charset.unsupported' || err?.type === 'encoding.unsupported') e = new HttpError(415, 'unsupported_media_type', err.message);
@@ -42,6 +45,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       e = new HttpError(500, 'internal', 'internal error');
     }
     if (res.headersSent) return;
+    if (e.headers) res.set(e.headers);
     res.status(e.status).json({ error: { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}) } });
   };
 }

@@ -34,6 +34,8 @@ async function main(): Promise<void> {
     DEPCANARY_CONSTRAINTS_FILE: join(ROOT, 'data', 'upper-constraints.txt'),
     DEPCANARY_CONTROLLER_TICK_MS: '1000',
     DEPCANARY_REDIS_FSYNC: 'everysec',
+    // The whole simulated fleet reports from 127.0.0.1.
+    DEPCANARY_LIMIT_REPORTS_PER_MIN: '0',
     ...process.env,
     // A fresh key prefix per run: the embedded Redis keeps earlier demos, this one starts clean.
     DEPCANARY_KEY_PREFIX: process.env.DEPCANARY_KEY_PREFIX ?? `demo${Date.now().toString(36)}`,

@@ -32,6 +32,8 @@ export function keys(prefix: string) {
     leaseFence: (name: string) => k('lease', name, 'fence'),
     outboxItems: k('outbox', 'items'),
     outboxDue: k('outbox', 'due'),
+    /** Rate-limit counters of one limit (services/rate-limits.ts); the library appends `:<key>`. */
+    rateLimit: (name: string) => k('rl', name),
   };
 }
 export type Keys = ReturnType<typeof keys>;

@@ -22,6 +22,9 @@ export async function startTestServer(overrides: Partial<Config> = {}, extension
     DEPCANARY_CONSTRAINTS_FILE: join(FIXTURES, 'upper-constraints.txt'),
     DEPCANARY_ADMIN_TOKEN: ADMIN_TOKEN,
     DEPCANARY_CONTROLLER: '0',
+    // One test client blasts from 127.0.0.1: limits are off unless a test turns them on.
+    DEPCANARY_LIMIT_REPORTS_PER_MIN: '0',
+    DEPCANARY_LIMIT_AUTH_FAILURES_PER_MIN: '0',
   });
   const config = { ...base, ...overrides };
   const server = await startServer(config, logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), extensions);
