@@ -156,6 +156,20 @@ async function startWithRollout(dir: string, extra: Record<string, string> = {})
   return { srv, ro, versions: [ro.stable as string, ro.candidate as string] };
 }
 
+/** A server with a rollout, reports flowing and acknowledged, and its Redis's pid. */
+async function startFlowing(dir: string) {
+  const started = await startWithRollout(dir);
+  const f = flow(started.srv.url, started.versions);
+  try {
+    await f.acceptedAfter(0, 10);
+    return { ...started, f, pid: await redisPid(dir) };
+  } catch (e) {
+    await f.stop();
+    await started.srv.stop();
+    throw e;
+  }
+}
+
 describe('faults of the embedded Redis while reports flow', () => {
   const dirs: string[] = [];
   const tmp = () => {
@@ -169,11 +183,8 @@ describe('faults of the embedded Redis while reports flow', () => {
 
   test('SIGKILL: 503 or accepted (never 500, never a hang), restarted by itself, no acknowledged report lost', async () => {
     const dir = tmp();
-    const { srv, ro, versions } = await startWithRollout(dir);
+    const { srv, ro, f, pid } = await startFlowing(dir);
     try {
-      const f = flow(srv.url, versions);
-      await f.acceptedAfter(0, 10);
-      const pid = await redisPid(dir);
       const killedAt = Date.now();
       process.kill(pid, 'SIGKILL');
       await f.acceptedAfter(killedAt + 100, 10);
@@ -192,11 +203,8 @@ describe('faults of the embedded Redis while reports flow', () => {
 
   test('SIGSTOP for 10 s: 503 within the command timeout, /healthz 503, recovery by itself; resent reports count once', async () => {
     const dir = tmp();
-    const { srv, ro, versions } = await startWithRollout(dir);
+    const { srv, ro, versions, f, pid } = await startFlowing(dir);
     try {
-      const f = flow(srv.url, versions);
-      await f.acceptedAfter(0, 10);
-      const pid = await redisPid(dir);
       const stoppedAt = Date.now();
       process.kill(pid, 'SIGSTOP');
       await sleep(10_000);

@@ -1,13 +1,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { listRoutes, type RouteInfo } from '../../server/api/route-list';
 import { gerritExtension } from '../../server/gerrit/extension';
 import { createLogger } from '../../server/logger';
 import { hashToken, ROLE_RANK, type Role } from '../../server/store/token-store';
 import { webExtension } from '../../server/web/routes';
+import { closedPort } from '../support/process';
 import { ADMIN_TOKEN, report, startTestServer, type TestServer } from '../support/server';
 
 /**
@@ -174,11 +174,3 @@ describe('public read mode (DEPCANARY_PUBLIC_READ)', () => {
   });
 });
 
-/** A loopback port nothing listens on (taken from the kernel, then let go). */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((res) => srv.close(() => res()));
-  return port;
-}

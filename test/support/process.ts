@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 /** The repository root, from sources (test/support) or from dist/test/support. */
@@ -54,4 +55,13 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 30_00
       return exited;
     },
   };
+}
+
+/** A loopback port nothing listens on (taken from the kernel, then let go). */
+export async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((res) => srv.close(() => res()));
+  return port;
 }
