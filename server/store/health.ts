@@ -61,7 +61,7 @@ export class StoreHealth {
   private set(redis: 'ok' | 'unreachable', err?: string): void {
     if (this.status.redis === redis) return;
     this.status = { ok: redis === 'ok', redis, since: new Date().toISOString() };
-    if (redis === 'ok') this.logger.warn('redis answers again');
+    if (redis === 'ok') this.logger.info('redis answers again');
     else this.logger.error({ err }, 'redis does not answer: requests that need it get 503 until it is back');
   }
 }
