@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { policyOverride } from './api/schemas';
 
@@ -72,8 +72,12 @@ const schema = z.strictObject({
     authFailuresPerMinute: z.coerce.number().int().min(0).max(1_000_000).default(30),
     authBlockSeconds: z.coerce.number().int().min(1).max(86_400).default(300),
   }).default({ reportsPerMinute: 6000, authFailuresPerMinute: 30, authBlockSeconds: 300 }),
+  ...constraintsSchema(),
 });
-export type Config = z.infer<typeof schema>;
+export type Config = Omit<z.infer<typeof schema>, 'branchFiles'> & {
+  /** Branch → absolute path of its constraints file (master's is `constraintsFile`). */
+  branchFiles: Record<string, string>;
+};
 
 const ENV: Record<string, string> = {
   HOST: 'host',
@@ -110,10 +114,93 @@ const CONTROLLER_ENV: Record<string, string> = {
   DEPCANARY_CONTROLLER_LEASE_MS: 'leaseMs',
 };
 
+// --- branches, Python support, package index ------------------------------------------------
+/**
+ * DEPCANARY_BRANCH_FILES   `auto` (default: the upper-constraints-{stable,unmaintained}-<series>.txt
+ *                          files beside DEPCANARY_CONSTRAINTS_FILE), `none`, or
+ *                          `stable/2025.2=path,stable/2026.1=path` (config file: an object)
+ * DEPCANARY_PYTHON_VERSIONS the community's Pythons, `3.10,3.11,3.12,3.13` (default: per branch,
+ *                          from its base's markers joined to 3.10-3.13)
+ * DEPCANARY_INDEX_URL      simple API of the package index (PEP 691 JSON, PEP 503 HTML), or `off`
+ * DEPCANARY_INDEX_TIMEOUT_MS per request to the index
+ */
+const CONSTRAINTS_ENV: Record<string, string> = {
+  DEPCANARY_BRANCH_FILES: 'branchFiles',
+  DEPCANARY_PYTHON_VERSIONS: 'pythonVersions',
+  DEPCANARY_INDEX_URL: 'index.url',
+  DEPCANARY_INDEX_TIMEOUT_MS: 'index.timeoutMs',
+};
+
 /** Every setting's environment variable, for docs and the bad-settings test. */
-export const SETTINGS_ENV = [...Object.keys(ENV), ...Object.keys(CONTROLLER_ENV), ...Object.keys(LIMITS_ENV), 'DEPCANARY_POLICY', 'DEPCANARY_CONFIG'];
+export const SETTINGS_ENV = [...Object.keys(ENV), ...Object.keys(CONTROLLER_ENV), ...Object.keys(LIMITS_ENV), ...Object.keys(CONSTRAINTS_ENV), 'DEPCANARY_POLICY', 'DEPCANARY_CONFIG'];
 
 export class ConfigError extends Error {}
+
+function constraintsSchema() {
+  // Called while `schema` is built, above: everything it needs is local.
+  const BRANCH_NAME = /^(master|(stable|unmaintained)\/[a-z0-9][a-z0-9._-]{0,39})$/;
+  const python = z.string().regex(/^\d{1,2}\.\d{1,3}$/, 'Python versions like 3.12');
+  return {
+    branchFiles: z.union([
+      z.enum(['auto', 'none']),
+      z.record(z.string().regex(BRANCH_NAME, 'branch names like stable/2025.2'), z.string().min(1)),
+    ]).default('auto'),
+    pythonVersions: z.array(python).min(1).max(30).optional(),
+    index: z.strictObject({
+      url: z.union([z.literal('off'), z.string().url().refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL or off')])
+        .default('https://pypi.org/simple/'),
+      timeoutMs: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    }).default({ url: 'https://pypi.org/simple/', timeoutMs: 10_000 }),
+  };
+}
+
+/** Env strings of the block → the shapes the schema takes. */
+function constraintsFromEnv(env: NodeJS.ProcessEnv, merged: Record<string, unknown>): void {
+  const bf = env.DEPCANARY_BRANCH_FILES;
+  if (bf !== undefined && bf !== '') {
+    merged.branchFiles = bf === 'auto' || bf === 'none'
+      ? bf
+      : Object.fromEntries(bf.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+        const i = x.indexOf('=');
+        return i < 0 ? [x, ''] : [x.slice(0, i).trim(), x.slice(i + 1).trim()];
+      }));
+  }
+  const pv = env.DEPCANARY_PYTHON_VERSIONS;
+  if (pv !== undefined && pv !== '') merged.pythonVersions = pv.split(',').map((x) => x.trim()).filter(Boolean);
+  const index: Record<string, unknown> = { ...((merged.index as object) ?? {}) };
+  if (env.DEPCANARY_INDEX_URL) index.url = env.DEPCANARY_INDEX_URL;
+  if (env.DEPCANARY_INDEX_TIMEOUT_MS) index.timeoutMs = env.DEPCANARY_INDEX_TIMEOUT_MS;
+  merged.index = index;
+}
+
+/** `auto`: the branch files beside the master file; paths made absolute; every file must exist. */
+function resolveBranchFiles(setting: 'auto' | 'none' | Record<string, string>, constraintsFile: string): Record<string, string> {
+  if (setting === 'none') return {};
+  if (setting === 'auto') {
+    const dir = dirname(constraintsFile);
+    const out: Record<string, string> = {};
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return {};
+    }
+    for (const n of names.sort()) {
+      const m = /^upper-constraints-(stable|unmaintained)-([a-z0-9][a-z0-9._-]{0,39})\.txt$/.exec(n);
+      if (m) out[`${m[1]}/${m[2]}`] = join(dir, n);
+    }
+    return out;
+  }
+  const out: Record<string, string> = {};
+  for (const [branch, path] of Object.entries(setting)) {
+    if (branch === 'master') throw new ConfigError('bad setting DEPCANARY_BRANCH_FILES: master is DEPCANARY_CONSTRAINTS_FILE');
+    const abs = resolve(path);
+    if (!path || !existsSync(abs)) throw new ConfigError(`bad setting DEPCANARY_BRANCH_FILES: ${branch}: file ${path || '(none)'} does not exist`);
+    out[branch] = abs;
+  }
+  return out;
+}
+// --- end branches, Python support, package index --------------------------------------------
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let fromFile: Record<string, unknown> = {};
@@ -147,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const limits: Record<string, unknown> = { ...((fromFile.limits as object) ?? {}) };
   for (const [envName, key] of Object.entries(LIMITS_ENV)) if (env[envName] !== undefined && env[envName] !== '') limits[key] = env[envName];
   merged.limits = limits;
+  constraintsFromEnv(env, merged);
   if (env.DEPCANARY_POLICY) {
     try {
       merged.policy = JSON.parse(env.DEPCANARY_POLICY);
@@ -158,7 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.join('.');
-    const envName = Object.entries({ ...ENV, ...CONTROLLER_ENV }).find(([, k]) => k === path || `controller.${k}` === path)?.[0]
+    const envName = Object.entries({ ...ENV, ...CONTROLLER_ENV, ...CONSTRAINTS_ENV }).find(([, k]) => k === path || `controller.${k}` === path || path.startsWith(`${k}.`))?.[0]
       ?? Object.entries(LIMITS_ENV).find(([, k]) => `limits.${k}` === path)?.[0];
     throw new ConfigError(`bad setting ${envName ?? path}: ${issue.message}`);
   }
@@ -166,7 +254,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (cfg.controller.tickMs >= cfg.controller.leaseMs) {
     throw new ConfigError('bad setting DEPCANARY_CONTROLLER_TICK_MS: must be shorter than DEPCANARY_CONTROLLER_LEASE_MS, or the lease lapses between ticks');
   }
-  return { ...cfg, dataDir: resolve(cfg.dataDir), constraintsFile: resolve(cfg.constraintsFile) };
+  const constraintsFile = resolve(cfg.constraintsFile);
+  return { ...cfg, dataDir: resolve(cfg.dataDir), constraintsFile, branchFiles: resolveBranchFiles(cfg.branchFiles, constraintsFile) };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import { createApp } from './api/app';
 import { fastPins } from './api/fast-pins';
 import type { Config } from './config';
+import { MASTER } from './domain/branches';
 import { outboxFor } from './gerrit/outbox-item';
+import { DEFAULT_INDEX_MAX_BYTES, IndexClient } from './index/client';
 import { createMetrics, type Metrics } from './metrics';
 import { ConstraintsService } from './services/constraints';
 import { PinsCache } from './services/pins-cache';
@@ -39,6 +41,8 @@ export interface Runtime {
   rollouts: RolloutService;
   reports: ReportService;
   constraints: ConstraintsService;
+  /** Reads Requires-Python from the package index (DEPCANARY_INDEX_URL). */
+  index: IndexClient;
   /** A new Redis connection to the same server (subscribers need their own). */
   newConnection(): DcRedis;
 }
@@ -122,18 +126,30 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     const telemetry = new TelemetryStore(redis, p);
     const baseStore = new BaseStore(redis, p);
     const tokens = new TokenStore(redis, p, staticTokens(config.adminToken, config.tokensFile), config.publicRead ? 'viewer' : null);
-    const pins = new PinsCache(redis, subscriber, p, rolloutStore, baseStore, logger, config.pinsRefreshMs);
-    const constraints = new ConstraintsService(baseStore, pins);
+    const pythons = config.pythonVersions ?? null;
+    const pins = new PinsCache(redis, subscriber, p, rolloutStore, baseStore, logger, config.pinsRefreshMs, pythons);
+    const constraints = new ConstraintsService(baseStore, pins, Date.now, pythons);
+    const index = new IndexClient({ url: config.index.url === 'off' ? null : config.index.url, timeoutMs: config.index.timeoutMs, maxBytes: DEFAULT_INDEX_MAX_BYTES });
     const rt: Runtime = {
-      config, logger, metrics, redis, rolloutStore, telemetry, baseStore, tokens, pins, constraints, newConnection,
-      // Every rollback and promotion writes its Gerrit outbox item in the same Lua step.
-      rollouts: new RolloutService(rolloutStore, telemetry, pins, config.policy, Date.now, outboxFor),
+      config, logger, metrics, redis, rolloutStore, telemetry, baseStore, tokens, pins, constraints, index, newConnection,
+      // Every rollback and promotion writes its Gerrit outbox items in the same Lua step.
+      rollouts: new RolloutService(rolloutStore, telemetry, pins, config.policy, Date.now, outboxFor, index, baseStore),
       reports: new ReportService(telemetry, pins),
     };
+    await baseStore.migrate();
+    await rolloutStore.migrate();
     await pins.start();
     cleanup.push(async () => pins.stop());
-    const imported = await constraints.importAtStart(config.constraintsFile);
-    logger.info({ file: config.constraintsFile, action: imported }, 'base constraints');
+    for (const [branch, file] of [[MASTER, config.constraintsFile], ...Object.entries(config.branchFiles)] as [string, string][]) {
+      let imported;
+      try {
+        imported = await constraints.importAtStart(branch, file);
+      } catch (e) {
+        throw new Error(`${branch === MASTER ? 'DEPCANARY_CONSTRAINTS_FILE' : `DEPCANARY_BRANCH_FILES (${branch})`} ${(e as Error).message}`);
+      }
+      if (imported.action === 'refused') logger.warn({ branch, file, reason: imported.reason }, 'the constraints file changed but was refused; the stored base is kept');
+      else logger.info({ branch, file, action: imported.action }, 'base constraints');
+    }
 
     const routers: Router[] = [];
     for (const ext of extensions) {
@@ -239,5 +255,5 @@ async function refreshGauges(rt: Runtime): Promise<void> {
   for (const s of ['active', 'paused', 'promoted', 'rolled_back', 'superseded']) rt.metrics.rolloutsByState.set({ state: s }, 0);
   for (const r of all) rt.metrics.rolloutsByState.inc({ state: r.rollout.state });
   rt.metrics.stagePercent.reset();
-  for (const l of rt.pins.current().live) rt.metrics.stagePercent.set({ library: l.library }, l.percent);
+  for (const l of rt.pins.current().live) rt.metrics.stagePercent.set({ library: l.branch === MASTER ? l.library : `${l.library}@${l.branch}` }, l.percent);
 }

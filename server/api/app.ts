@@ -66,7 +66,7 @@ export function createApp(d: AppDeps): Express {
   app.use(pinsRoutes(d.pins, d.metrics));
   app.use(reportRoutes(d.reports, d.telemetry, d.tokens, d.metrics));
   app.use(rolloutRoutes(d.rollouts, d.rolloutStore, d.tokens));
-  app.use(adminRoutes(d.constraints, d.tokens));
+  app.use(adminRoutes(d.constraints, d.tokens, d.pins));
   for (const r of d.extra ?? []) app.use(r);
   app.use(notFoundHandler);
   app.use(errorHandler(d.logger));

@@ -1,6 +1,6 @@
 import type { Express } from 'express';
 import type { Role } from '../store/token-store';
-import { FAST_PINS_PATH } from './fast-pins';
+import { FAST_PINS_PATH, FAST_UPPER_ROUTE } from './fast-pins';
 
 /**
  * Every route a running server answers, read from the express app itself (core routes and
@@ -24,7 +24,7 @@ interface Layer {
 }
 
 export function listRoutes(app: Express): RouteInfo[] {
-  const out: RouteInfo[] = [{ method: 'GET', path: FAST_PINS_PATH, role: null }];
+  const out: RouteInfo[] = [{ method: 'GET', path: FAST_PINS_PATH, role: null }, { method: 'GET', path: FAST_UPPER_ROUTE, role: null }];
   const root = (app as unknown as { router: { stack: Layer[] } }).router;
   walk(root.stack, '', out);
   return out;

@@ -36,6 +36,8 @@ async function main(): Promise<void> {
     DEPCANARY_REDIS_FSYNC: 'everysec',
     // The whole simulated fleet reports from 127.0.0.1.
     DEPCANARY_LIMIT_REPORTS_PER_MIN: '0',
+    // The fleet is simulated and needs no network: Requires-Python is not read from an index.
+    DEPCANARY_INDEX_URL: 'off',
     ...process.env,
     // A fresh key prefix per run: the embedded Redis keeps earlier demos, this one starts clean.
     DEPCANARY_KEY_PREFIX: process.env.DEPCANARY_KEY_PREFIX ?? `demo${Date.now().toString(36)}`,

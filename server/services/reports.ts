@@ -46,7 +46,7 @@ export class ReportService {
         day: new Date(finished).toISOString().slice(0, 10),
         failedTests: [...new Set(r.failedTests)],
         json: JSON.stringify({ ...r, receivedAt: new Date(now).toISOString() }),
-        assignments: snapshot.assign(r.machine, installed, pinned, r.outcome),
+        assignments: snapshot.assign(r.machine, installed, pinned, r.outcome, { python: r.python, ...(r.branch ? { branch: r.branch } : {}) }),
       };
     });
     const fresh = await this.telemetry.ingest(items, now);

@@ -23,6 +23,8 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 30_00
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0',
       // One test client blasts from 127.0.0.1: per-address limits are off unless the test sets them.
       DEPCANARY_LIMIT_REPORTS_PER_MIN: '0', DEPCANARY_LIMIT_AUTH_FAILURES_PER_MIN: '0',
+      // No network in tests: Requires-Python comes from the request (or the index tests' own index).
+      DEPCANARY_INDEX_URL: 'off',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

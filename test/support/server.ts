@@ -25,6 +25,8 @@ export async function startTestServer(overrides: Partial<Config> = {}, extension
     // One test client blasts from 127.0.0.1: limits are off unless a test turns them on.
     DEPCANARY_LIMIT_REPORTS_PER_MIN: '0',
     DEPCANARY_LIMIT_AUTH_FAILURES_PER_MIN: '0',
+    // No network in tests: Requires-Python comes from the request, or the index tests' own index.
+    DEPCANARY_INDEX_URL: 'off',
   });
   const config = { ...base, ...overrides };
   const server = await startServer(config, logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), extensions);
