@@ -15,7 +15,7 @@ export function renderShow(v: View, events: Event[], s: Style, now: number, widt
   out.push(s.dim(`created ${clock(v.createdAt)} by ${v.createdBy}; updated ${ago(v.updatedAt, now)}`));
   const pin = emergencyText(v);
   if (pin) out.push(v.emergencyPin?.inForce ? s.red(pin) : s.dim(pin));
-  out.push(`${s.bold('Lines')}   ${linesText(v)}`);
+  if (v.lines.status !== 'ended') out.push(`${s.bold('Lines')}   ${linesText(v)}`);
   out.push(`${s.bold('Python')}  ${pythonText(v)}`);
   out.push('');
   out.push(s.bold('Stages'));

@@ -40,9 +40,13 @@ export interface LinePlan {
   candidate: LineChange[];
   /** Applied for the control arm: lines where the base already pins the candidate → stable. */
   control: LineChange[];
-  /** Community Pythons that keep the stable (the candidate does not support them; the stable does). */
+  /** Community Pythons a stable line covers that keep the stable (the candidate does not support them). */
   kept: string[];
-  /** Community Pythons on which the candidate arm gets the candidate. */
+  /**
+   * Community Pythons the rollout concerns: where the candidate arm gets the candidate, or
+   * (the bump merged first) where the control gets the stable. Reports from the others
+   * do not concern it.
+   */
   served: string[];
   /** Base lines of the library at the stable, at the candidate, at neither (indexes). */
   stableLines: number[];
@@ -76,31 +80,34 @@ export function coverage(pin: Pin, pythons: readonly string[]): Coverage {
 
 export function planLines(file: ConstraintsFile, s: RolloutLines): LinePlan {
   const key = normalizeName(s.key);
-  const kept = new Set(keptPythons(s));
+  const unsupported = new Set(keptPythons(s));
+  const kept = new Set<string>();
+  const served = new Set<string>();
   const style = markerStyle(file);
-  const plan: LinePlan = {
-    candidate: [], control: [], kept: [...kept], served: s.pythons.filter((p) => !kept.has(p)),
-    stableLines: [], candidateLines: [], otherLines: [],
-  };
+  const plan: LinePlan = { candidate: [], control: [], kept: [], served: [], stableLines: [], candidateLines: [], otherLines: [] };
   for (const index of file.index.get(key) ?? []) {
     const line = file.lines[index]!;
     const pin = line.pin!;
     if (sameVersion(pin.version, s.stable)) {
       plan.stableLines.push(index);
       const cov = coverage(pin, s.pythons);
-      const fresh = cov.pythons.filter((p) => !kept.has(p));
+      const fresh = cov.pythons.filter((p) => !unsupported.has(p));
+      for (const p of cov.pythons) (unsupported.has(p) ? kept : served).add(p);
       if (fresh.length === 0) continue;
       const after = fresh.length === cov.pythons.length
         ? [withVersion(line, s.candidate)]
-        : splitLine(line, cov, (py) => (kept.has(py) ? s.stable : s.candidate), style);
+        : splitLine(line, cov, (py) => (unsupported.has(py) ? s.stable : s.candidate), style);
       plan.candidate.push({ index, before: line.text, after });
     } else if (sameVersion(pin.version, s.candidate)) {
       plan.candidateLines.push(index);
+      for (const p of coverage(pin, s.pythons).pythons) served.add(p);
       plan.control.push({ index, before: line.text, after: [withVersion(line, s.stable)] });
     } else {
       plan.otherLines.push(index);
     }
   }
+  plan.kept = s.pythons.filter((p) => kept.has(p) && !served.has(p));
+  plan.served = s.pythons.filter((p) => served.has(p));
   return plan;
 }
 
@@ -117,7 +124,7 @@ export function planForNewRollout(file: ConstraintsFile, s: RolloutLines & { lib
   }
   if (plan.stableLines.length > 0) {
     throw invalid(
-      `${s.library} ${s.candidate} supports none of the Pythons (${plan.kept.join(', ')}) where ${s.branch} pins ${s.stable} (${pins}): Requires-Python ${s.candidateRequiresPython ?? 'none'}; nothing to roll out`,
+      `${s.library} ${s.candidate} supports none of the Pythons (${plan.kept.join(', ') || 'none of the community'}) where ${s.branch} pins ${s.stable} (${pins}): Requires-Python ${s.candidateRequiresPython ?? 'none'}; nothing to roll out`,
       { field: 'candidate' },
     );
   }

@@ -49,7 +49,7 @@ export class ConstraintsService {
     const dropped = current ? [...current.index.keys()].filter((k) => !file.index.has(k)) : [];
     if (force) return { file, dropped };
     if (file.index.size === 0) {
-      throw invalid(`the new constraints for ${branch} pin nothing (${file.lines.length} lines, no Name===version line); refusing to replace the base with it unless forced`, { field: 'body' });
+      throw invalid(`the new constraints for ${branch} pin nothing (${file.lines.length} line${file.lines.length === 1 ? '' : 's'}, no Name===version line); refusing to replace the base with it unless forced`, { field: 'body' });
     }
     if (current && current.index.size >= GUARD_MIN_PINS && file.index.size < current.index.size * MIN_KEPT_SHARE) {
       const names = dropped.slice(0, 5).map((k) => current.lines[current.index.get(k)![0]!]!.pin!.name);

@@ -27,8 +27,12 @@ export interface LiveRollout {
   candidateChanges: LineChange[];
   /** Lines the control arm gets instead of the base's (the base pins the candidate there). */
   controlChanges: LineChange[];
-  /** Pythons on which the candidate is not served (and whose reports do not concern the rollout). */
+  /** Pythons a stable line covers on which the candidate is not served (it does not support them). */
   keptPythons: string[];
+  /** The community Pythons the rollout concerns; reports from the others do not count for it. */
+  servedPythons: string[];
+  /** Every community Python of the branch. */
+  pythons: string[];
   /** `diverged`: the base now pins neither version on the lines concerned; nothing is overridden. */
   status: 'running' | 'diverged';
 }
@@ -162,6 +166,8 @@ export class BranchSnapshot {
         name: idx ? this.effective.lines[idx[0]!]!.pin!.name : r.library,
         candidateChanges: plan.candidate, controlChanges: plan.control,
         keptPythons: plan.kept,
+        servedPythons: plan.served,
+        pythons: this.pythons,
         status: plan.candidate.length + plan.control.length > 0 ? 'running' : 'diverged',
       };
     });
@@ -281,7 +287,7 @@ export class PinsSnapshot {
     const branch = context.branch !== undefined ? (resolveBranch(context.branch, this.branchNames) ?? '') : null;
     const candidates = branch === null ? this.live : this.live.filter((r) => r.branch === branch);
     for (const r of candidates) {
-      if (py && r.keptPythons.includes(py)) continue;
+      if (py && r.pythons.includes(py) && !r.servedPythons.includes(py)) continue;
       const inCandidate = inCandidateArm(bucketOf(r.salt, machine), r.percent);
       let v = installed.get(r.key) ?? pinned?.get(r.key);
       if (v === undefined && outcome === 'error') v = inCandidate ? r.candidate : r.stable;
