@@ -250,6 +250,13 @@ test('wrong credentials fail for good (no retry loop), with Gerrit\'s error text
   }
 });
 
+test('the project really requires Signed-off-by: a change without one is refused', async () => {
+  const head = await w.admin.req('GET', `/projects/${encodeURIComponent(w.project)}/branches/master`);
+  const r = await w.admin.raw('POST', '/changes/', { project: w.project, branch: 'master', subject: 'No DCO line', base_commit: head.revision });
+  expect(r.status).toBeGreaterThanOrEqual(400);
+  expect(r.text).toMatch(/Signed-off-by/i);
+});
+
 test('the seeded files are the real fixtures', () => {
   expect(UC).toContain('oslo.log===8.3.0\n');
   expect(GR).toContain(`${OSLO_REQ}\n`);
