@@ -138,12 +138,11 @@ export class ConfigError extends Error {}
 
 function constraintsSchema() {
   // Called while `schema` is built, above: everything it needs is local.
-  const BRANCH_NAME = /^(master|(stable|unmaintained)\/[a-z0-9][a-z0-9._-]{0,39})$/;
   const python = z.string().regex(/^\d{1,2}\.\d{1,3}$/, 'Python versions like 3.12');
   return {
     branchFiles: z.union([
       z.enum(['auto', 'none']),
-      z.record(z.string().regex(BRANCH_NAME, 'branch names like stable/2025.2'), z.string().min(1)),
+      z.record(z.string(), z.string()),
     ]).default('auto'),
     pythonVersions: z.array(python).min(1).max(30).optional(),
     index: z.strictObject({
@@ -194,6 +193,9 @@ function resolveBranchFiles(setting: 'auto' | 'none' | Record<string, string>, c
   const out: Record<string, string> = {};
   for (const [branch, path] of Object.entries(setting)) {
     if (branch === 'master') throw new ConfigError('bad setting DEPCANARY_BRANCH_FILES: master is DEPCANARY_CONSTRAINTS_FILE');
+    if (!/^(stable|unmaintained)\/[a-z0-9][a-z0-9._-]{0,39}$/.test(branch)) {
+      throw new ConfigError(`bad setting DEPCANARY_BRANCH_FILES: "${branch.slice(0, 60)}" is not a branch like stable/2025.2 or unmaintained/2024.1`);
+    }
     const abs = resolve(path);
     if (!path || !existsSync(abs)) throw new ConfigError(`bad setting DEPCANARY_BRANCH_FILES: ${branch}: file ${path || '(none)'} does not exist`);
     out[branch] = abs;

@@ -255,5 +255,5 @@ async function refreshGauges(rt: Runtime): Promise<void> {
   for (const s of ['active', 'paused', 'promoted', 'rolled_back', 'superseded']) rt.metrics.rolloutsByState.set({ state: s }, 0);
   for (const r of all) rt.metrics.rolloutsByState.inc({ state: r.rollout.state });
   rt.metrics.stagePercent.reset();
-  for (const l of rt.pins.current().live) rt.metrics.stagePercent.set({ library: l.branch === MASTER ? l.library : `${l.library}@${l.branch}` }, l.percent);
+  for (const l of rt.pins.current().live) rt.metrics.stagePercent.set({ library: l.library, branch: l.branch }, l.percent);
 }

@@ -141,7 +141,7 @@ function armsTable(v) {
         row('machines with a failure', (a) => num(e.total[a].failingMachines)),
         d ? row('capped runs N · machines G', (a) => `${num(d[a].N)} · ${num(d[a].G)}`) : null)),
     h('p', { class: 'muted small' },
-      `${num(e.counted)} reports counted; ${num(e.mismatched)} installed neither version. `,
+      `${num(e.counted)} reports counted; ${num(e.mismatched)} ran another version than their arm's. `,
       armRate(v, 'candidate').basis === 'decision'
         ? 'Rates and intervals are the controller’s (capped per machine and day, cluster-robust variance).'
         : 'Raw rates with Wilson intervals until the controller’s first evaluation.'),
