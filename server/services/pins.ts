@@ -255,7 +255,8 @@ export class PinsSnapshot {
     let name = this.resolved.get(key);
     if (name === undefined) {
       name = resolveBranch(requested, this.branchNames);
-      if (this.resolved.size < 10_000) this.resolved.set(key, name);
+      // Bounded: at most 1,000 short names (real ones are under 30 characters).
+      if (key.length <= 64 && this.resolved.size < 1000) this.resolved.set(key, name);
     }
     return name === null ? null : this.branches.get(name)!;
   }
