@@ -145,7 +145,9 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
       try {
         imported = await constraints.importAtStart(branch, file);
       } catch (e) {
-        throw new Error(`${branch === MASTER ? 'DEPCANARY_CONSTRAINTS_FILE' : `DEPCANARY_BRANCH_FILES (${branch})`} ${(e as Error).message}`);
+        // "NAME: cannot read <path>: ..." or "NAME <path>: <why the file is refused>".
+        const msg = (e as Error).message;
+        throw new Error(`${branch === MASTER ? 'DEPCANARY_CONSTRAINTS_FILE' : `DEPCANARY_BRANCH_FILES (${branch})`}${msg.startsWith('cannot read') ? ':' : ''} ${msg}`);
       }
       if (imported.action === 'refused') logger.warn({ branch, file, reason: imported.reason }, 'the constraints file changed but was refused; the stored base is kept');
       else logger.info({ branch, file, action: imported.action }, 'base constraints');

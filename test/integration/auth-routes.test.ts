@@ -19,7 +19,7 @@ import { ADMIN_TOKEN, report, startTestServer, type TestServer } from '../suppor
  * every log line the run wrote (level trace) for every token and password it made.
  */
 const OPEN = [
-  'GET /v1/constraints.txt', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /v1/pins', 'POST /v1/reports',
+  'GET /v1/constraints.txt', 'GET /constraints/upper/:series', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /v1/pins', 'POST /v1/reports',
   'GET /dashboard/settings.json', 'GET /', 'GET /rollouts/:id', 'GET /static/*', 'GET /vendor/uplot/uPlot.esm.js', 'GET /vendor/uplot/uPlot.min.css',
 ];
 const GERRIT_PASSWORD = 'gerrit-http-password-7d1c55e0a9';
