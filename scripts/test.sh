@@ -6,6 +6,9 @@ scripts/ensure-system.sh redis chromium || exit 1
 scripts/ensure-node.sh || exit 1
 mkdir -p test-output
 status=0
+# The real package index the index tests start (devpi-server, var/index-venv; its `packaging`
+# also cross-checks marker evaluation): made here once, so jest's workers only reuse it.
+scripts/ensure-index-server.sh >/dev/null || status=1
 npx jest --ci --json --outputFile=test-output/jest.json "$@" || status=1
 # --- client plugin (client-plugin/, test/plugin/; owner: client plugin) -------------------------
 # ruff, then pytest with real tox/pip/pytest in var/test-venv against the real server. Any

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { policyOverride } from './api/schemas';
 
@@ -7,6 +8,31 @@ import { policyOverride } from './api/schemas';
  * The server's settings, from an optional JSON file (DEPCANARY_CONFIG) overlaid by env.
  * A bad setting stops the start with a message naming it.
  */
+/** A yes/no setting: a JSON boolean, or one of these words (env values are lower-cased first). */
+const flag = z.union([z.boolean(), z.enum(['0', '1', 'true', 'false', 'on', 'off', 'yes', 'no']).transform((v) => ['1', 'true', 'on', 'yes'].includes(v))], { error: 'must be one of 1, 0, true, false, on, off, yes, no' });
+
+/**
+ * Express `trust proxy`: off, a hop count, or a comma list of addresses, CIDR blocks and the
+ * names loopback / linklocal / uniquelocal (never "trust everyone": X-Forwarded-For is spoofable).
+ */
+const trustProxy = z.union([z.number().int().min(0).max(10), z.string()]).transform((v, ctx) => {
+  const s = String(v).trim().toLowerCase();
+  if (['', '0', 'false', 'off', 'no'].includes(s)) return false;
+  if (/^\d+$/.test(s) && Number(s) <= 10) return Number(s);
+  const items = s.split(',').map((x) => x.trim()).filter(Boolean);
+  const ok = (x: string) => ['loopback', 'linklocal', 'uniquelocal'].includes(x) || (() => {
+    const [addr, bits, ...rest] = x.split('/');
+    const fam = isIP(addr ?? '');
+    return fam !== 0 && rest.length === 0 && (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (fam === 4 ? 32 : 128)));
+  })();
+  const bad = items.find((x) => !ok(x));
+  if (bad !== undefined || items.length === 0) {
+    ctx.addIssue({ code: 'custom', message: `"${bad ?? s}" is not a hop count (0-10), an address, a CIDR block, loopback, linklocal or uniquelocal` });
+    return z.NEVER;
+  }
+  return items;
+});
+
 const schema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -20,7 +46,7 @@ const schema = z.strictObject({
   redisFsync: z.enum(['always', 'everysec']).default('always'),
   pinsRefreshMs: z.coerce.number().int().min(50).max(60_000).default(1000),
   controller: z.strictObject({
-    enabled: z.union([z.boolean(), z.enum(['0', '1', 'true', 'false', 'on', 'off', 'yes', 'no']).transform((v) => ['1', 'true', 'on', 'yes'].includes(v))]).default(true),
+    enabled: flag.default(true),
     tickMs: z.coerce.number().int().min(50).max(3_600_000).default(5000),
     debounceMs: z.coerce.number().int().min(0).max(600_000).default(500),
     leaseMs: z.coerce.number().int().min(1000).max(600_000).default(15_000),
@@ -28,8 +54,30 @@ const schema = z.strictObject({
   policy: policyOverride.optional(),
   /** Read by server/gerrit/config.ts (GERRIT_* env wins); validated there. */
   gerrit: z.record(z.string(), z.unknown()).optional(),
+  // --- Server edges (docs/operations.md) ---
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** A Redis command not answered within this fails (503 to the client) instead of hanging. */
+  redisTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(2000),
+  /** Time for a client to send the request headers, and the whole request. */
+  headersTimeoutMs: z.coerce.number().int().min(1000).max(300_000).default(10_000),
+  requestTimeoutMs: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  /** Open connections beyond this are refused (keep it below the process's open-files limit). */
+  maxConnections: z.coerce.number().int().min(1).max(1_000_000).default(4096),
+  /** Viewer routes and the dashboard answer without a token; everything else still needs one. */
+  publicRead: flag.default(false),
+  trustProxy: trustProxy.default(false),
+  /** Per client address, shared by all replicas through Redis; 0 turns a limit off. */
+  limits: z.strictObject({
+    reportsPerMinute: z.coerce.number().int().min(0).max(10_000_000).default(6000),
+    authFailuresPerMinute: z.coerce.number().int().min(0).max(1_000_000).default(30),
+    authBlockSeconds: z.coerce.number().int().min(1).max(86_400).default(300),
+  }).default({ reportsPerMinute: 6000, authFailuresPerMinute: 30, authBlockSeconds: 300 }),
+  ...constraintsSchema(),
 });
-export type Config = z.infer<typeof schema>;
+export type Config = Omit<z.infer<typeof schema>, 'branchFiles'> & {
+  /** Branch → absolute path of its constraints file (master's is `constraintsFile`). */
+  branchFiles: Record<string, string>;
+};
 
 const ENV: Record<string, string> = {
   HOST: 'host',
@@ -43,7 +91,22 @@ const ENV: Record<string, string> = {
   DEPCANARY_PUBLIC_URL: 'publicUrl',
   DEPCANARY_REDIS_FSYNC: 'redisFsync',
   DEPCANARY_PINS_REFRESH_MS: 'pinsRefreshMs',
+  // Server edges
+  LOG_LEVEL: 'logLevel',
+  DEPCANARY_REDIS_TIMEOUT_MS: 'redisTimeoutMs',
+  DEPCANARY_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
+  DEPCANARY_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
+  DEPCANARY_MAX_CONNECTIONS: 'maxConnections',
+  DEPCANARY_PUBLIC_READ: 'publicRead',
+  DEPCANARY_TRUST_PROXY: 'trustProxy',
 };
+const LIMITS_ENV: Record<string, string> = {
+  DEPCANARY_LIMIT_REPORTS_PER_MIN: 'reportsPerMinute',
+  DEPCANARY_LIMIT_AUTH_FAILURES_PER_MIN: 'authFailuresPerMinute',
+  DEPCANARY_LIMIT_AUTH_BLOCK_S: 'authBlockSeconds',
+};
+/** Settings whose env value is a word compared in lower case. */
+const LOWER_CASE = new Set(['logLevel', 'publicRead', 'enabled']);
 const CONTROLLER_ENV: Record<string, string> = {
   DEPCANARY_CONTROLLER: 'enabled',
   DEPCANARY_CONTROLLER_TICK_MS: 'tickMs',
@@ -51,27 +114,129 @@ const CONTROLLER_ENV: Record<string, string> = {
   DEPCANARY_CONTROLLER_LEASE_MS: 'leaseMs',
 };
 
+// --- branches, Python support, package index ------------------------------------------------
+/**
+ * DEPCANARY_BRANCH_FILES   `auto` (default: the upper-constraints-{stable,unmaintained}-<series>.txt
+ *                          files beside DEPCANARY_CONSTRAINTS_FILE), `none`, or
+ *                          `stable/2025.2=path,stable/2026.1=path` (config file: an object)
+ * DEPCANARY_PYTHON_VERSIONS the community's Pythons, `3.10,3.11,3.12,3.13` (default: per branch,
+ *                          from its base's markers joined to 3.10-3.13)
+ * DEPCANARY_INDEX_URL      simple API of the package index (PEP 691 JSON, PEP 503 HTML), or `off`
+ * DEPCANARY_INDEX_TIMEOUT_MS per request to the index
+ */
+const CONSTRAINTS_ENV: Record<string, string> = {
+  DEPCANARY_BRANCH_FILES: 'branchFiles',
+  DEPCANARY_PYTHON_VERSIONS: 'pythonVersions',
+  DEPCANARY_INDEX_URL: 'index.url',
+  DEPCANARY_INDEX_TIMEOUT_MS: 'index.timeoutMs',
+};
+
+/** Every setting's environment variable, for docs and the bad-settings test. */
+export const SETTINGS_ENV = [...Object.keys(ENV), ...Object.keys(CONTROLLER_ENV), ...Object.keys(LIMITS_ENV), ...Object.keys(CONSTRAINTS_ENV), 'DEPCANARY_POLICY', 'DEPCANARY_CONFIG'];
+
 export class ConfigError extends Error {}
+
+function constraintsSchema() {
+  // Called while `schema` is built, above: everything it needs is local.
+  const python = z.string().regex(/^\d{1,2}\.\d{1,3}$/, 'Python versions like 3.12');
+  return {
+    branchFiles: z.union([
+      z.enum(['auto', 'none']),
+      z.record(z.string(), z.string()),
+    ]).default('auto'),
+    pythonVersions: z.array(python).min(1).max(30).optional(),
+    index: z.strictObject({
+      url: z.union([z.literal('off'), z.string().url().refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL or off')])
+        .default('https://pypi.org/simple/'),
+      timeoutMs: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    }).default({ url: 'https://pypi.org/simple/', timeoutMs: 10_000 }),
+  };
+}
+
+/** Env strings of the block → the shapes the schema takes. */
+function constraintsFromEnv(env: NodeJS.ProcessEnv, merged: Record<string, unknown>): void {
+  const bf = env.DEPCANARY_BRANCH_FILES;
+  if (bf !== undefined && bf !== '') {
+    merged.branchFiles = bf === 'auto' || bf === 'none'
+      ? bf
+      : Object.fromEntries(bf.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+        const i = x.indexOf('=');
+        return i < 0 ? [x, ''] : [x.slice(0, i).trim(), x.slice(i + 1).trim()];
+      }));
+  }
+  const pv = env.DEPCANARY_PYTHON_VERSIONS;
+  if (pv !== undefined && pv !== '') merged.pythonVersions = pv.split(',').map((x) => x.trim()).filter(Boolean);
+  const index: Record<string, unknown> = { ...((merged.index as object) ?? {}) };
+  if (env.DEPCANARY_INDEX_URL) index.url = env.DEPCANARY_INDEX_URL;
+  if (env.DEPCANARY_INDEX_TIMEOUT_MS) index.timeoutMs = env.DEPCANARY_INDEX_TIMEOUT_MS;
+  merged.index = index;
+}
+
+/** `auto`: the branch files beside the master file; paths made absolute; every file must exist. */
+function resolveBranchFiles(setting: 'auto' | 'none' | Record<string, string>, constraintsFile: string): Record<string, string> {
+  if (setting === 'none') return {};
+  if (setting === 'auto') {
+    const dir = dirname(constraintsFile);
+    const out: Record<string, string> = {};
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return {};
+    }
+    for (const n of names.sort()) {
+      const m = /^upper-constraints-(stable|unmaintained)-([a-z0-9][a-z0-9._-]{0,39})\.txt$/.exec(n);
+      if (m) out[`${m[1]}/${m[2]}`] = join(dir, n);
+    }
+    return out;
+  }
+  const out: Record<string, string> = {};
+  for (const [branch, path] of Object.entries(setting)) {
+    if (branch === 'master') throw new ConfigError('bad setting DEPCANARY_BRANCH_FILES: master is DEPCANARY_CONSTRAINTS_FILE');
+    if (!/^(stable|unmaintained)\/[a-z0-9][a-z0-9._-]{0,39}$/.test(branch)) {
+      throw new ConfigError(`bad setting DEPCANARY_BRANCH_FILES: "${branch.slice(0, 60)}" is not a branch like stable/2025.2 or unmaintained/2024.1`);
+    }
+    const abs = resolve(path);
+    if (!path || !existsSync(abs)) throw new ConfigError(`bad setting DEPCANARY_BRANCH_FILES: ${branch}: file ${path || '(none)'} does not exist`);
+    out[branch] = abs;
+  }
+  return out;
+}
+// --- end branches, Python support, package index --------------------------------------------
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let fromFile: Record<string, unknown> = {};
   const file = env.DEPCANARY_CONFIG;
   if (file) {
     if (!existsSync(file)) throw new ConfigError(`DEPCANARY_CONFIG: file ${file} does not exist`);
+    let data: unknown;
     try {
-      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      data = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
       throw new ConfigError(`DEPCANARY_CONFIG: ${file} is not valid JSON (${(e as Error).message})`);
     }
+    if (!isObject(data)) throw new ConfigError(`DEPCANARY_CONFIG: ${file} must hold a JSON object of settings, not ${describe(data)}`);
+    fromFile = data;
   }
+  const fromEnv = (v: string, key: string) => (LOWER_CASE.has(key) ? v.trim().toLowerCase() : v);
   const merged: Record<string, unknown> = { ...fromFile };
-  for (const [envName, key] of Object.entries(ENV)) if (env[envName] !== undefined && env[envName] !== '') merged[key] = env[envName];
+  for (const [envName, key] of Object.entries(ENV)) if (env[envName] !== undefined && env[envName] !== '') merged[key] = fromEnv(env[envName]!, key);
+  if (fromFile.controller !== undefined && !isObject(fromFile.controller)) {
+    throw new ConfigError(`bad setting controller (in ${file}): must be an object, not ${describe(fromFile.controller)}`);
+  }
   const controller: Record<string, unknown> = { ...((fromFile.controller as object) ?? {}) };
   for (const [envName, key] of Object.entries(CONTROLLER_ENV)) {
     const v = env[envName];
-    if (v !== undefined && v !== '') controller[key] = key === 'enabled' ? !['0', 'false', 'off', 'no'].includes(v.toLowerCase()) : v;
+    if (v !== undefined && v !== '') controller[key] = fromEnv(v, key);
   }
   merged.controller = controller;
+  if (fromFile.limits !== undefined && !isObject(fromFile.limits)) {
+    throw new ConfigError(`bad setting limits (in ${file}): must be an object, not ${describe(fromFile.limits)}`);
+  }
+  const limits: Record<string, unknown> = { ...((fromFile.limits as object) ?? {}) };
+  for (const [envName, key] of Object.entries(LIMITS_ENV)) if (env[envName] !== undefined && env[envName] !== '') limits[key] = env[envName];
+  merged.limits = limits;
+  constraintsFromEnv(env, merged);
   if (env.DEPCANARY_POLICY) {
     try {
       merged.policy = JSON.parse(env.DEPCANARY_POLICY);
@@ -83,12 +248,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.join('.');
-    const envName = Object.entries({ ...ENV, ...CONTROLLER_ENV }).find(([, k]) => k === path || `controller.${k}` === path)?.[0];
+    const envName = Object.entries({ ...ENV, ...CONTROLLER_ENV, ...CONSTRAINTS_ENV }).find(([, k]) => k === path || `controller.${k}` === path || path.startsWith(`${k}.`))?.[0]
+      ?? Object.entries(LIMITS_ENV).find(([, k]) => `limits.${k}` === path)?.[0];
     throw new ConfigError(`bad setting ${envName ?? path}: ${issue.message}`);
   }
   const cfg = parsed.data;
   if (cfg.controller.tickMs >= cfg.controller.leaseMs) {
     throw new ConfigError('bad setting DEPCANARY_CONTROLLER_TICK_MS: must be shorter than DEPCANARY_CONTROLLER_LEASE_MS, or the lease lapses between ticks');
   }
-  return { ...cfg, dataDir: resolve(cfg.dataDir), constraintsFile: resolve(cfg.constraintsFile) };
+  const constraintsFile = resolve(cfg.constraintsFile);
+  return { ...cfg, dataDir: resolve(cfg.dataDir), constraintsFile, branchFiles: resolveBranchFiles(cfg.branchFiles, constraintsFile) };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`;
 }

@@ -1,16 +1,16 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
-/** Structured JSON logs on stderr (stdout carries only the "listening on" line). */
-export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
+/** Structured JSON logs, on stderr unless told (stdout carries only the "listening on" line). */
+export function createLogger(level = 'info', destination: DestinationStream = pino.destination(2), service = 'depcanary'): Logger {
   return pino(
     {
       level,
-      base: { service: 'depcanary' },
+      base: { service },
       redact: {
         paths: ['*.authorization', '*.headers.authorization', 'token', '*.token', 'password', '*.password', 'config.gerrit.password'],
         censor: '[redacted]',
       },
     },
-    pino.destination(2),
+    destination,
   );
 }

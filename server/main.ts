@@ -1,46 +1,54 @@
 #!/usr/bin/env node
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger } from './logger';
-import { startServer, type Extension } from './runtime';
+import { startServer, type Extension, type RunningServer } from './runtime';
 import { defaultExtensions } from './extensions';
 
-/** `make run`: start the server (and its private Redis when REDIS_URL is unset). */
+/**
+ * `make run`: start the server (and its private Redis when REDIS_URL is unset). Every way
+ * it can fail to start ends with one line on stderr naming the cause, and a non-zero exit:
+ * 2 for a bad setting, 1 otherwise (including a data dir in use by another server).
+ */
 async function main(): Promise<void> {
-  const logger = createLogger();
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`depcanary: ${e.message}\n`);
-      process.exit(2);
-    }
-    throw e;
+    fail(e instanceof ConfigError ? e.message : `could not read the settings: ${(e as Error).message}`, 2);
   }
+  const logger = createLogger(config.logLevel);
   const extensions: Extension[] = defaultExtensions();
-  let server;
+  let server: RunningServer;
   try {
     server = await startServer(config, logger, extensions);
   } catch (e) {
-    process.stderr.write(`depcanary: could not start: ${(e as Error).message}\n`);
-    process.exit(1);
+    fail(`could not start: ${(e as Error).message}`, 1);
   }
   process.stdout.write(`depcanary: listening on ${server.url}\n`);
   if (!config.adminToken && !config.tokensFile) {
     logger.warn('no DEPCANARY_ADMIN_TOKEN or DEPCANARY_TOKENS_FILE: the release-manager API is unusable until one is set');
   }
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (reason: string, code: number) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping');
+    logger.info({ reason }, 'stopping');
     const t = setTimeout(() => process.exit(1), 20_000);
     await server.close();
     clearTimeout(t);
-    process.exit(0);
+    process.exit(code);
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT', 0));
+  process.on('SIGTERM', () => void stop('SIGTERM', 0));
+  void server.fatal.then((e) => {
+    process.stderr.write(`depcanary: stopping: ${e.message}\n`);
+    void stop('fatal', 1);
+  });
 }
 
-void main();
+function fail(message: string, code: number): never {
+  process.stderr.write(`depcanary: ${message.split('\n')[0]}\n`);
+  process.exit(code);
+}
+
+main().catch((e) => fail(`unexpected error: ${(e as Error)?.message ?? e}`, 1));

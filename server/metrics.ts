@@ -44,8 +44,8 @@ export function createMetrics() {
     }),
     stagePercent: new Gauge({
       name: 'depcanary_stage_percent',
-      help: 'Current candidate percent of each live rollout, by library',
-      labelNames: ['library'] as const,
+      help: 'Current candidate percent of each live rollout, by library and constraints branch',
+      labelNames: ['library', 'branch'] as const,
       registers: [registry],
     }),
     decisions: new Counter({

@@ -13,9 +13,9 @@ const fileSchema = z.array(z.strictObject({
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex sha256'),
 }));
 
-export function staticTokens(adminToken: string | undefined, tokensFile: string | undefined): TokenEntry[] {
-  const out: TokenEntry[] = [];
-  if (adminToken) out.push({ name: 'bootstrap-admin', role: 'admin', sha256: hashToken(adminToken) });
+export function staticTokens(adminToken: string | undefined, tokensFile: string | undefined): (TokenEntry & { source: 'env' | 'file' })[] {
+  const out: (TokenEntry & { source: 'env' | 'file' })[] = [];
+  if (adminToken) out.push({ name: 'bootstrap-admin', role: 'admin', sha256: hashToken(adminToken), source: 'env' });
   if (tokensFile) {
     let data: unknown;
     try {
@@ -28,7 +28,7 @@ export function staticTokens(adminToken: string | undefined, tokensFile: string 
       const i = parsed.error.issues[0]!;
       throw new Error(`DEPCANARY_TOKENS_FILE ${tokensFile}: [${i.path.join('.')}] ${i.message}`);
     }
-    out.push(...parsed.data);
+    out.push(...parsed.data.map((e) => ({ ...e, source: 'file' as const })));
   }
   return out;
 }

@@ -4,7 +4,9 @@ import type { Metrics } from '../metrics';
 import type { ConstraintsService } from '../services/constraints';
 import type { PinsCache } from '../services/pins-cache';
 import type { ReportService } from '../services/reports';
+import type { RateLimits } from '../services/rate-limits';
 import type { RolloutService } from '../services/rollouts';
+import type { StoreHealth } from '../store/health';
 import type { DcRedis } from '../store/redis';
 import type { RolloutStore } from '../store/rollout-store';
 import type { TelemetryStore } from '../store/telemetry-store';
@@ -31,6 +33,12 @@ export interface AppDeps {
   beforeScrape: () => Promise<void>;
   /** Extra routers (dashboard, Gerrit admin) mounted before the 404 handler. */
   extra?: express.Router[];
+  /** The store's last known state, for /healthz. */
+  health?: StoreHealth;
+  /** Express `trust proxy` (DEPCANARY_TRUST_PROXY): which hops' X-Forwarded-For is believed. */
+  trustProxy?: boolean | number | string[];
+  /** Per-address limits (reports, failed auth); read by routes and auth as `req.limits`. */
+  limits?: RateLimits;
 }
 
 export const BODY_LIMIT = '256kb';
@@ -39,6 +47,7 @@ export function createApp(d: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.set('trust proxy', d.trustProxy ?? false);
   app.use((req, res, next) => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
@@ -48,12 +57,16 @@ export function createApp(d: AppDeps): Express {
     });
     next();
   });
+  app.use((req, _res, next) => {
+    req.limits = d.limits;
+    next();
+  });
   app.use(express.json({ limit: BODY_LIMIT }));
-  app.use(opsRoutes(d.redis, d.metrics, d.beforeScrape));
+  app.use(opsRoutes(d.redis, d.metrics, d.beforeScrape, d.health));
   app.use(pinsRoutes(d.pins, d.metrics));
   app.use(reportRoutes(d.reports, d.telemetry, d.tokens, d.metrics));
   app.use(rolloutRoutes(d.rollouts, d.rolloutStore, d.tokens));
-  app.use(adminRoutes(d.constraints, d.tokens));
+  app.use(adminRoutes(d.constraints, d.tokens, d.pins));
   for (const r of d.extra ?? []) app.use(r);
   app.use(notFoundHandler);
   app.use(errorHandler(d.logger));

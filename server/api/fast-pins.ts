@@ -1,52 +1,81 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { unknownBranchMessage } from '../domain/branches';
 import type { Metrics } from '../metrics';
 import type { PinsCache } from '../services/pins-cache';
 
-const PATH = '/v1/constraints.txt';
+/** Exported for route listings (./route-list.ts). */
+export const FAST_PINS_PATH = '/v1/constraints.txt';
+export const FAST_UPPER_ROUTE = '/constraints/upper/:series';
+const V1 = FAST_PINS_PATH;
+const UPPER = '/constraints/upper/';
+const UPPER_ROUTE = FAST_UPPER_ROUTE;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * `GET /v1/constraints.txt` answered before express sees the request: it is the one
- * endpoint every developer machine and CI job hits, and it needs neither routing, body
- * parsing nor auth. Same contract as the rest of the API (see docs/api.md): unknown,
- * missing or malformed machine ids get the stable file; ETag / If-None-Match → 304.
+ * The constraints files every developer machine and CI job fetches, answered before
+ * express sees the request (no routing, body parsing or auth):
+ *   GET /v1/constraints.txt?machine=<uuid>&branch=<b>
+ *   GET /constraints/upper/<series>?machine=<uuid>   (the releases.openstack.org scheme)
+ * `b`/`<series>`: master, stable/<series>, unmaintained/<series> or a release id such as
+ * 2025.2 (→ stable/2025.2, then unmaintained/2025.2); none is master. Every answer carries
+ * `X-Depcanary-Branch`; an unknown branch is a 404 with the usual JSON error. Unknown,
+ * missing or malformed machine ids get the branch's stable file; ETag / If-None-Match → 304.
  * Returns false for any other request, which then goes to express.
  */
 export function fastPins(pins: PinsCache, metrics: Metrics) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const url = req.url ?? '';
-    if (!url.startsWith(PATH) || (url.length > PATH.length && url[PATH.length] !== '?')) return false;
+    let route: string;
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (path === V1) route = V1;
+    else if (path.startsWith(UPPER) && path.length > UPPER.length) route = UPPER_ROUTE;
+    else return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     const start = process.hrtime.bigint();
-    const machine = machineFrom(url);
-    const c = pins.current().constraintsFor(machine);
-    const tag = `"${c.etag}"`;
-    const overridden = c.overrides.length > 0;
-    const headers: Record<string, string | number> = {
-      etag: tag,
-      'cache-control': 'no-cache',
-      'x-depcanary-overrides': overridden ? c.overrides.map((o) => `${o.library}=${o.version}`).join(', ') : '',
-    };
-    let status = 200;
-    if (notModified(req.headers['if-none-match'], tag)) {
-      status = 304;
-      res.writeHead(304, headers).end();
-    } else {
-      headers['content-type'] = 'text/plain; charset=utf-8';
-      headers['content-length'] = c.body.length;
-      res.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : c.body);
+    const params = q < 0 ? null : new URLSearchParams(url.slice(q + 1));
+    let requested: string | null;
+    if (route === V1) requested = params?.get('branch') ?? null;
+    else {
+      try {
+        requested = decodeURIComponent(path.slice(UPPER.length));
+      } catch {
+        requested = path.slice(UPPER.length);
+      }
     }
-    metrics.pinsServed.inc({ endpoint: 'constraints', overridden: overridden ? 'yes' : 'no' });
-    metrics.httpDuration.observe({ method: req.method, route: PATH, status: String(status) }, Number(process.hrtime.bigint() - start) / 1e9);
+    const snap = pins.current();
+    const branch = snap.resolve(requested);
+    let status: number;
+    if (!branch) {
+      status = 404;
+      const body = JSON.stringify({ error: { code: 'not_found', message: unknownBranchMessage(requested ?? '', snap.branchNames) } });
+      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache' })
+        .end(req.method === 'HEAD' ? undefined : body);
+    } else {
+      const raw = params?.get('machine');
+      const machine = raw && UUID.test(raw) ? raw.toLowerCase() : null;
+      const c = branch.constraintsFor(machine);
+      const tag = `"${c.etag}"`;
+      const headers: Record<string, string | number> = {
+        etag: tag,
+        'cache-control': 'no-cache',
+        'x-depcanary-branch': branch.branch,
+        'x-depcanary-overrides': c.overrides.map((o) => `${o.library}=${o.version}`).join(', '),
+      };
+      if (notModified(req.headers['if-none-match'], tag)) {
+        status = 304;
+        res.writeHead(304, headers).end();
+      } else {
+        status = 200;
+        headers['content-type'] = 'text/plain; charset=utf-8';
+        headers['content-length'] = c.body.length;
+        res.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : c.body);
+      }
+      metrics.pinsServed.inc({ endpoint: 'constraints', overridden: c.overrides.length > 0 ? 'yes' : 'no' });
+    }
+    metrics.httpDuration.observe({ method: req.method, route, status: String(status) }, Number(process.hrtime.bigint() - start) / 1e9);
     return true;
   };
-}
-
-function machineFrom(url: string): string | null {
-  const q = url.indexOf('?');
-  if (q < 0) return null;
-  const v = new URLSearchParams(url.slice(q + 1)).get('machine');
-  return v !== null && UUID.test(v) ? v.toLowerCase() : null;
 }
 
 function notModified(header: string | undefined, tag: string): boolean {

@@ -35,6 +35,8 @@ export const reportSchema = z.strictObject({
   startedAt: z.iso.datetime({ offset: true }).optional(),
   finishedAt: z.iso.datetime({ offset: true }),
   client: z.string().max(100).optional(),
+  /** The constraints branch the run's pins came from (`?branch=` of the constraints request); optional. */
+  branch: z.string().min(1).max(60).regex(/^[a-z0-9][a-z0-9._/-]*$/, 'a branch like master or stable/2025.2').optional(),
 });
 export type Report = z.infer<typeof reportSchema>;
 
@@ -82,10 +84,16 @@ export const policyOverride = z.strictObject({
   stages: z.array(stagePolicy).max(20).optional(),
 });
 
+/** master, stable/<series>, unmaintained/<series>, or a release id / series name (2025.2). */
+export const branchParam = z.string().min(1).max(60).regex(/^[a-z0-9][a-z0-9._/-]*$/, 'a branch like master, stable/2025.2 or a release id like 2025.2');
+
 export const createRolloutBody = z.strictObject({
   library: distName,
   candidate: pep440,
   stable: pep440.optional(),
+  branch: branchParam.optional(),
+  /** The candidate's Requires-Python ('' for none declared); given, the package index is not asked. */
+  requiresPython: z.string().max(200).optional(),
   stages: z.array(z.number()).min(2).max(20).optional(),
   policy: policyOverride.optional(),
   reason: z.string().max(1000).optional(),
@@ -94,6 +102,13 @@ export const createRolloutBody = z.strictObject({
 export const actionBody = z.strictObject({
   reason: z.string().min(1, 'a reason is required').max(1000),
   revision: z.number().int().min(1).optional(),
+  /** Rollback: also propose the `!=C` exclusion (a separate change); default the server's setting. */
+  exclude: z.boolean().optional(),
+  /** Rollback: a bug the proposal names (`Closes-Bug:` / `Related-Bug:`), e.g. {"closes": "2162085"}. */
+  bug: z.union([
+    z.strictObject({ closes: z.string().regex(/^#?\d{1,12}$/, 'a bug number like 2162085') }),
+    z.strictObject({ related: z.string().regex(/^#?\d{1,12}$/, 'a bug number like 2162085') }),
+  ]).optional(),
 });
 
 export const rolloutIdParam = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,160}$/, 'not a rollout id');

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { registerActions } from './commands/actions';
+import { registerActions, registerLiftPin } from './commands/actions';
+import { registerBranches } from './commands/branches';
 import { registerImport } from './commands/import';
 import { registerList } from './commands/list';
 import { registerShow } from './commands/show';
@@ -27,6 +28,8 @@ export function buildProgram(): Command {
   registerShow(program);
   registerStart(program);
   registerActions(program);
+  registerLiftPin(program);
+  registerBranches(program);
   registerWatch(program);
   registerImport(program);
   return program;

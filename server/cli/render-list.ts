@@ -18,6 +18,7 @@ export function renderRollouts(views: View[], s: Style, width: number | undefine
     rows.push([
       v.id,
       v.library,
+      v.branch ?? 'master',
       versionsText(v),
       stateText(v, s),
       stageText(v),
@@ -27,10 +28,10 @@ export function renderRollouts(views: View[], s: Style, width: number | undefine
       v.figures.arms.control.full,
       verdictText(v, s),
     ]);
-    reasons.push(reasonText(v));
+    reasons.push(v.emergencyPin?.inForce ? `emergency pin: every machine gets ${v.stable} until the base stops pinning ${v.candidate}` : reasonText(v));
   }
   const lines = table(
-    ['ID', 'LIBRARY', 'S → C', 'STATE', 'STAGE', 'CAND runs/mach', 'CAND fail [95%]', 'CTRL runs/mach', 'CTRL fail [95%]', 'DECISION'],
+    ['ID', 'LIBRARY', 'BRANCH', 'S → C', 'STATE', 'STAGE', 'CAND runs/mach', 'CAND fail [95%]', 'CTRL runs/mach', 'CTRL fail [95%]', 'DECISION'],
     rows,
     s,
   );

@@ -1,5 +1,5 @@
 import { ago, bar, clock, table, wrap, type Style } from './format';
-import { reasonText, stageText, stateText, verdictText, versionsText } from './describe';
+import { branchText, emergencyText, linesText, pythonText, reasonText, stageText, stateText, verdictText, versionsText } from './describe';
 import { ARMS, type Event, type View } from './types';
 
 /**
@@ -10,15 +10,19 @@ import { ARMS, type Event, type View } from './types';
 /** `depcanary show ID`: stage history, evidence, failing tests, decision, proposal, audit trail. */
 export function renderShow(v: View, events: Event[], s: Style, now: number, width?: number): string {
   const out: string[] = [];
-  out.push(`${s.bold(v.library)} ${versionsText(v)}   ${stateText(v, s)}   stage ${stageText(v)}   ${s.dim(`id ${v.id}, revision ${v.revision}`)}`);
+  out.push(`${s.bold(v.library)} ${versionsText(v)} ${branchText(v)}   ${stateText(v, s)}   stage ${stageText(v)}   ${s.dim(`id ${v.id}, revision ${v.revision}`)}`);
   out.push(s.dim(`created ${clock(v.createdAt)} by ${v.createdBy}; updated ${ago(v.updatedAt, now)}`));
+  const pin = emergencyText(v);
+  if (pin) out.push(v.emergencyPin?.inForce ? s.red(pin) : s.dim(pin));
+  if (v.lines.status !== 'ended') out.push(`${s.bold('Lines')}   ${linesText(v)}`);
+  out.push(`${s.bold('Python')}  ${pythonText(v)}`);
   out.push('');
   out.push(s.bold('Stages'));
   out.push(...stageLines(v, s, now));
   out.push('');
   out.push(...decisionLines(v, s, now, width));
   out.push('');
-  out.push(s.bold('Evidence') + s.dim(`  (${v.evidence.counted} reports counted, ${v.evidence.mismatched} with neither version)`));
+  out.push(s.bold('Evidence') + s.dim(`  (${v.evidence.counted} reports counted, ${v.evidence.mismatched} not on their arm's version)`));
   out.push(...evidenceLines(v, s).map((l) => `  ${l}`));
   out.push('');
   out.push(s.bold('Segments') + s.dim('  (strongest evidence against the candidate: projects, Pythons, failing tests)'));
@@ -40,7 +44,8 @@ export function renderShow(v: View, events: Event[], s: Style, now: number, widt
     }
   }
   out.push('');
-  out.push(s.bold('Gerrit') + '  ' + proposalText(v, s));
+  out.push(s.bold('Gerrit') + '  ' + proposalText(v.proposal, s));
+  if (v.exclusion) out.push(`        ${proposalText(v.exclusion, s)}`);
   out.push('');
   out.push(s.bold('Audit trail'));
   out.push(...eventLines(events, s).map((l) => `  ${l}`));
@@ -113,10 +118,9 @@ function evidenceLines(v: View, s: Style): string[] {
   );
 }
 
-function proposalText(v: View, s: Style): string {
-  const p = v.proposal;
+function proposalText(p: View['proposal'], s: Style): string {
   if (!p) return s.dim('no proposed change');
-  const parts = [`${p.kind ?? 'rollback'} ${p.status.replace(/_/g, ' ')}`];
+  const parts = [`${p.kind ?? 'rollback'} ${p.status.replace(/_/g, ' ')}${p.branch ? ` (${p.branch})` : ''}`];
   if (p.changeNumber !== undefined) parts.push(`change ${p.changeNumber}`);
   if (p.url) parts.push(p.url);
   if (p.mergedAt) parts.push('merged');

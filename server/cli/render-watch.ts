@@ -1,6 +1,6 @@
 import { bar, wrap, type Style } from './format';
 import { decisionLines, gaugeLines, segmentLines } from './render-show';
-import { reasonText, stageText, stateText, verdictText, versionsText } from './describe';
+import { branchText, emergencyText, reasonText, stageText, stateText, verdictText, versionsText } from './describe';
 import type { View } from './types';
 
 const RECENT_MS = 15 * 60_000;
@@ -8,14 +8,16 @@ const RECENT_MS = 15 * 60_000;
 /** One frame of `depcanary watch`: every live rollout (and those ended in the last 15 minutes). */
 export function renderWatchList(views: View[], s: Style, now: number, width?: number): string {
   const shown = views
-    .filter((v) => v.state === 'active' || v.state === 'paused' || (v.endedAt !== null && now - v.endedAt < RECENT_MS))
+    .filter((v) => v.state === 'active' || v.state === 'paused' || v.emergencyPin?.inForce || (v.endedAt !== null && now - v.endedAt < RECENT_MS))
     .sort((a, b) => a.createdAt - b.createdAt);
   if (shown.length === 0) return s.dim('no active rollouts\n');
   return shown.map((v) => block(v, s, now, width)).join('\n');
 }
 
 function block(v: View, s: Style, now: number, width?: number): string {
-  const out = [`${s.bold(v.library)} ${versionsText(v)}  ${stateText(v, s)}  ${s.dim(v.id)}`];
+  const out = [`${s.bold(v.library)} ${versionsText(v)} ${branchText(v)}  ${stateText(v, s)}  ${s.dim(v.id)}`];
+  const pin = emergencyText(v);
+  if (pin && v.emergencyPin?.inForce) out.push(`  ${s.red(pin)}`);
   out.push(`  stage     ${stageBar(v)}  ${stageText(v)}  ${stagePath(v, s)}`);
   out.push(...gaugeLines(v, s, '  '));
   out.push(`  arms      candidate ${v.figures.arms.candidate.full} on ${v.evidence.total.candidate.machines} machines · control ${v.figures.arms.control.full} on ${v.evidence.total.control.machines}`);
@@ -27,7 +29,9 @@ function block(v: View, s: Style, now: number, width?: number): string {
 
 /** One frame of `depcanary watch ID`. */
 export function renderWatchOne(v: View, s: Style, now: number, width?: number): string {
-  const out = [`${s.bold(v.library)} ${versionsText(v)}  ${stateText(v, s)}  ${s.dim(`${v.id}, revision ${v.revision}`)}`, ''];
+  const out = [`${s.bold(v.library)} ${versionsText(v)} ${branchText(v)}  ${stateText(v, s)}  ${s.dim(`${v.id}, revision ${v.revision}`)}`, ''];
+  const pin = emergencyText(v);
+  if (pin && v.emergencyPin?.inForce) out.push(s.red(pin), '');
   out.push(`stage  ${stageBar(v)}  ${stageText(v)}  ${stagePath(v, s)}`, '');
   out.push(...decisionLines(v, s, now, width), '');
   for (const arm of ['candidate', 'control'] as const) {

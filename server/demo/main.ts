@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
+import { createLogger } from '../logger';
 import { ApiClient } from '../cli/api-client';
 import type { Event, View } from '../cli/types';
 import { loadConfig } from '../config';
@@ -24,6 +25,8 @@ const ROOT = resolve(__dirname, '..', '..', ...(__dirname.includes(`${join('dist
 const num = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
 
 async function main(): Promise<void> {
+  // An operator's own DEPCANARY_ADMIN_TOKEN is used but never printed; only a token the demo made is shown.
+  const ownToken = !process.env.DEPCANARY_ADMIN_TOKEN;
   const env: NodeJS.ProcessEnv = {
     HOST: '127.0.0.1',
     PORT: '8080',
@@ -31,6 +34,10 @@ async function main(): Promise<void> {
     DEPCANARY_CONSTRAINTS_FILE: join(ROOT, 'data', 'upper-constraints.txt'),
     DEPCANARY_CONTROLLER_TICK_MS: '1000',
     DEPCANARY_REDIS_FSYNC: 'everysec',
+    // The whole simulated fleet reports from 127.0.0.1.
+    DEPCANARY_LIMIT_REPORTS_PER_MIN: '0',
+    // The fleet is simulated and needs no network: Requires-Python is not read from an index.
+    DEPCANARY_INDEX_URL: 'off',
     ...process.env,
     // A fresh key prefix per run: the embedded Redis keeps earlier demos, this one starts clean.
     DEPCANARY_KEY_PREFIX: process.env.DEPCANARY_KEY_PREFIX ?? `demo${Date.now().toString(36)}`,
@@ -39,8 +46,9 @@ async function main(): Promise<void> {
   const config = loadConfig(env);
   mkdirSync(config.dataDir, { recursive: true });
   const logFile = join(config.dataDir, 'demo.log');
-  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { service: 'depcanary-demo' } }, pino.destination({ dest: logFile, mkdir: true }));
+  const logger = createLogger(config.logLevel, pino.destination({ dest: logFile, mkdir: true }), 'depcanary-demo');
   const token = config.adminToken!;
+  const shown = ownToken ? token : 'the DEPCANARY_ADMIN_TOKEN you set';
   const say = (line = '') => void process.stdout.write(line + '\n');
 
   let server: RunningServer;
@@ -78,8 +86,8 @@ async function main(): Promise<void> {
   const limitS = num('DEMO_SECONDS', 240);
   say(s.bold('depcanary demo'));
   say(`  server     ${server.url}  (embedded Redis in ${config.dataDir}, key prefix ${config.keyPrefix}, logs in ${logFile})`);
-  say(`  dashboard  ${s.cyan(`${server.url}/`)}   token: ${s.bold(token)}`);
-  say(`  CLI        DEPCANARY_URL=${server.url} DEPCANARY_TOKEN=${token} bin/depcanary rollouts`);
+  say(`  dashboard  ${s.cyan(`${server.url}/`)}   token: ${s.bold(shown)}`);
+  say(`  CLI        DEPCANARY_URL=${server.url} DEPCANARY_TOKEN=${ownToken ? token : '"$DEPCANARY_ADMIN_TOKEN"'} bin/depcanary rollouts`);
   say(`  imported   ${config.constraintsFile}: ${imported.lines} lines, ${imported.pins} pins`);
   for (const x of started) say(`  rollout    ${x.id}  (${x.scenario.label}; stages ${DEMO_STAGES.join(' → ')}%)`);
   say(`  fleet      ${machines} simulated machines, one test run every ~${num('DEMO_RUN_INTERVAL_MS', 4000) / 1000}s each; stops when both rollouts end or after ${limitS}s`);
@@ -133,7 +141,7 @@ async function main(): Promise<void> {
     ? s.green(`Done after ${Math.round((Date.now() - summaryStart) / 1000)} s: the healthy candidate was promoted, the broken one rolled back.`)
     : interrupted ? 'Interrupted.' : s.red(`Stopped after ${limitS}s before both rollouts ended (see ${logFile}).`));
   if (process.stdin.isTTY && !interrupted) {
-    say(`The server keeps running for the dashboard: ${s.cyan(`${server.url}/`)} (token ${token}). Ctrl-C to stop.`);
+    say(`The server keeps running for the dashboard: ${s.cyan(`${server.url}/`)} (token: ${shown}). Ctrl-C to stop.`);
     await new Promise<void>((res) => {
       wake = res;
       if (interrupted) res();

@@ -1,23 +1,35 @@
 import { invalid } from './errors';
+import { parseMarker } from './markers';
 import { normalizeName } from './names';
 import { isPep440 } from './versions';
 
 /**
  * OpenStack-style constraints files (`Name===version[;marker]`, comments, blank lines, the
  * same name on several lines with different markers). Parsing keeps every byte so that
- * rendering without overrides returns the input unchanged; an override replaces only the
- * version characters of the lines of one library.
+ * rendering without changes returns the input unchanged; the rollout line plan
+ * (rollout-lines.ts) rewrites only the lines it concerns.
+ *
+ * The parser is a single left-to-right scan of each line (no backtracking regular
+ * expression), with a line-length limit checked before anything else, so hostile input
+ * costs time linear in its size and an overlong line is refused at once.
  */
 export interface Pin {
   /** The name as the file spells it. */
   name: string;
   /** PEP 503 normalised name. */
   key: string;
+  /** `===` or `==`, as the line has it. */
+  op: '===' | '==';
   version: string;
+  /** The marker text after `;`, trimmed, or null. */
   marker: string | null;
   /** Offsets of the version inside the line text, for in-place replacement. */
   versionStart: number;
   versionEnd: number;
+  /** What separates the version from the marker (`;`, ` ; `), '' without a marker. */
+  markerSep: string;
+  /** A trailing comment with the whitespace before it (`  # why`), or ''. */
+  comment: string;
 }
 
 export interface ConstraintLine {
@@ -33,12 +45,10 @@ export interface ConstraintsFile {
   index: Map<string, number[]>;
 }
 
-// name [extras] ===|== version [; marker] [# comment]
-const PIN_LINE =
-  /^(\s*)([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(\s*(?:\[[^\]]*\])?\s*)(===|==)(\s*)([^\s;#]+)(\s*(?:;([^#]*))?)?(\s*#.*)?$/;
-
 export const MAX_CONSTRAINTS_BYTES = 4 * 1024 * 1024;
 export const MAX_CONSTRAINTS_LINES = 50_000;
+/** Real lines are under 100 characters; a marker-heavy one stays far below this. */
+export const MAX_LINE_LENGTH = 2048;
 
 export function parseConstraints(text: string): ConstraintsFile {
   if (text.length > MAX_CONSTRAINTS_BYTES) {
@@ -46,48 +56,95 @@ export function parseConstraints(text: string): ConstraintsFile {
   }
   const lines: ConstraintLine[] = [];
   const index = new Map<string, number[]>();
-  const re = /\r?\n/g;
   let start = 0;
-  for (;;) {
-    const m = re.exec(text);
-    const end = m ? m.index : text.length;
-    if (!m && start === text.length) break;
-    const lineText = text.slice(start, end);
-    const eol = m ? m[0] : '';
-    const pin = parsePinLine(lineText, lines.length + 1);
+  while (start < text.length) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl;
+    const cr = end > start && text.charCodeAt(end - 1) === 13 && nl >= 0;
+    const lineText = text.slice(start, cr ? end - 1 : end);
+    const eol = nl < 0 ? '' : cr ? '\r\n' : '\n';
+    const lineNo = lines.length + 1;
+    if (lineNo > MAX_CONSTRAINTS_LINES) throw invalid(`constraints file has more than ${MAX_CONSTRAINTS_LINES} lines`);
+    if (lineText.length > MAX_LINE_LENGTH) {
+      throw invalid(`constraints line ${lineNo} is ${lineText.length} characters long; the limit is ${MAX_LINE_LENGTH}`, { line: lineNo });
+    }
+    const pin = parsePinLine(lineText, lineNo);
     if (pin) {
-      const list = index.get(pin.key) ?? [];
-      list.push(lines.length);
-      index.set(pin.key, list);
+      const list = index.get(pin.key);
+      if (list) list.push(lines.length);
+      else index.set(pin.key, [lines.length]);
     }
     lines.push({ text: lineText, eol, pin });
-    if (lines.length > MAX_CONSTRAINTS_LINES) {
-      throw invalid(`constraints file has more than ${MAX_CONSTRAINTS_LINES} lines`);
-    }
-    if (!m) break;
-    start = re.lastIndex;
+    if (nl < 0) break;
+    start = nl + 1;
   }
   return { lines, index };
 }
 
-function parsePinLine(line: string, lineNo: number): Pin | null {
-  const trimmed = line.trim();
-  if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith('-')) return null;
-  const m = PIN_LINE.exec(line);
-  if (!m) throw invalid(`constraints line ${lineNo} is not "name===version[;marker]": ${JSON.stringify(line.slice(0, 120))}`, { line: lineNo });
-  const [, lead = '', name = '', mid = '', op = '', sp = '', version = '', , marker] = m;
-  if (!isPep440(version)) {
-    throw invalid(`constraints line ${lineNo}: "${version}" is not a PEP 440 version`, { line: lineNo });
-  }
-  const versionStart = lead.length + name.length + mid.length + op.length + sp.length;
-  return {
-    name,
-    key: normalizeName(name),
-    version,
-    marker: marker?.trim() || null,
-    versionStart,
-    versionEnd: versionStart + version.length,
+const isSpace = (c: number) => c === 32 || c === 9 || c === 12 || c === 11;
+const isAlnum = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const isNameChar = (c: number) => isAlnum(c) || c === 46 || c === 95 || c === 45; // . _ -
+
+/** One pin line: `name [extras] ===|== version [; marker] [# comment]`, or null for blanks, comments and options. */
+export function parsePinLine(line: string, lineNo: number): Pin | null {
+  const n = line.length;
+  let i = 0;
+  while (i < n && isSpace(line.charCodeAt(i))) i++;
+  if (i === n || line[i] === '#' || line[i] === '-') return null;
+  const bad = (why: string): never => {
+    throw invalid(`constraints line ${lineNo} is not "name===version[;marker]" (${why}): ${JSON.stringify(line.slice(0, 120))}`, { line: lineNo });
   };
+  const nameStart = i;
+  while (i < n && isNameChar(line.charCodeAt(i))) i++;
+  const name = line.slice(nameStart, i);
+  if (name === '' || !isAlnum(name.charCodeAt(0)) || !isAlnum(name.charCodeAt(name.length - 1))) bad('no valid name');
+  while (i < n && isSpace(line.charCodeAt(i))) i++;
+  if (line[i] === '[') {
+    const close = line.indexOf(']', i);
+    if (close < 0) bad('unclosed extras');
+    i = close + 1;
+    while (i < n && isSpace(line.charCodeAt(i))) i++;
+  }
+  let op: Pin['op'];
+  if (line.startsWith('===', i)) op = '===';
+  else if (line.startsWith('==', i)) op = '==';
+  else return bad('no === or == after the name');
+  i += op.length;
+  while (i < n && isSpace(line.charCodeAt(i))) i++;
+  const versionStart = i;
+  while (i < n && !isSpace(line.charCodeAt(i)) && line[i] !== ';' && line[i] !== '#') i++;
+  const version = line.slice(versionStart, i);
+  if (version === '') bad('no version');
+  if (!isPep440(version)) {
+    throw invalid(`constraints line ${lineNo}: "${version.slice(0, 80)}" is not a PEP 440 version`, { line: lineNo });
+  }
+  const versionEnd = i;
+  // The rest: [ws] [; marker] [ws # comment]
+  const hash = line.indexOf('#', i);
+  const restEnd = hash < 0 ? n : hash;
+  let j = i;
+  while (j < restEnd && isSpace(line.charCodeAt(j))) j++;
+  let marker: string | null = null;
+  let markerSep = '';
+  let markerEnd = j;
+  if (j < restEnd) {
+    if (line[j] !== ';') bad('unexpected text after the version');
+    let k = j + 1;
+    while (k < restEnd && isSpace(line.charCodeAt(k))) k++;
+    markerSep = line.slice(versionEnd, k);
+    let e = restEnd;
+    while (e > k && isSpace(line.charCodeAt(e - 1))) e--;
+    marker = line.slice(k, e);
+    if (marker === '') bad('empty marker');
+    try {
+      parseMarker(marker);
+    } catch (err) {
+      throw invalid(`constraints line ${lineNo}: ${(err as Error).message}`, { line: lineNo });
+    }
+    markerEnd = e;
+  }
+  const comment = hash < 0 ? '' : line.slice(marker === null ? versionEnd : markerEnd);
+  return { name, key: normalizeName(name), op, version, marker, versionStart, versionEnd, markerSep, comment };
 }
 
 /** All pins of one library (normalised or not), in file order. */
@@ -110,30 +167,10 @@ export function pinnedVersion(file: ConstraintsFile, name: string): string | nul
   return pins[0]!.version;
 }
 
-/**
- * Renders the file with `overrides` (normalised name -> version) applied to every line of
- * each overridden library; every other byte is unchanged. A library that the file does not
- * pin is appended as `name===version` so that the override still takes effect.
- */
-export function renderConstraints(
-  file: ConstraintsFile,
-  overrides: ReadonlyMap<string, { name: string; version: string }> = new Map(),
-): string {
+/** The file's text, byte for byte. */
+export function renderConstraints(file: ConstraintsFile): string {
   let out = '';
-  for (const line of file.lines) {
-    const o = line.pin ? overrides.get(line.pin.key) : undefined;
-    if (o && line.pin) {
-      out += line.text.slice(0, line.pin.versionStart) + o.version + line.text.slice(line.pin.versionEnd) + line.eol;
-    } else {
-      out += line.text + line.eol;
-    }
-  }
-  for (const [key, o] of overrides) {
-    if (!file.index.has(key)) {
-      if (out.length > 0 && !out.endsWith('\n')) out += '\n';
-      out += `${o.name}===${o.version}\n`;
-    }
-  }
+  for (const line of file.lines) out += line.text + line.eol;
   return out;
 }
 
@@ -144,4 +181,11 @@ export function pinnedVersionOrNull(file: ConstraintsFile, name: string): string
   } catch {
     return null;
   }
+}
+
+/** "cliff===4.9.1;python_version=='3.9' and cliff===4.11.0;python_version>='3.10'": how the file pins a library. */
+export function describePins(file: ConstraintsFile, name: string): string {
+  const lines = (file.index.get(normalizeName(name)) ?? []).map((i) => file.lines[i]!.text.trim());
+  if (lines.length === 0) return `no line for ${name}`;
+  return lines.length === 1 ? lines[0]! : `${lines.slice(0, -1).join(', ')} and ${lines[lines.length - 1]}`;
 }

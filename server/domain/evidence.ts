@@ -39,7 +39,7 @@ export interface ArmEvidence {
 export interface RolloutEvidence {
   candidate: ArmEvidence;
   control: ArmEvidence;
-  /** Reports that installed neither S nor C of this library. */
+  /** Reports whose machine ran another version than its arm's (candidate not on C, control not on S). */
   mismatched: number;
   /** Reports counted in one of the arms. */
   counted: number;

@@ -1,16 +1,31 @@
-import type { ProposalInput } from './proposal';
+import type { ProposalInput, RevertedCommit } from './proposal';
 import { armTable, percentLabel, points, readEvidence, type EvidenceSummary } from './proposal-evidence';
 
 /**
- * Subject and commit message of a proposal. The message carries the evidence a reviewer
- * needs without opening depcanary: stage, per-arm runs/machines/failure rate, the
- * difference with its interval, the rule's verdict and the failing tests new in the
- * candidate arm. Footers stay in the last paragraph so Gerrit appends its Change-Id there.
+ * Subject and commit message of a proposal, in the requirements repository's forms (see
+ * docs/gerrit.md). A decision of the rule carries its evidence (stage, per-arm
+ * runs/machines/failure rate, the difference with its interval clamped to ±100 points, the
+ * verdict, the failing tests new in the candidate arm); a person's action carries their
+ * reason and no rule evidence. Footers (bug, Signed-off-by, Depcanary-Rollout) form the
+ * last paragraph, where Gerrit appends its Change-Id.
  */
 export interface MessageInput extends ProposalInput {
-  changedConstraints: boolean;
-  excluded: boolean;
+  branch: string;
+  reverted: RevertedCommit | null;
+  /** Pythons that keep the stable (promotion of a release that dropped some). */
+  kept: string[];
   notes: string[];
+}
+
+/** The release bot's subject for a bump: the form reverts quote. */
+export function bumpSubject(library: string, version: string): string {
+  return `update constraint for ${library} to new release ${version}`;
+}
+
+/** `update constraint for X to new release V` → {library, version}, or null. */
+export function parseBumpSubject(subject: string): { library: string; version: string } | null {
+  const m = /^update constraint for (\S+) to new release (\S+)$/.exec(subject.trim());
+  return m ? { library: m[1]!, version: m[2]! } : null;
 }
 
 /** Lines are wrapped for `git log`; test ids and URLs are never broken. */
@@ -35,20 +50,21 @@ function oneLine(s: string, max = 300): string {
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
 }
 
-function stageLabel(input: MessageInput): string {
+const clampRate = (d: number) => Math.max(-1, Math.min(1, d));
+
+function stagePercent(input: MessageInput): string {
   const { stages, stageIndex } = input.rollout;
   return percentLabel(stages[Math.min(stageIndex, stages.length - 1)] ?? 0);
 }
 
-export function renderSubject(input: MessageInput, ev: EvidenceSummary | null): string {
-  const { library, stable, candidate } = input.rollout;
-  if (input.kind === 'promote') return `Update ${library} to ${candidate}: rolled out to 100% of machines`;
-  const why = `${candidate} ${ev?.verdict === 'rollback' ? 'fails' : 'rolled back'} in the ${stageLabel(input)} cohort`;
-  if (!input.changedConstraints) return `Exclude ${library} ${candidate}: ${why}`;
-  return `Roll back ${library} to ${stable}: ${why}`;
+export function renderSubject(input: MessageInput): string {
+  const { library, candidate } = input.rollout;
+  if (input.kind === 'promote') return bumpSubject(library, candidate);
+  if (input.kind === 'exclude') return `Exclude ${library} ${candidate} from global requirements`;
+  return `Revert "${input.reverted ? input.reverted.subject : bumpSubject(library, candidate)}"`;
 }
 
-function evidenceLines(ev: EvidenceSummary, input: MessageInput): string[] {
+function evidenceLines(ev: EvidenceSummary, input: MessageInput, said: Set<string>): string[] {
   const { stable, candidate } = input.rollout;
   const lines: string[] = [];
   const table = armTable([
@@ -58,16 +74,20 @@ function evidenceLines(ev: EvidenceSummary, input: MessageInput): string[] {
   if (table.length) lines.push('', 'Evidence at this stage (candidate against the concurrent control arm):', ...table);
   if (ev.difference !== undefined) {
     const extra: string[] = [];
-    if (ev.lower !== undefined && ev.upper !== undefined) extra.push(`interval ${points(ev.lower)} to ${points(ev.upper)}`);
+    if (ev.lower !== undefined && ev.upper !== undefined) extra.push(`interval ${points(clampRate(ev.lower))} to ${points(clampRate(ev.upper))}`);
     if (ev.margin !== undefined) extra.push(`margin ${points(ev.margin).replace(/^\+/, '')}`);
-    lines.push(...wrap(`difference ${points(ev.difference)} points${extra.length ? ` (${extra.join(', ')})` : ''}`, 72, '  '));
+    lines.push(...wrap(`difference ${points(clampRate(ev.difference))} points${extra.length ? ` (${extra.join(', ')})` : ''}`, 72, '  '));
   }
   if (table.length && (ev.candidate?.capped || ev.control?.capped)) {
     lines.push('  (failure rate: failed or errored runs, runs capped per machine-day)');
   }
   if (ev.verdict) {
     lines.push('', `Decision: ${oneLine(ev.verdict, 40)}${ev.rule ? ` (rule: ${oneLine(ev.rule, 80)})` : ''}`);
-    if (ev.reason) lines.push(...wrap(oneLine(ev.reason, 600), 72, '  '));
+    const reason = ev.reason ? oneLine(ev.reason, 600) : '';
+    if (reason && !said.has(reason)) {
+      lines.push(...wrap(reason, 72, '  '));
+      said.add(reason);
+    }
   }
   lines.push(...segmentLines(ev));
   if (ev.newInCandidate.length) {
@@ -92,26 +112,42 @@ function segmentLines(ev: EvidenceSummary): string[] {
   return lines;
 }
 
+function pythonsText(vs: string[]): string {
+  return vs.length === 1 ? `Python ${vs[0]}` : `Pythons ${vs.slice(0, -1).join(', ')} and ${vs[vs.length - 1]}`;
+}
+
 export function renderMessage(input: MessageInput): { subject: string; message: string } {
-  const ev = readEvidence(input.decision);
-  const subject = oneLine(renderSubject(input, ev), 200);
+  const subject = oneLine(renderSubject(input), 200);
   const { id, library, stable, candidate, stages, stageIndex } = input.rollout;
+  const ev = readEvidence(input.decision);
+  const reason = oneLine(input.reason, 600);
+  const said = new Set<string>([reason]);
   const stageNo = Math.min(stageIndex, stages.length - 1) + 1;
+  const where = `at stage ${stageNo} of ${stages.length} (${stagePercent(input)} of machines on ${candidate})`;
+  const who = oneLine(input.actor, 80);
   const lines: string[] = [subject, ''];
-  if (input.kind === 'promote') {
-    lines.push(...wrap(`depcanary rolled ${library} ${candidate} out to every machine through stages ${stages.map(percentLabel).join(', ')} without evidence of a regression against ${stable}. This pins ${candidate} in ${input.constraints.path}.`));
+
+  if (input.kind === 'rollback') {
+    if (input.reverted) lines.push(`This reverts commit ${input.reverted.commit}.`, '');
+    lines.push(...wrap(`Reason for revert: ${reason}`));
+    lines.push('', ...wrap(`depcanary's progressive rollout of ${library} ${candidate} on ${input.branch} was rolled back ${where} by ${ev ? 'the decision rule' : who}. This sets ${library} back to ${stable} in ${input.constraints.path}.`));
+  } else if (input.kind === 'exclude') {
+    lines.push(...wrap(`depcanary's progressive rollout of ${library} ${candidate} on ${input.branch} was rolled back ${where} by ${ev ? 'the decision rule' : who}: ${reason}`));
+    lines.push('', ...wrap(`This excludes ${candidate} in ${input.requirements?.path ?? 'the requirements file'} so that it is not proposed again. It is a change of its own: the revert of the constraint does not depend on it.`));
   } else {
-    lines.push(...wrap(`depcanary rolled back its progressive rollout of ${library} ${candidate} (stable ${stable}) at stage ${stageNo} of ${stages.length}, where ${stageLabel(input)} of machines ran the candidate.`));
-    const did: string[] = [];
-    if (input.changedConstraints) did.push(`sets ${library} back to ${stable} in ${input.constraints.path}`);
-    if (input.excluded && input.requirements) did.push(`excludes ${candidate} in ${input.requirements.path} so it is not proposed again`);
-    if (did.length) lines.push('', ...wrap(`This change ${did.join(' and ')}.`));
+    if (input.kept.length > 0) {
+      lines.push(...wrap(`Only the lines for the Pythons ${library} ${candidate} supports move: it does not support ${pythonsText(input.kept)} (Requires-Python ${input.rollout.requiresPython ?? 'unknown'}), which keep ${stable}.`), '');
+    }
+    lines.push(...wrap(`depcanary rolled ${library} ${candidate} out on ${input.branch} to every machine through stages ${stages.map(percentLabel).join(', ')} without evidence of a regression against ${stable}: ${reason}`));
   }
-  if (ev) lines.push(...evidenceLines(ev, input));
-  else if (input.kind === 'rollback') lines.push('', 'No decision-rule evidence is attached (manual rollback).');
-  lines.push('', ...wrap(`${input.kind === 'promote' ? 'Promoted' : 'Rolled back'} by ${oneLine(input.actor, 80)}: ${oneLine(input.reason, 600)}`));
-  for (const n of input.notes) lines.push(...wrap(`Note: ${oneLine(n, 400)}`));
+  if (ev) lines.push(...evidenceLines(ev, input, said));
+  else if (input.kind !== 'promote') lines.push('', 'No decision-rule evidence is attached (manual rollback).');
+  for (const n of input.notes) lines.push('', ...wrap(`Note: ${oneLine(n, 400)}`));
   if (input.rolloutUrl) lines.push('', `Rollout: ${input.rolloutUrl}`);
-  lines.push('', `Depcanary-Rollout: ${id}`);
+  const footers: string[] = [];
+  if (input.bug) footers.push(`${input.bug.kind === 'closes' ? 'Closes-Bug' : 'Related-Bug'}: #${input.bug.id}`);
+  if (input.signedOffBy) footers.push(`Signed-off-by: ${oneLine(input.signedOffBy, 200)}`);
+  footers.push(`Depcanary-Rollout: ${id}`);
+  lines.push('', ...footers);
   return { subject, message: `${lines.join('\n')}\n` };
 }

@@ -1,23 +1,45 @@
-import { parseConstraints, type ConstraintsFile } from './constraints';
+import { parseConstraints } from './constraints';
+import { replaceLibraryLines, type LibraryChange } from './constraints-diff';
 import { normalizeName } from './names';
 import { unifiedDiffs, type FileEdit } from './patch';
 import { renderMessage } from './proposal-message';
+export { bumpSubject, parseBumpSubject } from './proposal-message';
+import { communityPythons } from './pythons';
 import { excludeVersion } from './requirements-edit';
 import type { Rollout } from './rollout';
-import { sameVersion } from './versions';
+import { applyLineChanges, planLines } from './rollout-lines';
 
 /**
- * What depcanary proposes to the shared constraints repository when a rollout ends:
- * a rollback sets the library back to the stable version (and excludes the candidate in
- * the requirements file when one is configured); a promotion pins the candidate. Pure:
- * the caller reads the files (from Gerrit's branch head or the local base) and sends.
+ * What depcanary proposes to the constraints repository, in the repository's own forms:
+ *  - rollback: `Revert "update constraint for X to new release C"` of the branch's
+ *    constraints (`This reverts commit <sha>.` when the bump commit is on the branch: its
+ *    lines for X come back exactly; otherwise the lines pinning C go back to S);
+ *  - exclude:  `Exclude X C from global requirements`, the `!=C` in the requirements file,
+ *    a change of its own so reviewers can take the revert without it;
+ *  - promote:  `update constraint for X to new release C`, split per Python as the rollout
+ *    ran it when C dropped a Python.
+ * Pure: the caller reads the files (Gerrit's branch head, or the local base) and sends.
  */
-export type ProposalKind = 'rollback' | 'promote';
+export type ProposalKind = 'rollback' | 'promote' | 'exclude';
+
+export interface ProposalRollout extends Pick<Rollout, 'id' | 'library' | 'stable' | 'candidate' | 'stages' | 'stageIndex'> {
+  branch?: string;
+  requiresPython?: string | null;
+  stableRequiresPython?: string | null;
+  pythons?: string[];
+}
+
+/** The merged bump commit a rollback reverts, and what it did to the library's lines. */
+export interface RevertedCommit {
+  commit: string;
+  subject: string;
+  change: LibraryChange;
+}
 
 export interface ProposalInput {
   kind: ProposalKind;
-  rollout: Pick<Rollout, 'id' | 'library' | 'stable' | 'candidate' | 'stages' | 'stageIndex'>;
-  /** The decision rule's explanation, or null for a manual action. */
+  rollout: ProposalRollout;
+  /** The decision rule's explanation when the controller acted, or null (a person's action). */
   decision: unknown;
   actor: string;
   reason: string;
@@ -25,6 +47,11 @@ export interface ProposalInput {
   requirements: { path: string; text: string } | null;
   /** Link to the rollout in depcanary, or null when no public URL is configured. */
   rolloutUrl: string | null;
+  /** Rollback: the bump commit found on the branch, or null. */
+  reverts?: RevertedCommit | null;
+  /** `Name <email>` for the Signed-off-by footer (the repository requires the DCO), or null. */
+  signedOffBy?: string | null;
+  bug?: { kind: 'closes' | 'related'; id: string } | null;
 }
 
 export interface ProposalChange {
@@ -50,70 +77,75 @@ export interface NothingToPropose {
 
 export type Proposal = ProposalChange | NothingToPropose;
 
-/** Sets every line of `library` whose version is not `version` to `version`, in place. */
-export function setPinnedVersion(file: ConstraintsFile, library: string, version: string): { text: string; changed: number } {
-  const key = normalizeName(library);
-  let changed = 0;
-  let text = '';
-  for (const line of file.lines) {
-    const pin = line.pin;
-    if (pin && pin.key === key && !sameVersion(pin.version, version)) {
-      text += line.text.slice(0, pin.versionStart) + version + line.text.slice(pin.versionEnd) + line.eol;
-      changed++;
-    } else {
-      text += line.text + line.eol;
-    }
-  }
-  return { text, changed };
+function branchOf(r: ProposalRollout): string {
+  return r.branch ?? 'master';
+}
+
+function linesSpec(r: ProposalRollout, text: string) {
+  const file = parseConstraints(text);
+  const pythons = r.pythons && r.pythons.length > 0 ? r.pythons : communityPythons(file, null);
+  return {
+    file,
+    spec: {
+      key: normalizeName(r.library), stable: r.stable, candidate: r.candidate, pythons,
+      candidateRequiresPython: r.requiresPython ?? null, stableRequiresPython: r.stableRequiresPython ?? null,
+    },
+  };
 }
 
 export function buildProposal(input: ProposalInput): Proposal {
   const { kind, rollout } = input;
-  const target = kind === 'rollback' ? rollout.stable : rollout.candidate;
   const notes: string[] = [];
   const files: FileEdit[] = [];
+  const branch = branchOf(rollout);
+  const path = input.constraints.path;
+  let reverted: RevertedCommit | null = null;
+  let kept: string[] = [];
 
-  const base = parseConstraints(input.constraints.text);
-  const pinned = base.index.get(normalizeName(rollout.library))?.length ?? 0;
-  let constraintsState: string;
-  if (pinned === 0) {
-    constraintsState = `${input.constraints.path} does not pin ${rollout.library}`;
-    notes.push(`${constraintsState}; it is left as it is.`);
-  } else {
-    const edit = setPinnedVersion(base, rollout.library, target);
-    if (edit.changed > 0) {
-      files.push({ path: input.constraints.path, before: input.constraints.text, after: edit.text });
+  if (kind === 'exclude') {
+    if (!input.requirements) {
+      return { propose: false, kind, reason: 'no requirements file is configured (GERRIT_REQUIREMENTS_PATH), so nothing is excluded.', notes };
     }
-    constraintsState = `${input.constraints.path} already pins ${rollout.library} at ${target}`;
-  }
-
-  let requirementsState = '';
-  let excluded = false;
-  if (kind === 'rollback' && input.requirements) {
     const r = excludeVersion(input.requirements.text, rollout.library, rollout.candidate);
     if (r.unparsed.length > 0) {
       notes.push(`${input.requirements.path} line(s) ${r.unparsed.map((i) => i + 1).join(', ')} name ${rollout.library} in a form depcanary does not edit; left as they are.`);
     }
     if (r.found.length === 0) {
-      requirementsState = `${input.requirements.path} does not list ${rollout.library}`;
-      if (r.unparsed.length === 0) notes.push(`${requirementsState}, so ${rollout.candidate} is not excluded there.`);
-    } else if (r.changed.length > 0) {
-      files.push({ path: input.requirements.path, before: input.requirements.text, after: r.text });
-      excluded = true;
-    } else {
-      requirementsState = `${input.requirements.path} already excludes ${rollout.candidate}`;
+      return { propose: false, kind, reason: `${input.requirements.path} on ${branch} does not list ${rollout.library}; nothing to exclude.`, notes };
     }
+    if (r.changed.length === 0) {
+      return { propose: false, kind, reason: `${input.requirements.path} on ${branch} already excludes ${rollout.library} ${rollout.candidate}; nothing to propose.`, notes };
+    }
+    files.push({ path: input.requirements.path, before: input.requirements.text, after: r.text });
+  } else {
+    const { file, spec } = linesSpec(rollout, input.constraints.text);
+    const plan = planLines(file, spec);
+    kept = plan.kept;
+    let after: string | null = null;
+    if (kind === 'rollback') {
+      const rev = input.reverts ?? null;
+      const head = (file.index.get(spec.key) ?? []).map((i) => file.lines[i]!.text);
+      if (rev && rev.change.after.length === head.length && rev.change.after.every((l, i) => l.text === head[i])) {
+        // The bump's lines are still what the branch has: put back exactly what it replaced.
+        after = replaceLibraryLines(file, spec.key, rev.change.before.map((l) => l.text));
+        reverted = rev;
+      } else {
+        if (rev) notes.push(`${path} changed ${rollout.library}'s lines after commit ${rev.commit.slice(0, 12)}; the lines pinning ${rollout.candidate} go back to ${rollout.stable} instead.`);
+        if (plan.control.length > 0) after = applyLineChanges(file, plan.control);
+      }
+      if (after === null) {
+        return { propose: false, kind, reason: `${path} on ${branch} does not pin ${rollout.library} at ${rollout.candidate}; nothing to revert.`, notes };
+      }
+    } else {
+      if (plan.candidate.length > 0) after = applyLineChanges(file, plan.candidate);
+      if (after === null) {
+        const why = plan.candidateLines.length > 0 ? `already pins ${rollout.library} at ${rollout.candidate}` : `does not pin ${rollout.library} at ${rollout.stable}`;
+        return { propose: false, kind, reason: `${path} on ${branch} ${why}; nothing to propose.`, notes };
+      }
+    }
+    files.push({ path, before: input.constraints.text, after });
   }
 
-  if (files.length === 0) {
-    const reason = [constraintsState, requirementsState].filter((s) => s !== '').join(' and ');
-    return { propose: false, kind, reason: `${reason}; nothing to propose.`, notes };
-  }
-  const { subject, message } = renderMessage({
-    ...input,
-    changedConstraints: files.some((f) => f.path === input.constraints.path),
-    excluded,
-    notes,
-  });
+  const { subject, message } = renderMessage({ ...input, branch, reverted, kept, notes });
   return { propose: true, kind, subject, message, files, patch: unifiedDiffs(files), notes };
 }

@@ -1,3 +1,4 @@
+import { assertBranchName, MASTER } from './branches';
 import { conflict, invalid } from './errors';
 import { isValidName, normalizeName } from './names';
 import type { Policy } from './policy';
@@ -16,10 +17,27 @@ export interface Rollout {
   id: string;
   /** Spelling as given (or as the constraints file has it). */
   library: string;
-  /** PEP 503 key: one active rollout per key. */
+  /** PEP 503 key: one active rollout per (branch, key). */
   key: string;
+  /** The constraints branch (master, stable/<series>, ...) whose base the rollout overrides. */
+  branch: string;
   stable: string;
   candidate: string;
+  /** Requires-Python of the candidate and of the stable (null: none declared). */
+  requiresPython: string | null;
+  stableRequiresPython: string | null;
+  /** Where Requires-Python came from: the create request, the package index, or nowhere (index off). */
+  requiresPythonSource: 'request' | 'index' | 'none';
+  /** The community's Pythons when the rollout started. */
+  pythons: string[];
+  /** Of those, the ones that keep the stable (the candidate does not support them). */
+  keptPythons: string[];
+  /**
+   * What the base pinned when the rollout started: `stable` (the usual case: candidate
+   * machines get the candidate) or `candidate` (the bump merged first: the control is
+   * served the stable explicitly, and a rollback pins the stable for everyone).
+   */
+  baseMode: 'stable' | 'candidate';
   stages: number[];
   stageIndex: number;
   state: RolloutState;
@@ -47,8 +65,16 @@ export interface Rollout {
 export interface NewRollout {
   id: string;
   library: string;
+  /** Default master. */
+  branch?: string;
   stable: string;
   candidate: string;
+  requiresPython?: string | null;
+  stableRequiresPython?: string | null;
+  requiresPythonSource?: Rollout['requiresPythonSource'];
+  pythons?: string[];
+  keptPythons?: string[];
+  baseMode?: Rollout['baseMode'];
   stages: number[];
   salt: string;
   policy: Policy;
@@ -81,6 +107,8 @@ export function createRollout(n: NewRollout): Rollout {
     throw invalid(`candidate ${n.candidate} is the same version as stable ${n.stable}`, { field: 'candidate' });
   }
   validateStages(n.stages);
+  const branch = n.branch ?? MASTER;
+  assertBranchName(branch);
   if (n.q0 != null && !(n.q0 >= 0 && n.q0 <= 1)) throw invalid(`q0 ${n.q0} is not a rate in [0, 1]`, { field: 'q0' });
   if (n.policy.stages.length !== n.stages.length - 1) {
     throw invalid('policy.stages must have one entry per stage before the last', { field: 'policy' });
@@ -89,8 +117,15 @@ export function createRollout(n: NewRollout): Rollout {
     id: n.id,
     library: n.library,
     key: normalizeName(n.library),
+    branch,
     stable: n.stable,
     candidate: n.candidate,
+    requiresPython: n.requiresPython ?? null,
+    stableRequiresPython: n.stableRequiresPython ?? null,
+    requiresPythonSource: n.requiresPythonSource ?? 'none',
+    pythons: [...(n.pythons ?? [])],
+    keptPythons: [...(n.keptPythons ?? [])],
+    baseMode: n.baseMode ?? 'stable',
     stages: [...n.stages],
     stageIndex: 0,
     state: 'active',
@@ -216,4 +251,18 @@ export function applyAction(r: Rollout, a: Action, now: number, evidence?: unkno
     ...(evidence === undefined ? {} : { evidence }),
   };
   return { next, event };
+}
+
+/** A rollout stored before branches and Python support: master, no Requires-Python known. */
+export function upgradeRollout(r: Rollout): Rollout {
+  return {
+    ...r,
+    branch: r.branch ?? MASTER,
+    requiresPython: r.requiresPython ?? null,
+    stableRequiresPython: r.stableRequiresPython ?? null,
+    requiresPythonSource: r.requiresPythonSource ?? 'none',
+    pythons: r.pythons ?? [],
+    keptPythons: r.keptPythons ?? [],
+    baseMode: r.baseMode ?? 'stable',
+  };
 }

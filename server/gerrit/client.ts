@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { GerritConnection } from './config';
 import { decodeContent, GerritHttp, seg } from './http';
-import { branchInfo, changeInfo, changeList, hashtagList, type BranchInfo, type ChangeInfo } from './schemas';
+import { accountInfo, branchInfo, changeInfo, changeList, gitCommit, hashtagList, includedIn, type AccountInfo, type BranchInfo, type ChangeInfo, type GitCommit } from './schemas';
 
 /** The Gerrit REST calls depcanary makes (see docs/gerrit.md for why each one). */
 export class GerritClient {
@@ -64,6 +64,27 @@ export class GerritClient {
     return this.http.json('POST', `/changes/${changeId}/patch:apply`, changeInfo, {
       body: { patch: { patch: input.patch }, base: input.base, commit_message: input.message },
     });
+  }
+
+  /** The account depcanary logs in as (its name and preferred e-mail sign the commits off). */
+  accountSelf(): Promise<AccountInfo> {
+    return this.http.json('GET', '/accounts/self', accountInfo);
+  }
+
+  getCommit(project: string, commit: string): Promise<GitCommit> {
+    return this.http.json('GET', `/projects/${seg(project)}/commits/${seg(commit)}`, gitCommit);
+  }
+
+  /** Whether `commit` is reachable from `branch`. */
+  async commitOnBranch(project: string, commit: string, branch: string): Promise<boolean> {
+    const r = await this.http.json('GET', `/projects/${seg(project)}/commits/${seg(commit)}/in`, includedIn);
+    return r.branches.some((b) => b === branch || b === `refs/heads/${branch}`);
+  }
+
+  /** Merged changes of the branch whose commit message contains `text` (newest first). */
+  findMerged(project: string, branch: string, text: string, limit = 25): Promise<ChangeInfo[]> {
+    const q = `status:merged project:"${project}" branch:"${branch}" message:"${text.replace(/["\\]/g, '')}"`;
+    return this.http.json('GET', '/changes/', changeList, { query: { q, n: String(limit), o: ['CURRENT_REVISION', 'CURRENT_COMMIT'] } });
   }
 
   addHashtags(changeId: string, add: string[]): Promise<string[]> {

@@ -21,7 +21,10 @@ export interface GerritSettings {
   /** null: Gerrit is not configured. */
   connection: GerritConnection | null;
   project: string;
+  /** The default branch (GERRIT_BRANCH): proposals of a rollout without one, and the first followed. */
   branch: string;
+  /** Branches whose base follows the Gerrit branch head and whose rollouts' proposals are sent (GERRIT_BRANCHES). */
+  branches: string[];
   constraintsPath: string;
   /** null: no requirements file is edited. */
   requirementsPath: string | null;
@@ -29,6 +32,10 @@ export interface GerritSettings {
   hashtags: string[];
   reviewers: string[];
   proposePromotions: boolean;
+  /** Rollbacks also propose the `!=C` exclusion in the requirements file, as a change of its own. */
+  proposeExclusion: boolean;
+  /** `Name <email>` for Signed-off-by (the DCO); null: the Gerrit account's own name and preferred e-mail. */
+  signedOffBy: string | null;
   /** 0: no timer (on demand only). */
   baseRefreshSeconds: number;
 }
@@ -59,12 +66,15 @@ const schema = z.object({
   GERRIT_PASSWORD_FILE: z.string().min(1).optional(),
   GERRIT_PROJECT: z.string().regex(/^[^\s"\\]{1,500}$/, 'must be a project name without spaces or quotes').default('openstack/requirements'),
   GERRIT_BRANCH: z.string().regex(/^[^\s"\\]{1,500}$/, 'must be a branch name without spaces or quotes').default('master'),
+  GERRIT_BRANCHES: list.pipe(z.array(z.string().regex(/^[^\s"\\]{1,500}$/, 'branch names without spaces or quotes')).max(50)).optional(),
   GERRIT_CONSTRAINTS_PATH: path.default('upper-constraints.txt'),
   GERRIT_REQUIREMENTS_PATH: z.union([path, z.literal('')]).optional(),
   GERRIT_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{0,60}$/, 'letters, digits, ".", "_" and "-" only').default('depcanary-'),
   GERRIT_HASHTAGS: list.default(['depcanary']),
   GERRIT_REVIEWERS: list.default([]),
   GERRIT_PROPOSE_PROMOTIONS: bool.default(false),
+  GERRIT_PROPOSE_EXCLUSION: bool.default(true),
+  GERRIT_SIGNED_OFF_BY: z.string().max(200).regex(/^[^<>\r\n]+ <[^<>\s@]+@[^<>\s]+>$/, 'must be "Name <email>"').optional(),
   GERRIT_BASE_REFRESH_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   GERRIT_TIMEOUT_SECONDS: z.coerce.number().min(1).max(300).default(30),
 });
@@ -116,12 +126,15 @@ export function loadGerritConfig(env: NodeJS.ProcessEnv = process.env, file: Rec
     connection,
     project: c.GERRIT_PROJECT,
     branch: c.GERRIT_BRANCH,
+    branches: [...new Set(c.GERRIT_BRANCHES && c.GERRIT_BRANCHES.length > 0 ? c.GERRIT_BRANCHES : [c.GERRIT_BRANCH])],
     constraintsPath: c.GERRIT_CONSTRAINTS_PATH,
     requirementsPath: c.GERRIT_REQUIREMENTS_PATH || null,
     topicPrefix: c.GERRIT_TOPIC_PREFIX,
     hashtags: c.GERRIT_HASHTAGS,
     reviewers: c.GERRIT_REVIEWERS,
     proposePromotions: c.GERRIT_PROPOSE_PROMOTIONS,
+    proposeExclusion: c.GERRIT_PROPOSE_EXCLUSION,
+    signedOffBy: c.GERRIT_SIGNED_OFF_BY ?? null,
     baseRefreshSeconds: c.GERRIT_BASE_REFRESH_SECONDS,
   };
 }

@@ -30,14 +30,14 @@ export function gerritExtension(env: NodeJS.ProcessEnv = process.env, opts: Gerr
         logger,
         sink: rt.rolloutStore,
         publicUrl: rt.config.publicUrl ?? null,
-        readBase: () => rt.constraints.baseText(),
-        replaceBase: (text, source) => rt.constraints.replace(text, source),
+        readBase: (branch) => rt.constraints.baseText(branch),
+        replaceBase: (branch, text, source) => rt.constraints.replace(branch, text, source),
         pollMs: opts.pollMs,
         backoff: opts.backoff,
       });
       logger.info(
         settings.connection
-          ? { url: settings.connection.url, user: settings.connection.user, project: settings.project, branch: settings.branch, baseRefreshSeconds: settings.baseRefreshSeconds }
+          ? { url: settings.connection.url, user: settings.connection.user, project: settings.project, branches: settings.branches, baseRefreshSeconds: settings.baseRefreshSeconds }
           : {},
         settings.connection ? 'Gerrit proposals on' : 'Gerrit is not configured (GERRIT_URL): proposals are recorded as patches, not sent',
       );

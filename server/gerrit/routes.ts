@@ -26,7 +26,7 @@ export function gerritRoutes(worker: GerritWorker, tokens: TokenStore, now: () =
   });
   r.post('/v1/admin/gerrit/outbox/:id/retry', requireRole(tokens, 'admin'), async (req, res) => {
     const id = String(req.params.id ?? '');
-    if (!/^(rollback|promote):[A-Za-z0-9._-]{1,200}$/.test(id)) throw new HttpError(400, 'bad_request', 'id must be <rollback|promote>:<rolloutId>', 'id');
+    if (!/^(rollback|promote|exclude):[A-Za-z0-9._-]{1,200}$/.test(id)) throw new HttpError(400, 'bad_request', 'id must be <rollback|promote|exclude>:<rolloutId>', 'id');
     if (!(await worker.outbox.requeue(id, now()))) throw new HttpError(404, 'not_found', `no outbox item ${id}`);
     worker.wake();
     res.status(202).json({ id, status: 'pending' });

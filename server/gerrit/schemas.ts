@@ -34,6 +34,25 @@ export type ChangeInfo = z.infer<typeof changeInfo>;
 
 export const changeList = z.array(changeInfo);
 
+export const accountInfo = z.object({
+  _account_id: z.number().int(),
+  name: z.string().optional(),
+  email: z.string().optional(),
+  username: z.string().optional(),
+});
+export type AccountInfo = z.infer<typeof accountInfo>;
+
+export const gitCommit = z.object({
+  commit: z.string().regex(/^[0-9a-f]{40}$/).optional(),
+  subject: z.string(),
+  message: z.string().optional(),
+  parents: z.array(z.object({ commit: z.string().regex(/^[0-9a-f]{40}$/) })),
+});
+export type GitCommit = z.infer<typeof gitCommit>;
+
+/** `GET /projects/{p}/commits/{c}/in`. */
+export const includedIn = z.object({ branches: z.array(z.string()), tags: z.array(z.string()).optional() });
+
 export const hashtagList = z.array(z.string());
 
 /** Gerrit timestamps are UTC "2026-11-22 04:31:44.848000000". */

@@ -26,10 +26,10 @@ export interface GerritWorkerOptions {
   sink: ProposalSink;
   /** DEPCANARY_PUBLIC_URL: commit messages link to the rollout's dashboard page (<url>/rollouts/<id>). */
   publicUrl?: string | null;
-  /** The base constraints text the server serves (for "not sent" patches). */
-  readBase: () => Promise<string>;
-  /** Replaces the served base (validates; throws on a malformed file). Needed for the base to follow Gerrit. */
-  replaceBase?: (text: string, source: string) => Promise<unknown>;
+  /** A branch's base constraints text as the server serves it (for "not sent" patches). */
+  readBase: (branch: string) => Promise<string>;
+  /** Replaces a branch's served base (validates; throws on a malformed or refused file). Needed for bases to follow Gerrit. */
+  replaceBase?: (branch: string, text: string, source: string) => Promise<unknown>;
   pollMs?: number;
   now?: () => number;
   /** Retry schedule (default 2 s doubling to 5 min, jittered). */
@@ -44,8 +44,11 @@ export interface GerritWorker {
   wake(): void;
   /** Delivers everything due now; resolves with how many items ran. */
   drain(): Promise<number>;
-  /** Refreshes the base from the branch head now (rejects when Gerrit is not configured). */
-  syncBase(force?: boolean): Promise<BaseSyncResult>;
+  /**
+   * Refreshes every followed branch's base from its head now (rejects when Gerrit is not
+   * configured): the default branch's result, with every branch's in `branches`.
+   */
+  syncBase(force?: boolean): Promise<BaseSyncResult & { branches: BaseSyncResult[] }>;
   /** Checks the watched changes for merge/abandon now. */
   checkMerged(): Promise<number>;
   stop(): Promise<void>;
@@ -64,9 +67,15 @@ export function startGerritWorker(o: GerritWorkerOptions): GerritWorker {
     outbox, settings: o.settings, client, sink: o.sink, logger: o.logger, metrics,
     readLocalBase: o.readBase, rolloutUrl: (id) => rolloutLink(o.publicUrl, id), now, backoff: o.backoff,
   });
-  const baseSync = client && o.replaceBase
-    ? new BaseSync({ client, settings: o.settings, replaceBase: o.replaceBase, readBase: o.readBase, logger: o.logger, metrics })
-    : null;
+  const syncs = client && o.replaceBase
+    ? o.settings.branches.map((branch) => new BaseSync({ branch, client, settings: o.settings, replaceBase: o.replaceBase!, readBase: o.readBase, logger: o.logger, metrics }))
+    : [];
+  /** Each branch in turn; one that fails does not keep the others from following. */
+  const syncAll = async (force: boolean): Promise<PromiseSettledResult<BaseSyncResult>[]> => {
+    const out: PromiseSettledResult<BaseSyncResult>[] = [];
+    for (const b of syncs) out.push(await b.sync(force).then((value) => ({ status: 'fulfilled' as const, value }), (reason: unknown) => ({ status: 'rejected' as const, reason })));
+    return out;
+  };
 
   let stopped = false;
   // Passes run one after another; a drain() call always gets a pass that starts after it
@@ -95,7 +104,7 @@ export function startGerritWorker(o: GerritWorkerOptions): GerritWorker {
   if (client && o.settings.baseRefreshSeconds > 0) {
     const tick = () => {
       if (stopped) return;
-      void (baseSync ? baseSync.sync().catch(() => undefined) : Promise.resolve())
+      void syncAll(false)
         .then(() => merges())
         .catch((e: Error) => o.logger.warn({ err: e.message }, 'merge watch failed'));
     };
@@ -111,10 +120,13 @@ export function startGerritWorker(o: GerritWorkerOptions): GerritWorker {
     wake: safeDrain,
     drain,
     async syncBase(force = true) {
-      if (!baseSync) throw new Error('Gerrit is not configured (GERRIT_URL), so the base cannot follow it');
-      const r = await baseSync.sync(force);
+      if (syncs.length === 0) throw new Error('Gerrit is not configured (GERRIT_URL), so the base cannot follow it');
+      const all = await syncAll(force);
       await merges().catch(() => 0);
-      return r;
+      const failed = all.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      const branches = all.map((r) => (r as PromiseFulfilledResult<BaseSyncResult>).value);
+      return { ...branches[0]!, branches };
     },
     checkMerged: merges,
     async stop() {

@@ -1,4 +1,5 @@
 import type { ProposalKind } from '../domain/proposal';
+import type { ProposalOptions } from '../services/rollouts';
 
 /**
  * What the proposer records on a rollout (`Rollout.proposal`, shown by the API, CLI and
@@ -21,6 +22,8 @@ export interface ProposalRecord {
   patch?: string;
   /** Files the change touches. */
   files?: string[];
+  /** The branch it targets. */
+  branch?: string;
   /** Branch head the proposal was computed from (null: the local base). */
   baseRevision?: string | null;
   /** Why nothing was proposed / not sent / failed. */
@@ -44,11 +47,20 @@ export interface OutboxPayload {
     candidate: string;
     stages: number[];
     stageIndex: number;
+    /** Absent in items written before branches: master. */
+    branch?: string;
+    requiresPython?: string | null;
+    stableRequiresPython?: string | null;
+    pythons?: string[];
+    baseMode?: 'stable' | 'candidate';
     [k: string]: unknown;
   };
+  /** The rule's explanation when the controller acted; null for a person's action. */
   decision: unknown;
   reason: string;
   actor: string;
+  automatic?: boolean;
+  options?: ProposalOptions;
 }
 
 export type OutboxStatus = 'pending' | 'done' | 'failed';

@@ -2,7 +2,7 @@ import { DomainError } from '../domain/errors';
 import { backoffMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff';
 import type { GerritClient } from './client';
 import type { GerritSettings } from './config';
-import { buildFrom, deliver, PermanentError, type Delivery } from './deliver';
+import { branchOfPayload, buildFrom, deliver, PermanentError, type Delivery } from './deliver';
 import { GerritError } from './http';
 import type { GerritMetrics, ProposalOutcome } from './metrics';
 import type { Claim, Outbox } from './outbox';
@@ -23,8 +23,8 @@ export interface WorkerDeps {
   sink: ProposalSink;
   logger: GerritLogger;
   metrics: GerritMetrics;
-  /** The base constraints the server serves (used when Gerrit is not configured). */
-  readLocalBase: () => Promise<string>;
+  /** A branch's base constraints as the server serves it (used when Gerrit does not take the branch). */
+  readLocalBase: (branch: string) => Promise<string>;
   rolloutUrl: (rolloutId: string) => string | null;
   now?: () => number;
   random?: () => number;
@@ -45,9 +45,24 @@ interface Step {
 
 export class ProposalWorker {
   private readonly now: () => number;
+  private account: Promise<string | null> | null = null;
 
   constructor(private readonly d: WorkerDeps) {
     this.now = d.now ?? Date.now;
+  }
+
+  /** GERRIT_SIGNED_OFF_BY, else the Gerrit account's name and preferred e-mail (asked once). */
+  private signedOffBy(): Promise<string | null> {
+    if (this.d.settings.signedOffBy) return Promise.resolve(this.d.settings.signedOffBy);
+    if (!this.d.client) return Promise.resolve(null);
+    this.account ??= this.d.client.accountSelf().then(
+      (a) => (a.email ? `${a.name ?? a.username ?? this.d.settings.connection!.user} <${a.email}>` : null),
+      (e: Error) => {
+        this.account = null;
+        throw e;
+      },
+    );
+    return this.account;
   }
 
   /** Processes one due item; false when none was due. */
@@ -67,7 +82,7 @@ export class ProposalWorker {
 
   private async process({ item, token }: Claim): Promise<void> {
     const attempts = (item.attempts ?? 0) + 1;
-    const base = { kind: item.kind, attempts, updatedAt: this.now() };
+    const base = { kind: item.kind, branch: branchOfPayload(item.payload, this.d.settings), attempts, updatedAt: this.now() };
     let step: Step;
     try {
       step = await this.attempt(item, base);
@@ -93,22 +108,34 @@ export class ProposalWorker {
     else this.d.logger.info(log, 'Gerrit proposal recorded');
   }
 
-  private async attempt(item: OutboxItem, base: Pick<ProposalRecord, 'kind' | 'attempts' | 'updatedAt'>): Promise<Step> {
+  private async attempt(item: OutboxItem, base: Pick<ProposalRecord, 'kind' | 'branch' | 'attempts' | 'updatedAt'>): Promise<Step> {
     const done = (record: ProposalRecord, outcome: ProposalOutcome, watch = false): Step => ({ record, outcome, dueAt: null, watch, status: 'done' });
-    if (item.kind === 'promote' && !this.d.settings.proposePromotions) {
+    const s = this.d.settings;
+    const branch = branchOfPayload(item.payload, s);
+    if (item.kind === 'promote' && !s.proposePromotions) {
       return done({ ...base, status: 'nothing_to_propose', reason: 'promotion proposals are off (GERRIT_PROPOSE_PROMOTIONS)' }, 'skipped');
     }
-    if (!this.d.client) {
-      const text = await this.d.readLocalBase();
-      const p = buildFrom(item.kind, item.payload, { constraints: text, requirements: null }, { ...this.d.settings, requirementsPath: null }, this.d.rolloutUrl(item.rolloutId));
+    if (item.kind === 'exclude') {
+      const asked = item.payload.options?.exclude;
+      if (asked === false) return done({ ...base, status: 'nothing_to_propose', reason: 'the rollback asked for no exclusion' }, 'skipped');
+      if (asked === undefined && !s.proposeExclusion) return done({ ...base, status: 'nothing_to_propose', reason: 'exclusion proposals are off (GERRIT_PROPOSE_EXCLUSION)' }, 'skipped');
+    }
+    const viaGerrit = this.d.client !== null && s.branches.includes(branch);
+    if (!viaGerrit) {
+      const why = this.d.client ? `${branch} is not one of GERRIT_BRANCHES (${s.branches.join(', ')})` : 'Gerrit is not configured (GERRIT_URL)';
+      if (item.kind === 'exclude') {
+        return done({ ...base, status: 'nothing_to_propose', reason: `${why}; the requirements file is only edited through Gerrit`, baseRevision: null }, 'nothing_to_propose');
+      }
+      const text = await this.d.readLocalBase(branch);
+      const p = buildFrom(item.kind, item.payload, { constraints: text, requirements: null }, { ...s, requirementsPath: null }, this.d.rolloutUrl(item.rolloutId), { signedOffBy: s.signedOffBy });
       if (!p.propose) return done({ ...base, status: 'nothing_to_propose', reason: p.reason, baseRevision: null }, 'nothing_to_propose');
       return done({
-        ...base, status: 'not_sent', reason: 'Gerrit is not configured (GERRIT_URL); the change is shown as a patch',
+        ...base, status: 'not_sent', reason: `${why}; the change is shown as a patch of the ${branch} base`,
         subject: p.subject, message: p.message, patch: p.patch, files: p.files.map((f) => f.path), baseRevision: null,
       }, 'not_sent');
     }
     const d: Delivery = await deliver(
-      { client: this.d.client, settings: this.d.settings, logger: this.d.logger, rolloutUrl: this.d.rolloutUrl },
+      { client: this.d.client!, settings: s, logger: this.d.logger, rolloutUrl: this.d.rolloutUrl, signedOffBy: () => this.signedOffBy() },
       item.kind, item.payload,
     );
     const change = d.change ? { changeNumber: d.change.number, changeId: d.change.changeId, url: d.change.url } : {};
@@ -122,7 +149,7 @@ export class ProposalWorker {
     }, d.outcome as ProposalOutcome, true);
   }
 
-  private failure(item: OutboxItem, base: Pick<ProposalRecord, 'kind' | 'attempts' | 'updatedAt'>, e: unknown): Step {
+  private failure(item: OutboxItem, base: Pick<ProposalRecord, 'kind' | 'branch' | 'attempts' | 'updatedAt'>, e: unknown): Step {
     const retryable = e instanceof GerritError ? e.retryable : !(e instanceof PermanentError || e instanceof DomainError);
     const raw = e instanceof Error ? e.message : String(e);
     const error = (this.d.client ? this.d.client.http.redact(raw) : raw).slice(0, 2000);

@@ -3,7 +3,7 @@ import type { BaseStore } from '../store/base-store';
 import { keys } from '../store/keys';
 import type { DcRedis } from '../store/redis';
 import type { RolloutStore } from '../store/rollout-store';
-import { PinsSnapshot } from './pins';
+import { PinsSnapshot, type BranchInput } from './pins';
 
 /**
  * Keeps the PinsSnapshot in memory so serving pins never touches Redis. Every change bumps
@@ -26,6 +26,8 @@ export class PinsCache {
     private readonly base: BaseStore,
     private readonly logger: Logger,
     private readonly pollMs = 1000,
+    /** DEPCANARY_PYTHON_VERSIONS; null: each branch's default from its markers. */
+    private readonly pythons: readonly string[] | null = null,
   ) {}
 
   current(): PinsSnapshot {
@@ -82,10 +84,12 @@ export class PinsCache {
   private async load(force: boolean): Promise<void> {
     const version = await this.rollouts.version();
     if (!force && this.snapshot && this.snapshot.version === version) return;
-    const [stored, overrides, active] = await Promise.all([this.base.get(), this.base.overrides(), this.rollouts.active()]);
-    const text = stored?.text ?? '';
-    const etag = stored?.etag ?? '';
-    const promoted = new Map([...overrides].map(([k, o]) => [k, { name: o.name, version: o.version }]));
-    this.snapshot = PinsSnapshot.build(version, text, etag, promoted, active.map((r) => r.rollout));
+    const [branches, active] = await Promise.all([this.base.branches(), this.rollouts.active()]);
+    const inputs = new Map<string, BranchInput>();
+    await Promise.all(branches.map(async (b) => {
+      const [base, overrides, emergency] = await Promise.all([this.base.get(b), this.base.overrides(b), this.base.emergencyPins(b)]);
+      inputs.set(b, { base, overrides, emergency });
+    }));
+    this.snapshot = PinsSnapshot.build(version, new Map([...inputs].sort(([a], [b]) => (a < b ? -1 : 1))), active.map((r) => r.rollout), this.pythons);
   }
 }

@@ -1,18 +1,24 @@
 import { bucketOf, inCandidateArm } from '../domain/bucketing';
-import { parseConstraints, pinsOf, renderConstraints, type ConstraintsFile } from '../domain/constraints';
+import { MASTER, resolveBranch } from '../domain/branches';
+import { parseConstraints, type ConstraintsFile } from '../domain/constraints';
+import { etagOf as etag } from '../domain/etag';
+import { normalizeName } from '../domain/names';
+import { communityPythons } from '../domain/pythons';
+import { applyLineChanges, planLines, type LineChange, type RolloutLines } from '../domain/rollout-lines';
 import { currentPercent, type Rollout } from '../domain/rollout';
 import { sameVersion } from '../domain/versions';
-import { etagOf as etag } from '../domain/etag';
+import type { BaseOverride, EmergencyPin, LineOverride, StoredBase } from '../store/base-store';
 import type { Assignment } from '../store/telemetry-store';
 import { segmentPolicyOf, type SegmentPolicy } from '../domain/segments';
 
-/** An active or paused rollout as the hot path needs it. */
+/** An active or paused rollout as the hot path needs it: which lines each arm gets. */
 export interface LiveRollout {
   id: string;
   library: string;
-  /** The spelling used when writing the pin (the base file's own, when it has one). */
+  /** The spelling used in the base file (the rollout's own when the base lacks it). */
   name: string;
   key: string;
+  branch: string;
   stable: string;
   candidate: string;
   salt: string;
@@ -20,18 +26,50 @@ export interface LiveRollout {
   percent: number;
   /** The rollout's caps for segment evidence (ingestion). */
   segments: SegmentPolicy;
+  /** Lines the candidate arm gets instead of the base's (stable → candidate). */
+  candidateChanges: LineChange[];
+  /** Lines the control arm gets instead of the base's (the base pins the candidate there). */
+  controlChanges: LineChange[];
+  /** Pythons a stable line covers on which the candidate is not served (it does not support them). */
+  keptPythons: string[];
+  /** The community Pythons the rollout concerns; reports from the others do not count for it. */
+  servedPythons: string[];
+  /** Every community Python of the branch. */
+  pythons: string[];
+  /** `diverged`: the base now pins neither version on the lines concerned; nothing is overridden. */
+  status: 'running' | 'diverged';
 }
 
 export interface PinEntry {
   library: string;
   key: string;
+  branch: string;
+  /** The version this machine is served on the Pythons the rollout concerns. */
   version: string;
   stable: string;
   candidate: string;
   arm: 'candidate' | 'control';
+  /** This machine's file differs from the base for this library. */
+  overridden: boolean;
+  /** Pythons that keep the stable whatever the arm. */
+  keptPythons: string[];
   rolloutId: string;
   stage: number;
   percent: number;
+}
+
+/** An emergency pin as served: the stable for every machine while the base pins the candidate. */
+export interface EmergencyPinView {
+  rolloutId: string;
+  library: string;
+  key: string;
+  branch: string;
+  stable: string;
+  candidate: string;
+  since: number;
+  reason: string;
+  /** False once the base no longer pins the candidate (the pin then does nothing and is dropped). */
+  inForce: boolean;
 }
 
 export interface MachineConstraints {
@@ -39,72 +77,201 @@ export interface MachineConstraints {
   /** `text` as UTF-8, rendered once per snapshot and combination. */
   body: Buffer;
   etag: string;
-  overrides: PinEntry[];
+  /** Libraries whose lines differ from the base for this machine (rollouts and emergency pins). */
+  overrides: { library: string; version: string }[];
+}
+
+interface Rendered {
+  text: string;
+  body: Buffer;
+  etag: string;
+}
+
+const render = (text: string): Rendered => ({ text, body: Buffer.from(text), etag: etag(text) });
+
+function linesSpec(o: Pick<LineOverride, 'key' | 'stable' | 'candidate' | 'requiresPython' | 'stableRequiresPython' | 'pythons'>, pythons: string[]): RolloutLines {
+  return {
+    key: o.key, stable: o.stable, candidate: o.candidate,
+    pythons: o.pythons.length > 0 ? o.pythons : pythons,
+    candidateRequiresPython: o.requiresPython, stableRequiresPython: o.stableRequiresPython,
+  };
+}
+
+/** Rollout fields → the line plan's input. */
+export function rolloutLines(r: Pick<Rollout, 'key' | 'stable' | 'candidate' | 'requiresPython' | 'stableRequiresPython' | 'pythons'>, pythons: string[]): RolloutLines {
+  return linesSpec(r, pythons);
+}
+
+export interface BranchInput {
+  base: StoredBase | null;
+  overrides: Map<string, BaseOverride>;
+  emergency: Map<string, EmergencyPin>;
 }
 
 /**
- * An immutable view of everything pins are computed from: the parsed base, promotion
- * overrides and live rollouts. Built on each change (see PinsCache); per request it only
- * hashes the machine id once per live rollout, and renders each distinct combination of
- * candidate overrides once.
+ * One branch as served: its base with promotions and emergency pins applied (what every
+ * machine gets), and the live rollouts' line changes for each arm. Per request it hashes
+ * the machine id once per live rollout of the branch and renders each distinct combination
+ * of changes once.
  */
-export class PinsSnapshot {
-  readonly stable: { text: string; body: Buffer; etag: string };
-  private readonly combos = new Map<string, { text: string; body: Buffer; etag: string }>();
+export class BranchSnapshot {
+  /** The stored base, parsed. */
+  readonly base: ConstraintsFile;
+  /** The base with promotion overrides and emergency pins: what rollouts start from. */
+  readonly effective: ConstraintsFile;
+  readonly stable: Rendered;
+  readonly baseEtag: string;
+  readonly pythons: string[];
+  readonly live: LiveRollout[];
+  readonly emergency: EmergencyPinView[];
+  /** Promotions not yet in the file. */
+  readonly promoted: BaseOverride[];
+  readonly source: string;
+  readonly importedAt: number;
+  private readonly emergencyOverrides: { library: string; version: string }[];
+  private readonly combos = new Map<string, Rendered>();
   private static readonly MAX_COMBOS = 1024;
 
-  constructor(
-    readonly version: number,
-    readonly base: ConstraintsFile,
-    readonly baseEtag: string,
-    private readonly promoted: Map<string, { name: string; version: string }>,
-    readonly live: LiveRollout[],
-  ) {
-    const text = renderConstraints(base, promoted);
-    this.stable = { text, body: Buffer.from(text), etag: promoted.size === 0 && baseEtag ? baseEtag : etag(text) };
-  }
-
-  static build(version: number, baseText: string, baseEtag: string, promoted: Map<string, { name: string; version: string }>, rollouts: Rollout[]): PinsSnapshot {
-    const base = parseConstraints(baseText);
-    const live = rollouts
-      .filter((r) => r.state === 'active' || r.state === 'paused')
-      .map((r): LiveRollout => ({
-        id: r.id, library: r.library, key: r.key, stable: r.stable, candidate: r.candidate, salt: r.salt,
+  constructor(readonly branch: string, input: BranchInput, rollouts: Rollout[], configuredPythons: readonly string[] | null) {
+    const text = input.base?.text ?? '';
+    this.base = parseConstraints(text);
+    this.source = input.base?.source ?? '';
+    this.importedAt = input.base?.importedAt ?? 0;
+    this.pythons = communityPythons(this.base, configuredPythons);
+    const changes: LineChange[] = [];
+    this.promoted = [];
+    for (const o of input.overrides.values()) {
+      const c = planLines(this.base, linesSpec(o, this.pythons)).candidate;
+      if (c.length > 0) this.promoted.push(o);
+      changes.push(...c);
+    }
+    this.emergency = [];
+    this.emergencyOverrides = [];
+    for (const p of input.emergency.values()) {
+      const c = planLines(this.base, linesSpec(p, this.pythons)).control;
+      this.emergency.push({
+        rolloutId: p.rolloutId, library: p.name, key: p.key, branch, stable: p.stable, candidate: p.candidate,
+        since: p.at, reason: p.reason, inForce: c.length > 0,
+      });
+      if (c.length > 0) this.emergencyOverrides.push({ library: p.name, version: p.stable });
+      changes.push(...c);
+    }
+    const stableText = changes.length === 0 ? text : applyLineChanges(this.base, dedupe(changes));
+    this.effective = changes.length === 0 ? this.base : parseConstraints(stableText);
+    this.baseEtag = input.base?.etag ?? '';
+    this.stable = changes.length === 0 && this.baseEtag ? { text, body: Buffer.from(text), etag: this.baseEtag } : render(stableText);
+    this.live = rollouts.map((r) => {
+      const plan = planLines(this.effective, rolloutLines(r, this.pythons));
+      const idx = this.effective.index.get(r.key);
+      return {
+        id: r.id, library: r.library, key: r.key, branch, stable: r.stable, candidate: r.candidate, salt: r.salt,
         stageIndex: r.stageIndex, percent: currentPercent(r),
-        name: pinsOf(base, r.key)[0]?.name ?? r.library,
+        name: idx ? this.effective.lines[idx[0]!]!.pin!.name : r.library,
+        candidateChanges: plan.candidate, controlChanges: plan.control,
+        keptPythons: plan.kept,
+        servedPythons: plan.served,
+        pythons: this.pythons,
         segments: segmentPolicyOf(r.policy),
-      }));
-    return new PinsSnapshot(version, base, baseEtag, promoted, live);
+        status: plan.candidate.length + plan.control.length > 0 ? 'running' : 'diverged',
+      };
+    });
   }
 
   pinsFor(machine: string): PinEntry[] {
     return this.live.map((r) => {
       const candidate = inCandidateArm(bucketOf(r.salt, machine), r.percent);
       return {
-        library: r.library, key: r.key, version: candidate ? r.candidate : r.stable, stable: r.stable, candidate: r.candidate,
-        arm: candidate ? 'candidate' : 'control', rolloutId: r.id, stage: r.stageIndex, percent: r.percent,
+        library: r.library, key: r.key, branch: r.branch, version: candidate ? r.candidate : r.stable, stable: r.stable, candidate: r.candidate,
+        arm: candidate ? 'candidate' : 'control',
+        overridden: (candidate ? r.candidateChanges : r.controlChanges).length > 0,
+        keptPythons: r.keptPythons, rolloutId: r.id, stage: r.stageIndex, percent: r.percent,
       };
     });
   }
 
   constraintsFor(machine: string | null): MachineConstraints {
-    if (machine === null || this.live.length === 0) return { ...this.stable, overrides: [] };
-    const overrides = this.pinsFor(machine).filter((p) => p.arm === 'candidate');
-    if (overrides.length === 0) return { ...this.stable, overrides };
-    const comboKey = overrides.map((o) => o.rolloutId).join(',');
+    const base = { ...this.stable, overrides: this.emergencyOverrides };
+    if (machine === null || this.live.length === 0) return base;
+    let comboKey = '';
+    let overrides: { library: string; version: string }[] | null = null;
+    for (const r of this.live) {
+      const candidate = inCandidateArm(bucketOf(r.salt, machine), r.percent);
+      if ((candidate ? r.candidateChanges : r.controlChanges).length === 0) continue;
+      comboKey += `${r.id}:${candidate ? 'c' : 'k'},`;
+      (overrides ??= [...this.emergencyOverrides]).push({ library: r.library, version: candidate ? r.candidate : r.stable });
+    }
+    if (overrides === null) return base;
     let hit = this.combos.get(comboKey);
     if (!hit) {
-      const map = new Map(this.promoted);
-      for (const o of overrides) {
-        const live = this.live.find((r) => r.id === o.rolloutId)!;
-        map.set(o.key, { name: live.name, version: o.candidate });
+      const changes: LineChange[] = [];
+      for (const part of comboKey.split(',')) {
+        if (!part) continue;
+        const sep = part.lastIndexOf(':');
+        const r = this.live.find((x) => x.id === part.slice(0, sep))!;
+        changes.push(...(part.slice(sep + 1) === 'c' ? r.candidateChanges : r.controlChanges));
       }
-      const text = renderConstraints(this.base, map);
-      hit = { text, body: Buffer.from(text), etag: etag(text) };
-      if (this.combos.size >= PinsSnapshot.MAX_COMBOS) this.combos.clear();
+      hit = render(applyLineChanges(this.effective, changes));
+      if (this.combos.size >= BranchSnapshot.MAX_COMBOS) this.combos.clear();
       this.combos.set(comboKey, hit);
     }
     return { ...hit, overrides };
+  }
+}
+
+function dedupe(changes: LineChange[]): LineChange[] {
+  const seen = new Map<number, LineChange>();
+  for (const c of changes) if (!seen.has(c.index)) seen.set(c.index, c);
+  return [...seen.values()];
+}
+
+/**
+ * An immutable view of everything pins are computed from, for every branch: built on each
+ * change (see PinsCache), never touched by a request except to read.
+ */
+export class PinsSnapshot {
+  readonly branchNames: ReadonlySet<string>;
+  /** Every live rollout of every branch. */
+  readonly live: LiveRollout[];
+  private readonly resolved = new Map<string, string | null>();
+
+  constructor(readonly version: number, readonly branches: ReadonlyMap<string, BranchSnapshot>) {
+    this.branchNames = new Set(branches.keys());
+    this.live = [...branches.values()].flatMap((b) => b.live);
+  }
+
+  static build(
+    version: number,
+    inputs: ReadonlyMap<string, BranchInput>,
+    rollouts: Rollout[],
+    configuredPythons: readonly string[] | null = null,
+  ): PinsSnapshot {
+    const live = rollouts.filter((r) => r.state === 'active' || r.state === 'paused');
+    const out = new Map<string, BranchSnapshot>();
+    for (const [branch, input] of inputs) {
+      out.set(branch, new BranchSnapshot(branch, input, live.filter((r) => r.branch === branch), configuredPythons));
+    }
+    return new PinsSnapshot(version, out);
+  }
+
+  /** The branch a request names (`master`, `stable/2025.2`, `2025.2`, ...; none: master), or null. */
+  resolve(requested: string | null | undefined): BranchSnapshot | null {
+    const key = requested ?? '';
+    let name = this.resolved.get(key);
+    if (name === undefined) {
+      name = resolveBranch(requested, this.branchNames);
+      // Bounded: at most 1,000 short names (real ones are under 30 characters).
+      if (key.length <= 64 && this.resolved.size < 1000) this.resolved.set(key, name);
+    }
+    return name === null ? null : this.branches.get(name)!;
+  }
+
+  /** master (or, with none served, an empty branch). */
+  get master(): BranchSnapshot {
+    return this.branches.get(MASTER) ?? this.empty();
+  }
+
+  private empty(): BranchSnapshot {
+    return new BranchSnapshot(MASTER, { base: null, overrides: new Map(), emergency: new Map() }, [], null);
   }
 
   /**
@@ -112,21 +279,41 @@ export class PinsSnapshot {
    * version is the one installed; when the library is missing from `installed` (an `error`
    * report: the install failed), the version the client says it pinned (`pinned`), and
    * failing that, for an `error` report only, the version this machine is served now.
+   * A report from a Python the rollout keeps on the stable does not concern it; with the
+   * same library rolling out on several branches, a report counts for the branch it names,
+   * or else for the rollouts whose versions it ran.
    */
-  assign(machine: string, installed: Map<string, string>, pinned?: Map<string, string>, outcome?: string): Assignment[] {
+  assign(
+    machine: string, installed: Map<string, string>, pinned?: Map<string, string>, outcome?: string,
+    context: { python?: string; branch?: string } = {},
+  ): Assignment[] {
     const out: Assignment[] = [];
-    for (const r of this.live) {
+    const py = /^(\d+\.\d+)/.exec(context.python ?? '')?.[1];
+    const branch = context.branch !== undefined ? (resolveBranch(context.branch, this.branchNames) ?? '') : null;
+    const candidates = branch === null ? this.live : this.live.filter((r) => r.branch === branch);
+    for (const r of candidates) {
+      if (py && r.pythons.includes(py) && !r.servedPythons.includes(py)) continue;
       const inCandidate = inCandidateArm(bucketOf(r.salt, machine), r.percent);
       let v = installed.get(r.key) ?? pinned?.get(r.key);
       if (v === undefined && outcome === 'error') v = inCandidate ? r.candidate : r.stable;
       if (v === undefined) continue;
+      const isC = v === r.candidate || sameVersion(v, r.candidate);
+      const isS = v === r.stable || sameVersion(v, r.stable);
+      if (!isC && !isS && branch === null && this.live.some((o) => o !== r && o.key === r.key && (sameVersion(v!, o.stable) || sameVersion(v!, o.candidate)))) {
+        continue; // another branch's rollout of the same library
+      }
       let arm: Assignment['arm'] = 'mismatch';
-      if (inCandidate && (v === r.candidate || sameVersion(v, r.candidate))) arm = 'candidate';
-      else if (!inCandidate && (v === r.stable || sameVersion(v, r.stable))) arm = 'control';
+      if (inCandidate && isC) arm = 'candidate';
+      else if (!inCandidate && isS) arm = 'control';
       out.push({ rolloutId: r.id, arm, stage: r.stageIndex, segments: r.segments });
     }
     return out;
   }
 
+  /** A library's spelling in a branch's base, for messages. */
+  nameIn(branch: string, library: string): string {
+    const b = this.branches.get(branch);
+    const idx = b?.effective.index.get(normalizeName(library));
+    return idx ? b!.effective.lines[idx[0]!]!.pin!.name : library;
+  }
 }
-

@@ -48,7 +48,7 @@ export class ReportService {
         project: r.project,
         python: r.python,
         json: JSON.stringify({ ...r, receivedAt: new Date(now).toISOString() }),
-        assignments: snapshot.assign(r.machine, installed, pinned, r.outcome),
+        assignments: snapshot.assign(r.machine, installed, pinned, r.outcome, { python: r.python, ...(r.branch ? { branch: r.branch } : {}) }),
       };
     });
     const fresh = await this.telemetry.ingest(items, now);

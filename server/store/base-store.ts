@@ -1,25 +1,62 @@
+import { MASTER } from '../domain/branches';
 import { etagOf } from '../domain/etag';
 import { keys, type Keys } from './keys';
 import type { DcRedis } from './redis';
 
-export interface BaseOverride {
-  name: string;
-  version: string;
-  /** The version the file pinned when the override was made. */
-  stable: string;
+/**
+ * What a promotion (or an emergency pin) needs to rewrite the lines of a branch's base:
+ * the rollout's versions and Python support (see domain/rollout-lines.ts).
+ */
+export interface LineOverride {
   rolloutId: string;
+  /** The library's spelling. */
+  name: string;
+  key: string;
+  stable: string;
+  candidate: string;
+  requiresPython: string | null;
+  stableRequiresPython: string | null;
+  /** The community Pythons the rollout ran with (empty: the branch's current ones). */
+  pythons: string[];
+}
+
+/** A promotion: the candidate's lines sit on top of the base until the file itself catches up. */
+export type BaseOverride = LineOverride;
+
+/**
+ * A rollback of a rollout whose base already pinned the candidate (the bump merged first):
+ * every machine gets the stable on those lines until the base stops pinning the candidate.
+ */
+export interface EmergencyPin extends LineOverride {
+  at: number;
+  reason: string;
 }
 
 export interface StoredBase {
+  branch: string;
   text: string;
   etag: string;
   importedAt: number;
   source: string;
 }
 
+/** Old override records (before branches): {name, version, stable, rolloutId}. */
+function upgradeOverride(key: string, raw: Record<string, unknown>): LineOverride {
+  return {
+    rolloutId: String(raw.rolloutId ?? ''),
+    name: String(raw.name ?? key),
+    key: String(raw.key ?? key),
+    stable: String(raw.stable ?? ''),
+    candidate: String(raw.candidate ?? raw.version ?? ''),
+    requiresPython: typeof raw.requiresPython === 'string' ? raw.requiresPython : null,
+    stableRequiresPython: typeof raw.stableRequiresPython === 'string' ? raw.stableRequiresPython : null,
+    pythons: Array.isArray(raw.pythons) ? raw.pythons.map(String) : [],
+  };
+}
+
 /**
- * The base constraints file (stored verbatim) and the promotion overrides that sit on top of
- * it until the file itself catches up.
+ * One base constraints file per branch (stored verbatim) with the promotion overrides and
+ * emergency pins that sit on top of it until the file itself catches up.
  */
 export class BaseStore {
   private readonly k: Keys;
@@ -27,54 +64,82 @@ export class BaseStore {
     this.k = keys(prefix);
   }
 
-  async get(): Promise<StoredBase | null> {
-    const h = await this.redis.hgetall(this.k.base);
-    if (h.text === undefined) return null;
-    return { text: h.text, etag: h.etag ?? etagOf(h.text), importedAt: Number(h.importedAt ?? 0), source: h.source ?? '' };
+  /** Moves a base stored before branches existed to master (once, idempotent). */
+  async migrate(): Promise<void> {
+    if ((await this.redis.exists(this.k.legacyBase)) === 1 && (await this.redis.exists(this.k.base(MASTER))) === 0) {
+      const m = this.redis.multi().rename(this.k.legacyBase, this.k.base(MASTER)).sadd(this.k.branches, MASTER);
+      if ((await this.redis.exists(this.k.legacyBaseOverrides)) === 1) m.rename(this.k.legacyBaseOverrides, this.k.baseOverrides(MASTER));
+      await m.exec();
+    }
   }
 
-  async etag(): Promise<string | null> {
-    return this.redis.hget(this.k.base, 'etag');
+  async branches(): Promise<string[]> {
+    return (await this.redis.smembers(this.k.branches)).sort();
+  }
+
+  async get(branch: string): Promise<StoredBase | null> {
+    const h = await this.redis.hgetall(this.k.base(branch));
+    if (h.text === undefined) return null;
+    return { branch, text: h.text, etag: h.etag ?? etagOf(h.text), importedAt: Number(h.importedAt ?? 0), source: h.source ?? '' };
   }
 
   /**
-   * Replaces the base. Overrides whose library the new file no longer pins at the
-   * override's old stable version are dropped: the file has moved on (caught up with the
-   * promotion or was changed on purpose), and the file wins.
+   * Replaces a branch's base. Overrides and emergency pins for which `stillApplies` is
+   * false are dropped: the file has moved on (caught up with the promotion, or the revert
+   * merged), and the file wins.
    */
-  async replace(text: string, source: string, now: number, pinnedVersionOf: (name: string) => string | null): Promise<StoredBase> {
+  async replace(
+    branch: string, text: string, source: string, now: number,
+    stillApplies: (o: LineOverride, kind: 'override' | 'emergency') => boolean,
+  ): Promise<StoredBase> {
     const etag = etagOf(text);
-    // WATCH the overrides: a promotion landing between the read and the write retries the
-    // whole step, so its override is filtered against the new file too.
+    // WATCH overrides and pins: a promotion or rollback landing between the read and the
+    // write retries the whole step, so what it wrote is checked against the new file too.
     for (let attempt = 0; attempt < 20; attempt++) {
-      await this.redis.watch(this.k.baseOverrides);
-      const overrides = await this.overrides();
+      await this.redis.watch(this.k.baseOverrides(branch), this.k.emergencyPins(branch));
+      const [overrides, pins] = await Promise.all([this.overrides(branch), this.emergencyPins(branch)]);
       const multi = this.redis.multi();
-      multi.hset(this.k.base, 'text', text, 'etag', etag, 'importedAt', String(now), 'source', source);
-      for (const [key, o] of overrides) {
-        if (pinnedVersionOf(o.name) !== o.stable) multi.hdel(this.k.baseOverrides, key);
-      }
+      multi.hset(this.k.base(branch), 'text', text, 'etag', etag, 'importedAt', String(now), 'source', source);
+      multi.sadd(this.k.branches, branch);
+      for (const [key, o] of overrides) if (!stillApplies(o, 'override')) multi.hdel(this.k.baseOverrides(branch), key);
+      for (const [key, p] of pins) if (!stillApplies(p, 'emergency')) multi.hdel(this.k.emergencyPins(branch), key);
       multi.incr(this.k.version);
       if ((await multi.exec()) !== null) {
         await this.redis.publish(this.k.changed, 'base');
-        return { text, etag, importedAt: now, source };
+        return { branch, text, etag, importedAt: now, source };
       }
     }
     throw new Error('base constraints kept changing during the replace; retry');
   }
 
-  /** Hash of the file last imported at start (DEPCANARY_CONSTRAINTS_FILE). */
-  async bootFileEtag(): Promise<string | null> {
-    return this.redis.hget(this.k.base, 'bootFileEtag');
+  /** Hash of the file last imported at start for this branch. */
+  async bootFileEtag(branch: string): Promise<string | null> {
+    return this.redis.hget(this.k.base(branch), 'bootFileEtag');
   }
 
-  async setBootFileEtag(etag: string): Promise<void> {
-    await this.redis.hset(this.k.base, 'bootFileEtag', etag);
+  async setBootFileEtag(branch: string, etag: string): Promise<void> {
+    await this.redis.hset(this.k.base(branch), 'bootFileEtag', etag);
   }
 
-  async overrides(): Promise<Map<string, BaseOverride>> {
-    const h = await this.redis.hgetall(this.k.baseOverrides);
-    return new Map(Object.entries(h).map(([key, v]) => [key, JSON.parse(v) as BaseOverride]));
+  async overrides(branch: string): Promise<Map<string, BaseOverride>> {
+    const h = await this.redis.hgetall(this.k.baseOverrides(branch));
+    return new Map(Object.entries(h).map(([key, v]) => [key, upgradeOverride(key, JSON.parse(v) as Record<string, unknown>)]));
+  }
+
+  async emergencyPins(branch: string): Promise<Map<string, EmergencyPin>> {
+    const h = await this.redis.hgetall(this.k.emergencyPins(branch));
+    return new Map(Object.entries(h).map(([key, v]) => {
+      const raw = JSON.parse(v) as Record<string, unknown>;
+      return [key, { ...upgradeOverride(key, raw), at: Number(raw.at ?? 0), reason: String(raw.reason ?? '') }];
+    }));
+  }
+
+  /** Lifts an emergency pin by hand; false when there was none. */
+  async liftEmergencyPin(branch: string, key: string): Promise<boolean> {
+    const m = this.redis.multi().hdel(this.k.emergencyPins(branch), key).incr(this.k.version);
+    const res = await m.exec();
+    const removed = Number(res?.[0]?.[1] ?? 0) === 1;
+    await this.redis.publish(this.k.changed, 'emergency');
+    return removed;
   }
 }
-

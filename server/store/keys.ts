@@ -15,8 +15,17 @@ export function keys(prefix: string) {
     changed: k('changed'),
     /** Pub/sub: comma-separated rollout ids whose counters just changed. */
     counted: k('counted'),
-    base: k('base'),
-    baseOverrides: k('base', 'overrides'),
+    /** Per branch (master, stable/<series>, ...): the base file, promotion overrides, emergency pins. */
+    base: (branch: string) => k('branch', branch, 'base'),
+    baseOverrides: (branch: string) => k('branch', branch, 'overrides'),
+    emergencyPins: (branch: string) => k('branch', branch, 'emergency'),
+    /** Set of the branches that have a base. */
+    branches: k('branches'),
+    /** Field of `active`: one active rollout per (branch, library). */
+    activeField: (branch: string, key: string) => `${branch}|${key}`,
+    /** Before branches: master's base and overrides (moved by BaseStore.migrate). */
+    legacyBase: k('base'),
+    legacyBaseOverrides: k('base', 'overrides'),
     tokens: k('tokens'),
     reportSeen: (reportId: string) => k('report', reportId),
     machineReports: (machine: string) => k('machine-reports', machine),
@@ -45,6 +54,8 @@ export function keys(prefix: string) {
     leaseFence: (name: string) => k('lease', name, 'fence'),
     outboxItems: k('outbox', 'items'),
     outboxDue: k('outbox', 'due'),
+    /** Rate-limit counters of one limit (services/rate-limits.ts); the library appends `:<key>`. */
+    rateLimit: (name: string) => k('rl', name),
   };
 }
 export type Keys = ReturnType<typeof keys>;

@@ -1,6 +1,7 @@
 import { conflict, notFound } from '../domain/errors';
 import type { Rollout, RolloutEvent } from '../domain/rollout';
-import { TERMINAL_STATES } from '../domain/rollout';
+import { TERMINAL_STATES, upgradeRollout } from '../domain/rollout';
+import type { BaseOverride, EmergencyPin } from './base-store';
 import { upgradePolicy } from '../domain/policy';
 import type { Decision } from '../domain/decision';
 import { parseDecision, serializeDecision } from './decision-record';
@@ -13,6 +14,8 @@ export interface RolloutRecord {
   /** The controller's latest decision, typed and version-checked (./decision-record.ts). */
   decision: Decision | null;
   proposal: unknown;
+  /** The separate exclusion change of a rollback (Gerrit proposer's record), or null. */
+  exclusion: unknown;
   q0: number | null;
 }
 
@@ -22,9 +25,13 @@ export interface OutboxWrite {
 }
 
 export interface TransitionOptions {
-  /** Promotion: the base pin of this library becomes the candidate. */
-  baseOverride?: { name: string; version: string; stable: string; rolloutId: string };
+  /** Promotion: the candidate's lines go on top of the branch's base. */
+  baseOverride?: BaseOverride;
+  /** Rollback of a rollout whose base pins the candidate: the stable for every machine. */
+  emergencyPin?: EmergencyPin;
   outbox?: OutboxWrite;
+  /** A second proposal written in the same step (the separate exclusion change of a rollback). */
+  extraOutbox?: OutboxWrite;
   /** The controller's lease fence; the write is refused if another process took the lease. */
   fence?: { lease: string; token: string };
 }
@@ -42,22 +49,24 @@ export class RolloutStore {
 
   async create(r: Rollout, event: RolloutEvent, superseded?: { prev: Rollout; next: Rollout; event: RolloutEvent }): Promise<void> {
     const res = await this.redis.dc_create(
-      this.k.prefix, r.id, JSON.stringify(r), r.key, JSON.stringify(event), r.createdAt,
+      this.k.prefix, r.id, JSON.stringify(r), this.k.activeField(r.branch, r.key), JSON.stringify(event), r.createdAt,
       superseded?.prev.id ?? '', superseded?.prev.revision ?? 0,
       superseded ? JSON.stringify(superseded.next) : '', superseded?.next.revision ?? 0,
       superseded ? JSON.stringify(superseded.event) : '',
     );
-    if (res === -2) throw conflict(`another rollout of ${r.library} was started or changed at the same time; retry`);
+    if (res === -2) throw conflict(`another rollout of ${r.library} on ${r.branch} was started or changed at the same time; retry`);
   }
 
   /** Applies `next` if the stored revision is still `expected`; 409 otherwise. */
   async transition(expected: Rollout, next: Rollout, event: RolloutEvent, opts: TransitionOptions = {}): Promise<void> {
     const res = await this.redis.dc_transition(
       this.k.prefix, expected.id, expected.revision, JSON.stringify(next), next.revision, JSON.stringify(event),
-      next.key, TERMINAL_STATES.has(next.state) ? '1' : '0',
+      this.k.activeField(next.branch, next.key), TERMINAL_STATES.has(next.state) ? '1' : '0',
       opts.baseOverride ? JSON.stringify(opts.baseOverride) : '',
       opts.outbox?.id ?? '', opts.outbox ? JSON.stringify(opts.outbox.item) : '',
       next.updatedAt, opts.fence?.token ?? '', opts.fence?.lease ?? '',
+      next.branch, next.key, opts.emergencyPin ? JSON.stringify(opts.emergencyPin) : '',
+      opts.extraOutbox?.id ?? '', opts.extraOutbox ? JSON.stringify(opts.extraOutbox.item) : '',
     );
     if (res === -1) throw notFound(`rollout ${expected.id} not found`);
     if (res === -2) throw conflict(`rollout ${expected.id} changed since revision ${expected.revision}; reload and retry`);
@@ -81,8 +90,27 @@ export class RolloutStore {
     return this.getMany(ids);
   }
 
+  /** `<branch>|<library key>` → id of its active rollout. */
   async activeIds(): Promise<Record<string, string>> {
     return this.redis.hgetall(this.k.active);
+  }
+
+  async activeIdFor(branch: string, key: string): Promise<string | null> {
+    return this.redis.hget(this.k.active, this.k.activeField(branch, key));
+  }
+
+  /** Active rollouts indexed before branches (by bare library key) become master's (once, idempotent). */
+  async migrate(): Promise<void> {
+    const all = await this.activeIds();
+    for (const [field, id] of Object.entries(all)) {
+      if (field.includes('|')) continue;
+      await this.redis.multi().hsetnx(this.k.active, this.k.activeField('master', field), id).hdel(this.k.active, field).exec();
+    }
+  }
+
+  /** An audit event outside the state machine (e.g. an emergency pin lifted by hand). */
+  async appendEvent(id: string, event: RolloutEvent): Promise<void> {
+    await this.redis.xadd(this.k.events(id), '*', 'json', JSON.stringify(event));
   }
 
   async active(): Promise<RolloutRecord[]> {
@@ -107,8 +135,10 @@ export class RolloutStore {
     await this.redis.hset(this.k.rollout(id), 'decision', serializeDecision(decision));
   }
 
+  /** The proposer's record: the exclusion change's goes to its own field. */
   async setProposal(id: string, proposal: unknown): Promise<void> {
-    await this.redis.hset(this.k.rollout(id), 'proposal', JSON.stringify(proposal));
+    const field = (proposal as { kind?: unknown } | null)?.kind === 'exclude' ? 'exclusion' : 'proposal';
+    await this.redis.hset(this.k.rollout(id), field, JSON.stringify(proposal));
   }
 
   /**
@@ -141,10 +171,11 @@ export class RolloutStore {
 }
 
 function toRecord(h: Record<string, string>): RolloutRecord {
-  const stored = JSON.parse(h.json!) as Rollout;
+  const stored = upgradeRollout(JSON.parse(h.json!) as Rollout);
   const rollout = { ...stored, policy: upgradePolicy(stored.policy) };
   const q0 = h.q0 !== undefined ? Number(h.q0) : rollout.q0;
   const decision = parseDecision(h.decision);
   const proposal = h.proposal ? JSON.parse(h.proposal) : null;
-  return { rollout: { ...rollout, q0, lastDecision: decision, proposal }, decision, proposal, q0 };
+  const exclusion = h.exclusion ? JSON.parse(h.exclusion) : null;
+  return { rollout: { ...rollout, q0, lastDecision: decision, proposal }, decision, proposal, exclusion, q0 };
 }

@@ -7,9 +7,10 @@ import type { Extension } from '../runtime';
  * The release managers' dashboard: static ES modules under /static, the uPlot chart library
  * from the project's own node_modules under /vendor/uplot (no CDN: the machines have no
  * internet), and index.html for `/` and `/rollouts/:id` (the page routes on the client).
- * The page reads and acts through the v1 API with the token the user enters.
+ * The page reads and acts through the v1 API with the token the user enters; with
+ * `publicRead` (DEPCANARY_PUBLIC_READ) it reads without one (settings.json tells it so).
  */
-export function webRoutes(): Router {
+export function webRoutes(opts: { publicRead?: boolean } = {}): Router {
   const r = Router();
   const dir = staticDir();
   const uplot = dirname(require.resolve('uplot/package.json'));
@@ -24,6 +25,9 @@ export function webRoutes(): Router {
     });
     res.sendFile(index);
   };
+  r.get('/dashboard/settings.json', (_req, res) => {
+    res.set('cache-control', 'no-cache').json({ publicRead: Boolean(opts.publicRead) });
+  });
   r.get('/', page);
   r.get('/rollouts/:id', page);
   const assets = { fallthrough: true, index: false, maxAge: 0, setHeaders: (res: Response) => res.set('x-content-type-options', 'nosniff') };
@@ -38,7 +42,7 @@ export function webRoutes(): Router {
 
 /** The dashboard as an extension of the server (server/extensions.ts). */
 export function webExtension(): Extension {
-  return { start: () => ({ routers: [webRoutes()], stop: async () => undefined }) };
+  return { start: (rt) => ({ routers: [webRoutes({ publicRead: rt.config.publicRead })], stop: async () => undefined }) };
 }
 
 function staticDir(): string {

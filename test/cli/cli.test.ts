@@ -48,15 +48,15 @@ describe('depcanary CLI', () => {
     expect(started.stderr).toBe('');
     expect(started.code).toBe(0);
     const id = /Started (\S+):/.exec(started.stdout)![1]!;
-    expect(started.stdout).toContain('oslo.log 8.3.0 → 8.4.0, stages 1 → 10 → 100%');
+    expect(started.stdout).toContain('oslo.log 8.3.0 → 8.4.0 on master, stages 1 → 10 → 100%');
     const { json } = await s.req('GET', `/v1/rollouts/${id}`);
     expect(json.policy.stages.map((p: { soakSeconds: number; minMachines: number }) => [p.soakSeconds, p.minMachines])).toEqual([[86400, 7], [86400, 7]]);
 
     const list = await cli('rollouts');
     expect(list.code).toBe(0);
     const lines = list.stdout.split('\n');
-    expect(lines[0]).toMatch(/^ID\s+LIBRARY\s+S → C\s+STATE\s+STAGE\s+CAND runs\/mach\s+CAND fail \[95%\]\s+CTRL runs\/mach\s+CTRL fail \[95%\]\s+DECISION$/);
-    expect(lines[1]).toMatch(new RegExp(`^${id}\\s+oslo\\.log\\s+8\\.3\\.0 → 8\\.4\\.0\\s+active\\s+1% \\(1/3\\)\\s+0/0\\s+–\\s+0/0\\s+–\\s+none yet$`));
+    expect(lines[0]).toMatch(/^ID\s+LIBRARY\s+BRANCH\s+S → C\s+STATE\s+STAGE\s+CAND runs\/mach\s+CAND fail \[95%\]\s+CTRL runs\/mach\s+CTRL fail \[95%\]\s+DECISION$/);
+    expect(lines[1]).toMatch(new RegExp(`^${id}\\s+oslo\\.log\\s+master\\s+8\\.3\\.0 → 8\\.4\\.0\\s+active\\s+1% \\(1/3\\)\\s+0/0\\s+–\\s+0/0\\s+–\\s+none yet$`));
     expect(lines[2]).toBe('  ↳ no decision yet: the controller has not evaluated this rollout');
   });
 
@@ -68,7 +68,7 @@ describe('depcanary CLI', () => {
     const list = await cli('rollouts');
     expect(list.code).toBe(0);
     // 3 of 10 candidate runs failed: 30.0% with Wilson [10.8–60.3]; control 1 of 20: 5.0% [0.9–23.6].
-    expect(list.stdout).toMatch(new RegExp(`${ro.id}\\s+oslo\\.log\\s+8\\.3\\.0 → 8\\.4\\.0\\s+active\\s+50% \\(1/2\\)\\s+10/10\\s+30\\.0% \\[10\\.8–60\\.3\\]\\s+20/20\\s+5\\.0% \\[0\\.9–23\\.6\\]\\s+none yet`));
+    expect(list.stdout).toMatch(new RegExp(`${ro.id}\\s+oslo\\.log\\s+master\\s+8\\.3\\.0 → 8\\.4\\.0\\s+active\\s+50% \\(1/2\\)\\s+10/10\\s+30\\.0% \\[10\\.8–60\\.3\\]\\s+20/20\\s+5\\.0% \\[0\\.9–23\\.6\\]\\s+none yet`));
 
     const json = await cli('--json', 'rollouts');
     expect(json.code).toBe(0);
@@ -77,7 +77,9 @@ describe('depcanary CLI', () => {
 
     const show = await cli('show', ro.id);
     expect(show.code).toBe(0);
-    expect(show.stdout).toContain(`oslo.log 8.3.0 → 8.4.0   active   stage 50% (1/2)   id ${ro.id}, revision 1`);
+    expect(show.stdout).toContain(`oslo.log 8.3.0 → 8.4.0 on master   active   stage 50% (1/2)   id ${ro.id}, revision 1`);
+    expect(show.stdout).toContain('Lines   candidate machines get 8.4.0 on 1 line\n');
+    expect(show.stdout).toContain('Python  candidate declares no Requires-Python (not read: index off); community Pythons 3.10, 3.11, 3.12, 3.13\n');
     expect(show.stdout).toMatch(/Stages\n  ●    50%  ██████████░░░░░░░░░░  entered .*\n  ○   100%  ████████████████████  not reached/);
     expect(show.stdout).toMatch(/fail rate \[95%\]\s+30\.0% \[10\.8–60\.3\]\s+5\.0% \[0\.9–23\.6\]/);
     expect(show.stdout).toMatch(/Top failing tests.*\n  candidate:\n\s+3  nova\.tests\.unit\.test_log\.LogTest\.test_format\n  control:\n\s+1  nova\.tests\.unit\.test_log\.LogTest\.test_format/);
@@ -174,9 +176,12 @@ describe('depcanary CLI', () => {
   test('import constraints replaces the base (admin); a missing file or a viewer token fails clearly', async () => {
     const file = join(tmpdir(), `uc-${randomUUID()}.txt`);
     writeFileSync(file, 'oslo.log===9.0.0\nrequests===2.32.3\n');
-    const ok = await cli('import', 'constraints', file);
+    const refused = await cli('import', 'constraints', file);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^depcanary: bad request \(400\): the new constraints for master drop 573 of the 575 libraries the base pins \(e\.g\. .*\); refusing to replace the base with it unless forced\n$/);
+    const ok = await cli('import', 'constraints', file, '--force');
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(new RegExp(`^Imported ${file}: 2 lines, 2 pins \\(etag \\S+\\)\\n$`));
+    expect(ok.stdout).toMatch(new RegExp(`^Imported ${file} into master: 2 lines, 2 pins, 573 libraries dropped \\(etag \\S+\\)\\n$`));
     expect((await s.req('GET', '/v1/constraints')).text).toBe('oslo.log===9.0.0\nrequests===2.32.3\n');
     const missing = await cli('import', 'constraints', '/nonexistent/uc.txt');
     expect(missing).toMatchObject({ code: 2, stderr: 'depcanary: cannot read /nonexistent/uc.txt: ENOENT\n' });
@@ -201,7 +206,7 @@ describe('depcanary CLI', () => {
     const all = await cli('watch', '--count', '2', '--interval', '200ms');
     expect(all.code).toBe(0);
     expect(all.stdout.match(/depcanary watch — /g)).toHaveLength(2);
-    expect(all.stdout).toMatch(/oslo\.log 8\.3\.0 → 8\.4\.0  active/);
+    expect(all.stdout).toMatch(/oslo\.log 8\.3\.0 → 8\.4\.0 on master  active/);
 
     // Watching one rollout stops once it has ended.
     await s.req('POST', `/v1/rollouts/${ro.id}/rollback`, { reason: 'test' });

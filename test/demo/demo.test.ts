@@ -45,15 +45,18 @@ describe('make demo', () => {
     expect(r.code).toBe(0);
   }, 270_000);
 
-  test('Ctrl-C stops it cleanly with exit code 130', async () => {
+  test('Ctrl-C stops it cleanly with exit code 130; an operator\'s own admin token is never printed', async () => {
     let sent = false;
-    const r = await runDemo({ DEMO_MACHINES: '50' }, (out, kill) => {
+    const operatorToken = 'operator-admin-token-5f3a9c1e7b';
+    const r = await runDemo({ DEMO_MACHINES: '50', DEPCANARY_ADMIN_TOKEN: operatorToken }, (out, kill) => {
       if (!sent && /fleet: \d+ runs reported/.test(out)) {
         sent = true;
         kill('SIGINT');
       }
     });
     expect(r.out).toMatch(/Interrupted\.\n$/);
+    expect(r.out).toMatch(/token: the DEPCANARY_ADMIN_TOKEN you set\n/);
+    expect(r.out + r.err).not.toContain(operatorToken);
     expect(r.code).toBe(130);
   }, 60_000);
 });

@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 test('a rollback during a Gerrit outage is delivered by the outbox once Gerrit is back', async () => {
-  const created = await w.server.req('POST', '/v1/rollouts', { library: 'six', stable: '1.16.0', candidate: '1.17.0' });
+  const created = await w.server.req('POST', '/v1/rollouts', { library: 'six', stable: '1.16.0', candidate: '1.17.0', requiresPython: '' });
   expect(created.status).toBe(201);
   const id = created.json.id;
 
@@ -64,14 +64,21 @@ test('a rollback during a Gerrit outage is delivered by the outbox once Gerrit i
   const open = await w.admin.openChanges(w.project, `depcanary-rollback-${id}`);
   expect(open).toHaveLength(1);
   expect(open[0]._number).toBe(sent.changeNumber);
-  expect(open[0].subject).toBe('Roll back six to 1.16.0: 1.17.0 rolled back in the 1% cohort');
+  expect(open[0].subject).toBe('Revert "update constraint for six to new release 1.17.0"');
   expect(diffLines(await w.admin.patch(w.project, open[0]._number))).toEqual({
-    'global-requirements.txt': { removed: ['six  # MIT'], added: ['six!=1.17.0  # MIT'] },
     'upper-constraints.txt': { removed: ['six===1.17.0'], added: ['six===1.16.0'] },
+  });
+  // The separate exclusion change came through the outage too.
+  const excluded = await eventually(async () => {
+    const v = await w.server.req('GET', `/v1/rollouts/${id}`);
+    return v.json.exclusion?.status === 'sent' ? v.json.exclusion : null;
+  }, 60_000, 'the exclusion change');
+  expect(diffLines(await w.admin.patch(w.project, excluded.changeNumber))).toEqual({
+    'global-requirements.txt': { removed: ['six  # MIT'], added: ['six!=1.17.0  # MIT'] },
   });
   const metrics = (await w.server.req('GET', '/metrics', undefined, null)).text;
   expect(metrics).toMatch(/depcanary_gerrit_proposals_total\{outcome="retry"\} [1-9]/);
-  expect(metrics).toMatch(/depcanary_gerrit_proposals_total\{outcome="created"\} 1/);
+  expect(metrics).toMatch(/depcanary_gerrit_proposals_total\{outcome="created"\} 2/);
   // The outbox keeps the delivered item as a record and no longer schedules it.
   expect(await w.worker.outbox.pendingCount()).toBe(0);
 });

@@ -74,8 +74,13 @@ describe('HTTP API on a real Redis', () => {
     r = await bad({ library: 'no-such-lib', candidate: '1.0' });
     expect(r.status).toBe(400);
     expect(r.json.error.message).toMatch(/not pinned/);
+    // The control must be served the stable, so the base has to pin the library.
     r = await bad({ library: 'no-such-lib', candidate: '1.0', stable: '0.9' });
-    expect(r.status).toBe(201);
+    expect(r.status).toBe(400);
+    expect(r.json.error.message).toBe('no-such-lib is not pinned in the master constraints; a rollout needs the base to pin it');
+    r = await bad({ library: 'oslo.log', candidate: '8.4.0', stable: '8.1.0' });
+    expect(r.status).toBe(409);
+    expect(r.json.error.message).toBe('stable 8.1.0 is not what master pins for oslo.log: the base has oslo.log===8.3.0; give the pinned version as stable');
   });
 
   test('auth: 401 without token, 403 with a lower role, tokens created by admin', async () => {
@@ -264,8 +269,14 @@ describe('HTTP API on a real Redis', () => {
     expect(bad.status).toBe(400);
     expect(bad.json.error.message).toMatch(/line 2/);
     expect((await s.req('GET', '/v1/constraints.txt', undefined, null)).text).toBe(UC);
-    const ok = await s.req('PUT', '/v1/constraints', 'six===1.16.0\n', ADMIN_TOKEN, { 'content-type': 'text/plain' });
+    // A file that drops most pins is refused unless forced.
+    const most = await s.req('PUT', '/v1/constraints', 'six===1.16.0\n', ADMIN_TOKEN, { 'content-type': 'text/plain' });
+    expect(most.status).toBe(400);
+    expect(most.json.error.message).toBe('the new constraints for master drop 574 of the 575 libraries the base pins (e.g. voluptuous, chardet, enum-compat, netmiko, sshtunnel); refusing to replace the base with it unless forced');
+    expect((await s.req('GET', '/v1/constraints.txt', undefined, null)).text).toBe(UC);
+    const ok = await s.req('PUT', '/v1/constraints?force=true', 'six===1.16.0\n', ADMIN_TOKEN, { 'content-type': 'text/plain' });
     expect(ok.status).toBe(200);
+    expect(ok.json).toMatchObject({ branch: 'master', pins: 1, dropped: 574 });
     expect((await s.req('GET', '/v1/constraints.txt', undefined, null)).text).toBe('six===1.16.0\n');
   });
 

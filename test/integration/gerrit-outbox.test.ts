@@ -100,18 +100,30 @@ describe('worker without a reachable Gerrit', () => {
     const { server, worker } = await serverWith({});
     try {
       const id = await rolledBack(server, worker);
-      expect(await worker.drain()).toBe(1);
+      expect(await worker.drain()).toBe(2); // the revert and the separate exclusion
       const view = await server.req('GET', `/v1/rollouts/${id}`);
       const p = view.json.proposal;
-      expect(p).toMatchObject({ kind: 'rollback', status: 'not_sent', attempts: 1, files: ['upper-constraints.txt'], baseRevision: null });
-      expect(p.subject).toBe('Roll back oslo.log to 8.2.0: 8.3.0 rolled back in the 1% cohort');
+      expect(p).toMatchObject({ kind: 'rollback', branch: 'master', status: 'not_sent', attempts: 1, files: ['upper-constraints.txt'], baseRevision: null });
+      // The base pinned the candidate (the bump merged first): a revert in the repository's form.
+      expect(p.subject).toBe('Revert "update constraint for oslo.log to new release 8.3.0"');
+      expect(p.message).toContain('Reason for revert: broken for nova');
+      expect(p.message).toContain('No decision-rule evidence is attached (manual rollback).');
+      expect(view.json.exclusion).toMatchObject({
+        kind: 'exclude', status: 'nothing_to_propose', reason: 'Gerrit is not configured (GERRIT_URL); the requirements file is only edited through Gerrit',
+      });
+      // ... and until the base follows, every machine gets the stable: the emergency pin.
+      expect(view.json.emergencyPin).toMatchObject({ library: 'oslo.log', stable: '8.2.0', candidate: '8.3.0', inForce: true });
+      const served = await server.req('GET', '/v1/constraints.txt', undefined, null);
+      expect(served.text).toContain('\noslo.log===8.2.0\n');
+      expect(served.headers.get('x-depcanary-overrides')).toBe('oslo.log=8.2.0');
       expect(p.patch).toContain('--- a/upper-constraints.txt\n+++ b/upper-constraints.txt\n');
       expect(p.patch).toContain('\n-oslo.log===8.3.0\n+oslo.log===8.2.0\n');
       expect(p.message).toContain(`Rollout: https://depcanary.example.org/rollouts/${id}`);
       expect(p.reason).toMatch(/Gerrit is not configured/);
       const outbox = await server.req('GET', '/v1/admin/gerrit/outbox');
       expect(outbox.json.sending).toBe(false);
-      expect(outbox.json.items[0]).toMatchObject({ id: `rollback:${id}`, status: 'done', dueAt: null });
+      expect(outbox.json.items.map((i: { id: string }) => i.id).sort()).toEqual([`exclude:${id}`, `rollback:${id}`]);
+      expect(outbox.json.items.every((i: { status: string; dueAt: null }) => i.status === 'done' && i.dueAt === null)).toBe(true);
       expect((await server.req('POST', '/v1/admin/gerrit/sync-base')).status).toBe(409);
       expect((await server.req('GET', '/metrics', undefined, null)).text).toMatch(/depcanary_gerrit_proposals_total\{outcome="not_sent"\} 1/);
     } finally {
@@ -137,7 +149,7 @@ describe('worker without a reachable Gerrit', () => {
       expect(await worker.drain()).toBe(0); // not due yet
       const it = await worker.outbox.get(`rollback:${id}`);
       expect(it).toMatchObject({ status: 'pending', attempts: 1 });
-      expect((await server.req('GET', '/metrics', undefined, null)).text).toMatch(/depcanary_gerrit_proposals_total\{outcome="retry"\} 1/);
+      expect((await server.req('GET', '/metrics', undefined, null)).text).toMatch(/depcanary_gerrit_proposals_total\{outcome="retry"\} 2/);
     } finally {
       await server.close();
     }

@@ -199,6 +199,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
         DEPCANARY_CONSTRAINTS_FILE=str(base),
         DEPCANARY_ADMIN_TOKEN=token,
         LOG_LEVEL="warn",
+        # The toy library is on no index: Requires-Python is not looked up (issue 11).
+        DEPCANARY_INDEX_URL="off",
     )
     proc = subprocess.Popen(
         ["node", str(SERVER_MAIN)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

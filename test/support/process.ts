@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 /** The repository root, from sources (test/support) or from dist/test/support. */
@@ -18,7 +19,14 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 30_00
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -p .)`);
   const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0', ...env },
+    env: {
+      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0',
+      // One test client blasts from 127.0.0.1: per-address limits are off unless the test sets them.
+      DEPCANARY_LIMIT_REPORTS_PER_MIN: '0', DEPCANARY_LIMIT_AUTH_FAILURES_PER_MIN: '0',
+      // No network in tests: Requires-Python comes from the request (or the index tests' own index).
+      DEPCANARY_INDEX_URL: 'off',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -49,4 +57,13 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 30_00
       return exited;
     },
   };
+}
+
+/** A loopback port nothing listens on (taken from the kernel, then let go). */
+export async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((res) => srv.close(() => res()));
+  return port;
 }

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { loadConfig, type Config } from '../../server/config';
 import { startServer, type Extension, type RunningServer } from '../../server/runtime';
 
@@ -11,7 +11,7 @@ export const FIXTURES = join(__dirname, '..', 'fixtures');
  * A real server on 127.0.0.1:<free port>, on the jest run's real Redis with a fresh key
  * prefix (so tests never see each other's data). Always `await s.close()`.
  */
-export async function startTestServer(overrides: Partial<Config> = {}, extensions: Extension[] = []): Promise<TestServer> {
+export async function startTestServer(overrides: Partial<Config> = {}, extensions: Extension[] = [], logger?: Logger): Promise<TestServer> {
   const socket = process.env.DEPCANARY_TEST_REDIS_SOCKET;
   if (!socket) throw new Error('DEPCANARY_TEST_REDIS_SOCKET is unset: run through jest (test/support/global-setup.ts)');
   const base = loadConfig({
@@ -22,9 +22,14 @@ export async function startTestServer(overrides: Partial<Config> = {}, extension
     DEPCANARY_CONSTRAINTS_FILE: join(FIXTURES, 'upper-constraints.txt'),
     DEPCANARY_ADMIN_TOKEN: ADMIN_TOKEN,
     DEPCANARY_CONTROLLER: '0',
+    // One test client blasts from 127.0.0.1: limits are off unless a test turns them on.
+    DEPCANARY_LIMIT_REPORTS_PER_MIN: '0',
+    DEPCANARY_LIMIT_AUTH_FAILURES_PER_MIN: '0',
+    // No network in tests: Requires-Python comes from the request, or the index tests' own index.
+    DEPCANARY_INDEX_URL: 'off',
   });
   const config = { ...base, ...overrides };
-  const server = await startServer(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), extensions);
+  const server = await startServer(config, logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), extensions);
   return new TestServer(server, config);
 }
 

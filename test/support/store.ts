@@ -26,3 +26,23 @@ export async function storeRollout(store: RolloutStore, over: Partial<NewRollout
   });
   return r;
 }
+
+/**
+ * Every key under `prefix` with its DUMP (type, encoding and value, byte for byte): two
+ * snapshots are equal only when nothing stored changed. Rate-limit counters (`<prefix>:rl:`)
+ * are left out: counting requests is their job.
+ */
+export async function dumpState(redis: DcRedis, prefix: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const k of found) {
+      if (k.startsWith(`${prefix}:rl:`)) continue;
+      const d = await redis.dumpBuffer(k);
+      if (d) out.set(k, d.toString('hex'));
+    }
+  } while (cursor !== '0');
+  return out;
+}

@@ -11,6 +11,12 @@ describe('config', () => {
     expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, keyPrefix: 'dc', redisFsync: 'always', controller: { enabled: true } });
     expect(c.redisUrl).toBeUndefined();
     expect(c.constraintsFile).toMatch(/data\/upper-constraints.txt$/);
+    // The stable branches shipped beside the master file, an index, the Pythons per branch.
+    expect(Object.keys(c.branchFiles)).toEqual(['stable/2025.1', 'stable/2025.2', 'stable/2026.1']);
+    expect(c.index).toEqual({ url: 'https://pypi.org/simple/', timeoutMs: 10_000 });
+    expect(c.pythonVersions).toBeUndefined();
+    const set = loadConfig({ DEPCANARY_BRANCH_FILES: 'none', DEPCANARY_INDEX_URL: 'off', DEPCANARY_PYTHON_VERSIONS: '3.12, 3.11' });
+    expect([set.branchFiles, set.index.url, set.pythonVersions]).toEqual([{}, 'off', ['3.12', '3.11']]);
   });
 
   test.each([
@@ -22,8 +28,22 @@ describe('config', () => {
     [{ DEPCANARY_POLICY: '{"alpha": 2}' }, /policy.alpha/],
     [{ DEPCANARY_POLICY: 'not json' }, /DEPCANARY_POLICY/],
     [{ DEPCANARY_CONFIG: '/nonexistent.json' }, /does not exist/],
+    [{ DEPCANARY_INDEX_URL: 'ftp://index' }, /DEPCANARY_INDEX_URL.*http\(s\) URL or off/],
+    [{ DEPCANARY_INDEX_TIMEOUT_MS: '5' }, /DEPCANARY_INDEX_TIMEOUT_MS/],
+    [{ DEPCANARY_PYTHON_VERSIONS: '3.10,three' }, /DEPCANARY_PYTHON_VERSIONS.*like 3.12/],
+    [{ DEPCANARY_BRANCH_FILES: 'stable/2025.2=/nonexistent.txt' }, /DEPCANARY_BRANCH_FILES: stable\/2025.2: file \/nonexistent.txt does not exist/],
+    [{ DEPCANARY_BRANCH_FILES: 'feature/x=data/upper-constraints.txt' }, /DEPCANARY_BRANCH_FILES.*stable\/2025.2/],
   ])('a bad setting names itself: %j', (env, msg) => {
     expect(() => loadConfig(env)).toThrow(msg);
+  });
+
+  test('server edges: defaults, flags in any case, trust proxy forms', () => {
+    expect(loadConfig({})).toMatchObject({ logLevel: 'info', redisTimeoutMs: 2000, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 4096, publicRead: false, trustProxy: false });
+    expect(loadConfig({ DEPCANARY_PUBLIC_READ: 'Yes', DEPCANARY_CONTROLLER: 'OFF', LOG_LEVEL: 'DEBUG' })).toMatchObject({ publicRead: true, logLevel: 'debug', controller: { enabled: false } });
+    expect(loadConfig({ DEPCANARY_TRUST_PROXY: 'loopback, 10.0.0.0/8,::1' }).trustProxy).toEqual(['loopback', '10.0.0.0/8', '::1']);
+    expect(loadConfig({ DEPCANARY_TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ DEPCANARY_TRUST_PROXY: 'off' }).trustProxy).toBe(false);
+    for (const bad of ['true', '*', '11', '10.0.0.0/40', 'example.com', '1.2.3.4/8/9']) expect(() => loadConfig({ DEPCANARY_TRUST_PROXY: bad })).toThrow(/DEPCANARY_TRUST_PROXY/);
   });
 
   test('a JSON config file, overridden by env', () => {

@@ -83,7 +83,7 @@ describe('constraints: limits and lookups', () => {
   });
 
   test('bad lines name their line number', () => {
-    expect(() => parseConstraints('six===1.0\nsix>=1.0\n')).toThrow(/constraints line 2 is not "name===version\[;marker\]": "six>=1.0"/);
+    expect(() => parseConstraints('six===1.0\nsix>=1.0\n')).toThrow(/constraints line 2 is not "name===version\[;marker\]" \(no === or == after the name\): "six>=1.0"/);
     try {
       parseConstraints('six===x\n');
     } catch (e) {

@@ -19,6 +19,10 @@ describe('Gerrit settings', () => {
       project: 'openstack/requirements', branch: 'master', constraintsPath: 'upper-constraints.txt',
       requirementsPath: null, topicPrefix: 'depcanary-', hashtags: ['depcanary'], reviewers: [],
       proposePromotions: false, baseRefreshSeconds: 300,
+      branches: ['master'], proposeExclusion: true, signedOffBy: null,
+    });
+    expect(loadGerritConfig({ GERRIT_BRANCHES: 'master, stable/2025.2', GERRIT_SIGNED_OFF_BY: 'depcanary bot <bot@example.org>', GERRIT_PROPOSE_EXCLUSION: 'no' })).toMatchObject({
+      branch: 'master', branches: ['master', 'stable/2025.2'], signedOffBy: 'depcanary bot <bot@example.org>', proposeExclusion: false,
     });
   });
 
@@ -48,6 +52,8 @@ describe('Gerrit settings', () => {
     [{ GERRIT_CONSTRAINTS_PATH: '../etc/passwd' }, /GERRIT_CONSTRAINTS_PATH: must be a relative path/],
     [{ GERRIT_REQUIREMENTS_PATH: 'upper-constraints.txt' }, /must differ/],
     [{ GERRIT_TOPIC_PREFIX: 'a b' }, /GERRIT_TOPIC_PREFIX/],
+    [{ GERRIT_SIGNED_OFF_BY: 'just a name' }, /GERRIT_SIGNED_OFF_BY: must be "Name <email>"/],
+    [{ GERRIT_BRANCHES: 'master,has space' }, /GERRIT_BRANCHES/],
   ])('refuses %o', (env, msg) => {
     let err: unknown;
     try {

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { parseConstraints } from '../../server/domain/constraints';
+import { diffConstraints } from '../../server/domain/constraints-diff';
 import { buildProposal, type ProposalInput } from '../../server/domain/proposal';
 import { excludeVersion, specifierExcludes } from '../../server/domain/requirements-edit';
 import { unifiedDiff } from '../../server/domain/patch';
@@ -103,16 +105,18 @@ describe('requirements line editor', () => {
 });
 
 describe('buildProposal', () => {
-  test('rollback: one line in each file, byte-identical elsewhere, evidence in the message', () => {
-    const p = buildProposal(input());
+  const CLIFF_BEFORE = readFileSync(join(__dirname, '../fixtures/upper-constraints-before-cliff-split.txt'), 'utf8');
+  const CLIFF_SPLIT = readFileSync(join(__dirname, '../fixtures/upper-constraints-cliff-split.txt'), 'utf8');
+
+  test('rollback of a merged bump: the repository\'s Revert form, one line back, evidence, Signed-off-by, bug', () => {
+    const p = buildProposal(input({ signedOffBy: 'depcanary bot <depcanary@example.org>', bug: { kind: 'closes', id: '2162085' } }));
     if (!p.propose) throw new Error(p.reason);
-    expect(p.subject).toBe('Roll back oslo.log to 8.2.0: 8.3.0 fails in the 10% cohort');
-    expect(p.files.map((f) => f.path)).toEqual(['upper-constraints.txt', 'global-requirements.txt']);
+    expect(p.subject).toBe('Revert "update constraint for oslo.log to new release 8.3.0"');
+    expect(p.files.map((f) => f.path)).toEqual(['upper-constraints.txt']);
     expect(changedLines(UC, p.files[0]!.after)).toEqual([['oslo.log===8.3.0', 'oslo.log===8.2.0']]);
-    expect(changedLines(GR, p.files[1]!.after)).toHaveLength(1);
     const m = p.message;
-    expect(m.startsWith(`${p.subject}\n\n`)).toBe(true);
-    expect(m).toContain('stage 2 of 3, where 10% of machines ran the candidate');
+    expect(m.startsWith(`${p.subject}\n\nReason for revert: automatic rollback: candidate worse than control\n\n`)).toBe(true);
+    expect(m).toContain("depcanary's progressive rollout of oslo.log 8.3.0 on master was rolled\nback at stage 2 of 3 (10% of machines on 8.3.0) by the decision rule.\nThis sets oslo.log back to 8.2.0 in upper-constraints.txt.");
     expect(m).toContain([
       '  arm        version  runs  machines  failed  errored  failure rate',
       '  candidate  8.3.0     412        38      61        3         14.8%',
@@ -123,24 +127,45 @@ describe('buildProposal', () => {
     expect(m).toContain('Decision: rollback (rule: sequential-difference)');
     expect(m).toContain('nova.tests.unit.test_log.TestLog.test_format (9 machines, 0.4 expected)');
     expect(m).toContain('Rollout: https://depcanary.example.org/rollouts/r-123');
-    expect(m.trimEnd().split('\n').pop()).toBe('Depcanary-Rollout: r-123');
+    expect(m.trimEnd().split('\n\n').pop()).toBe('Closes-Bug: #2162085\nSigned-off-by: depcanary bot <depcanary@example.org>\nDepcanary-Rollout: r-123');
+    expect(m).not.toContain('This reverts commit');
     for (const l of m.split('\n')) if (!l.includes('://') && !l.includes('.tests.')) expect(l.length).toBeLessThanOrEqual(72);
   });
 
-  test('the patch applies with git apply and reproduces the new files', () => {
+  test('with the bump commit on the branch: "This reverts commit", and exactly its lines come back (a marker split)', () => {
+    const before = parseConstraints(CLIFF_BEFORE);
+    const after = parseConstraints(CLIFF_SPLIT);
+    const change = diffConstraints(before, after)[0]!;
+    const sha = 'e99201c91c4dbe12cd93470d92279e53190431ff';
+    const p = buildProposal(input({
+      rollout: { id: 'r-9', library: 'cliff', stable: '4.9.1', candidate: '4.10.0', stages: [1, 10, 100], stageIndex: 0, requiresPython: '>=3.10' },
+      constraints: { path: 'upper-constraints.txt', text: CLIFF_SPLIT },
+      reverts: { commit: sha, subject: 'update constraint for cliff to new release 4.10.0', change },
+      decision: null, actor: 'alice (release-manager)', reason: 'cliff 4.10.0 breaks the osc plugins',
+      bug: { kind: 'related', id: '2109396' },
+    }));
+    if (!p.propose) throw new Error(p.reason);
+    expect(p.files[0]!.after).toBe(CLIFF_BEFORE);
+    expect(p.message.split('\n').slice(0, 5)).toEqual([
+      'Revert "update constraint for cliff to new release 4.10.0"', '', `This reverts commit ${sha}.`, '',
+      'Reason for revert: cliff 4.10.0 breaks the osc plugins',
+    ]);
+    expect(p.message).toContain('\n\nNo decision-rule evidence is attached (manual rollback).\n\n');
+    expect(p.message).toContain('Related-Bug: #2109396\nDepcanary-Rollout: r-9\n');
+  });
+
+  test('the patch applies with git apply and reproduces the new file', () => {
     const p = buildProposal(input());
     if (!p.propose) throw new Error(p.reason);
     const dir = mkdtempSync(join(tmpdir(), 'depcanary-patch-'));
     writeFileSync(join(dir, 'upper-constraints.txt'), UC);
-    writeFileSync(join(dir, 'global-requirements.txt'), GR);
     writeFileSync(join(dir, 'change.patch'), p.patch);
     execFileSync('git', ['apply', '--unidiff-zero', 'change.patch'], { cwd: dir });
     expect(readFileSync(join(dir, 'upper-constraints.txt'), 'utf8')).toBe(p.files[0]!.after);
-    expect(readFileSync(join(dir, 'global-requirements.txt'), 'utf8')).toBe(p.files[1]!.after);
   });
 
-  test('every marker line of the library goes back, markers and other lines kept', () => {
-    const uc = "numpy===2.1.0;python_version<'3.10'\nsix===1.17.0\nnumpy===2.1.0;python_version>='3.10'";
+  test('a manual rollback: only the lines at the candidate go back, marker lines at other versions untouched, no rule evidence', () => {
+    const uc = "numpy===2.0.0;python_version=='3.9'\nsix===1.17.0\nnumpy===2.1.0;python_version>='3.10'";
     const p = buildProposal(input({
       rollout: { id: 'r', library: 'numpy', stable: '2.0.2', candidate: '2.1.0', stages: [1, 100], stageIndex: 0 },
       constraints: { path: 'upper-constraints.txt', text: uc },
@@ -148,59 +173,68 @@ describe('buildProposal', () => {
       decision: null,
     }));
     if (!p.propose) throw new Error(p.reason);
-    expect(p.files[0]!.after).toBe("numpy===2.0.2;python_version<'3.10'\nsix===1.17.0\nnumpy===2.0.2;python_version>='3.10'");
-    expect(p.subject).toBe('Roll back numpy to 2.0.2: 2.1.0 rolled back in the 1% cohort');
+    expect(p.files[0]!.after).toBe("numpy===2.0.0;python_version=='3.9'\nsix===1.17.0\nnumpy===2.0.2;python_version>='3.10'");
     expect(p.message).toContain('No decision-rule evidence is attached (manual rollback).');
+    expect(p.message).not.toContain('Decision:');
     expect(p.patch).toContain('\\ No newline at end of file');
   });
 
-  test('branch already at stable: only the exclusion is proposed', () => {
-    const uc = UC.replace('oslo.log===8.3.0', 'oslo.log===8.2.0');
-    const p = buildProposal(input({ constraints: { path: 'upper-constraints.txt', text: uc } }));
+  test('an automatic rollback says its reason once (the rule\'s reason is the action\'s)', () => {
+    const p = buildProposal(input({ reason: DECISION.reason }));
     if (!p.propose) throw new Error(p.reason);
+    const sentences = p.message.replace(/\n(?! )/g, ' ').split(/(?<=\.)\s+/).filter((x) => x.length > 30);
+    expect(new Set(sentences).size).toBe(sentences.length);
+    expect(p.message.split(DECISION.reason.slice(0, 40)).length - 1).toBe(1);
+  });
+
+  test('intervals are shown within ±100 points', () => {
+    const wide = { ...DECISION, D: 0.906, lower: 0.188, upper: 1.624, margin: 0.02 };
+    const p = buildProposal(input({ decision: wide }));
+    if (!p.propose) throw new Error(p.reason);
+    expect(p.message).toContain('difference +90.6 points (interval +18.8 to +100.0, margin 2.0)');
+    const low = buildProposal(input({ decision: { ...DECISION, D: -0.5, lower: -1.7, upper: 0.7 } }));
+    if (!low.propose) throw new Error(low.reason);
+    expect(low.message).toContain('interval -100.0 to +70.0');
+  });
+
+  test('the branch never pinned the candidate: nothing to revert, with the reason', () => {
+    const uc = UC.replace('oslo.log===8.3.0', 'oslo.log===8.2.0');
+    const p = buildProposal(input({ constraints: { path: 'upper-constraints.txt', text: uc }, rollout: { ...input().rollout, branch: 'stable/2026.1' } }));
+    expect(p).toEqual({ propose: false, kind: 'rollback', reason: 'upper-constraints.txt on stable/2026.1 does not pin oslo.log at 8.3.0; nothing to revert.', notes: [] });
+  });
+
+  test('the exclusion is a change of its own: requirements only, in the repository\'s form', () => {
+    const p = buildProposal(input({ kind: 'exclude', signedOffBy: 'depcanary bot <depcanary@example.org>' }));
+    if (!p.propose) throw new Error(p.reason);
+    expect(p.subject).toBe('Exclude oslo.log 8.3.0 from global requirements');
     expect(p.files.map((f) => f.path)).toEqual(['global-requirements.txt']);
-    expect(p.subject).toBe('Exclude oslo.log 8.3.0: 8.3.0 fails in the 10% cohort');
-  });
-
-  test('branch at stable and candidate excluded: nothing to propose, with the reason', () => {
-    const uc = UC.replace('oslo.log===8.3.0', 'oslo.log===8.2.0');
+    expect(changedLines(GR, p.files[0]!.after)).toHaveLength(1);
+    expect(p.message.replace(/\n/g, ' ')).toContain('It is a change of its own: the revert of the constraint does not depend on it.');
     const gr = GR.replace('!=5.1.0  # Apache-2.0', '!=5.1.0,!=8.3.0  # Apache-2.0');
-    const p = buildProposal(input({ constraints: { path: 'upper-constraints.txt', text: uc }, requirements: { path: 'global-requirements.txt', text: gr } }));
-    expect(p).toEqual({
-      propose: false,
-      kind: 'rollback',
-      reason: 'upper-constraints.txt already pins oslo.log at 8.2.0 and global-requirements.txt already excludes 8.3.0; nothing to propose.',
-      notes: [],
-    });
-    const noReq = buildProposal(input({ constraints: { path: 'upper-constraints.txt', text: uc }, requirements: null }));
-    expect(noReq.propose).toBe(false);
+    const again = buildProposal(input({ kind: 'exclude', requirements: { path: 'global-requirements.txt', text: gr } }));
+    expect(again).toMatchObject({ propose: false, reason: 'global-requirements.txt on master already excludes oslo.log 8.3.0; nothing to propose.' });
+    expect(buildProposal(input({ kind: 'exclude', requirements: null }))).toMatchObject({ propose: false, reason: expect.stringMatching(/GERRIT_REQUIREMENTS_PATH/) });
   });
 
-  test('a library the constraints file does not pin is not added', () => {
+  test('promotion: the bump in the release bot\'s form, split per Python as the rollout ran it', () => {
     const p = buildProposal(input({
-      rollout: { id: 'r', library: 'not-there', stable: '1.0', candidate: '1.1', stages: [1, 100], stageIndex: 0 },
-      requirements: null,
+      kind: 'promote', decision: null, reason: 'no regression at 10%',
+      constraints: { path: 'upper-constraints.txt', text: CLIFF_BEFORE },
+      rollout: { id: 'r', library: 'cliff', stable: '4.9.1', candidate: '4.10.0', stages: [1, 10, 100], stageIndex: 2, requiresPython: '>=3.10', stableRequiresPython: '>=3.9', pythons: ['3.9', '3.10', '3.11', '3.12'] },
     }));
-    expect(p.propose).toBe(false);
-    if (!p.propose) expect(p.reason).toBe('upper-constraints.txt does not pin not-there; nothing to propose.');
-  });
-
-  test('promotion pins the candidate and leaves the requirements alone', () => {
-    const uc = UC.replace('oslo.log===8.3.0', 'oslo.log===8.2.0');
-    const p = buildProposal(input({ kind: 'promote', decision: null, constraints: { path: 'upper-constraints.txt', text: uc }, rollout: { id: 'r', library: 'oslo.log', stable: '8.2.0', candidate: '8.3.0', stages: [1, 10, 100], stageIndex: 2 } }));
     if (!p.propose) throw new Error(p.reason);
-    expect(p.subject).toBe('Update oslo.log to 8.3.0: rolled out to 100% of machines');
-    expect(p.files.map((f) => f.path)).toEqual(['upper-constraints.txt']);
-    expect(changedLines(uc, p.files[0]!.after)).toEqual([['oslo.log===8.2.0', 'oslo.log===8.3.0']]);
+    expect(p.subject).toBe('update constraint for cliff to new release 4.10.0');
+    expect(p.files[0]!.after).toBe(CLIFF_SPLIT);
+    expect(p.message).toContain('Only the lines for the Pythons cliff 4.10.0 supports move: it does not\nsupport Python 3.9 (Requires-Python >=3.10), which keep 4.9.1.');
     const again = buildProposal(input({ kind: 'promote', decision: null }));
-    expect(again.propose).toBe(false);
+    expect(again).toMatchObject({ propose: false, reason: 'upper-constraints.txt on master already pins oslo.log at 8.3.0; nothing to propose.' });
   });
 
   test('a malformed or partial decision never breaks the message', () => {
     for (const decision of [undefined, 42, 'x', [], { arms: 'no' }, { candidate: { p: null, runs: 0 }, D: null }, { verdict: 7, newInCandidate: [null, { id: 3 }, { id: 'a\nb' }] }]) {
       const p = buildProposal(input({ decision }));
       if (!p.propose) throw new Error(p.reason);
-      expect(p.subject).toMatch(/^Roll back oslo.log to 8.2.0: 8.3.0 (fails|rolled back) in the 10% cohort$/);
+      expect(p.subject).toBe('Revert "update constraint for oslo.log to new release 8.3.0"');
       expect(p.message).not.toContain('undefined');
       expect(p.message).not.toContain('NaN');
     }

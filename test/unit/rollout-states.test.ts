@@ -21,6 +21,7 @@ describe('createRollout', () => {
       id: 'r1', library: 'Oslo_Log', key: 'oslo-log', stable: '6.0.0', candidate: '6.1.0', stages: [1, 10, 100], stageIndex: 0, state: 'active',
       frozen: false, salt: 's', revision: 1, policy: resolvePolicy(3), q0: 0.02, createdAt: 1000, createdBy: 'rm', updatedAt: 1000,
       stageEnteredAt: 1000, history: [{ stageIndex: 0, percent: 1, at: 1000 }], endedAt: null, endReason: null, lastDecision: null, proposal: null,
+      branch: 'master', baseMode: 'stable', pythons: [], keptPythons: [], requiresPython: null, requiresPythonSource: 'none', stableRequiresPython: null,
     });
     stages.push(7);
     expect(r.stages).toEqual([1, 10, 100]); // a copy

@@ -147,6 +147,24 @@ describe('dashboard in a real browser', () => {
     await page.locator('#banner').getByText('The server refused the token (unknown or revoked token)').waitFor();
     expect(pageErrors.filter((e) => !/401|403/.test(e))).toEqual([]);
   });
+
+  test('each rollout names its branch; a rollback of a merged bump shows its emergency pin', async () => {
+    const onStable = (await s.req('POST', '/v1/rollouts', { library: 'numpy', candidate: '2.3.0', branch: '2025.2', requiresPython: '>=3.11' })).json;
+    const bump = (await s.req('POST', '/v1/rollouts', { library: 'six', stable: '1.16.0', candidate: '1.17.0' })).json;
+    await s.req('POST', `/v1/rollouts/${bump.id}/rollback`, { reason: 'six 1.17.0 breaks the py2 shims' });
+    await signIn(ADMIN_TOKEN);
+    const row = page.locator(`tr[data-id="${onStable.id}"]`);
+    await expect(row.locator('.branch-tag').textContent()).resolves.toBe('stable/2025.2');
+    await expect(page.locator(`tr[data-id="${bump.id}"] .emergency-pin`).textContent()).resolves.toBe('emergency pin: everyone on 1.16.0');
+    await page.goto(`${s.url}/rollouts/${onStable.id}`);
+    await page.locator('.python-support').getByText(/Requires-Python >=3\.11 \(given at start\) · Python 3\.10 keep 2\.2\.6 · candidate machines get 2\.3\.0 on 1 line/).waitFor();
+    await page.goto(`${s.url}/rollouts/${bump.id}`);
+    const pin = page.locator('.rollout-head .emergency-pin');
+    await pin.waitFor();
+    expect(await pin.textContent()).toMatch(/^⚠ Emergency pin: every machine on master gets six 1\.16\.0 until the base stops pinning 1\.17\.0 \(merge the revert\)\. Since .*: six 1\.17\.0 breaks the py2 shims$/);
+    await page.screenshot({ path: join(OUT, 'dashboard-emergency-pin.png') });
+    expect(pageErrors).toEqual([]);
+  });
 });
 
 /** A page expression: how many pixels of the chart canvas are close to `rgb`. */

@@ -3,6 +3,7 @@ import type { Metrics } from '../../metrics';
 import type { ReportService } from '../../services/reports';
 import type { TelemetryStore } from '../../store/telemetry-store';
 import type { TokenStore } from '../../store/token-store';
+import { addressKey } from '../../services/rate-limits';
 import { requireRole } from '../auth';
 import { DomainError } from '../../domain/errors';
 import { fromZod, HttpError } from '../errors';
@@ -14,6 +15,8 @@ export function reportRoutes(service: ReportService, telemetry: TelemetryStore, 
   /** 202 only after every report of the batch is stored; a bad batch stores nothing. */
   r.post('/v1/reports', async (req, res) => {
     const parsed = parseReportsBody(req.body);
+    // Each report counts against the client address's limit (a refused body counts as one).
+    await req.limits?.consume('reports-per-address', addressKey(req.ip), parsed.success ? parsed.data.length : 1);
     if (!parsed.success) {
       metrics.reportsRejected.inc({ reason: 'invalid' });
       throw fromZod(parsed.error);

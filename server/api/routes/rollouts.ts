@@ -1,11 +1,11 @@
 import { Router } from 'express';
 import type { ActionType } from '../../domain/rollout';
-import type { RolloutService } from '../../services/rollouts';
+import { RequiresPythonUnavailable, type ProposalOptions, type RolloutService } from '../../services/rollouts';
 import type { RolloutStore } from '../../store/rollout-store';
 import type { TokenStore } from '../../store/token-store';
 import { actorOf, requireRole } from '../auth';
-import { fromZod } from '../errors';
-import { actionBody, createRolloutBody, rolloutIdParam } from '../schemas';
+import { fromZod, HttpError } from '../errors';
+import { actionBody, branchParam, createRolloutBody, rolloutIdParam } from '../schemas';
 
 const ACTIONS: Record<string, { type: ActionType; role: 'release-manager' | 'admin' }> = {
   promote: { type: 'promote', role: 'release-manager' },
@@ -22,13 +22,31 @@ export function rolloutRoutes(service: RolloutService, store: RolloutStore, toke
 
   r.get('/v1/rollouts', viewer, async (req, res) => {
     const state = typeof req.query.state === 'string' ? req.query.state : undefined;
-    res.json({ rollouts: await service.list(state) });
+    let branch: string | undefined;
+    if (req.query.branch !== undefined) {
+      const b = branchParam.safeParse(req.query.branch);
+      if (!b.success) throw fromZod(b.error, 'branch');
+      branch = b.data;
+    }
+    res.json({ rollouts: await service.list({ state, branch }) });
   });
 
   r.post('/v1/rollouts', requireRole(tokens, 'release-manager'), async (req, res) => {
     const body = createRolloutBody.safeParse(req.body);
     if (!body.success) throw fromZod(body.error);
-    res.status(201).json(await service.create(body.data, actorOf(req)));
+    try {
+      res.status(201).json(await service.create(body.data, actorOf(req)));
+    } catch (e) {
+      if (e instanceof RequiresPythonUnavailable) throw new HttpError(503, 'unavailable', e.message, 'requiresPython');
+      throw e;
+    }
+  });
+
+  r.post('/v1/rollouts/:id/lift-pin', requireRole(tokens, 'release-manager'), async (req, res) => {
+    const id = parseId(req.params.id);
+    const body = actionBody.pick({ reason: true }).safeParse(req.body ?? {});
+    if (!body.success) throw fromZod(body.error);
+    res.json(await service.liftPin(id, actorOf(req), body.data.reason));
   });
 
   r.get('/v1/rollouts/:id', viewer, async (req, res) => {
@@ -57,7 +75,15 @@ export function rolloutRoutes(service: RolloutService, store: RolloutStore, toke
       const id = parseId(req.params.id);
       const body = actionBody.safeParse(req.body ?? {});
       if (!body.success) throw fromZod(body.error);
-      await service.act(id, type, actorOf(req), body.data.reason, { expectedRevision: body.data.revision });
+      const { exclude, bug } = body.data;
+      if ((exclude !== undefined || bug !== undefined) && type !== 'rollback') {
+        throw new HttpError(400, 'bad_request', '"exclude" and "bug" only go with a rollback', exclude !== undefined ? 'exclude' : 'bug');
+      }
+      const proposal: ProposalOptions = {
+        ...(exclude !== undefined ? { exclude } : {}),
+        ...(bug ? { bug: 'closes' in bug ? { kind: 'closes' as const, id: bug.closes.replace(/^#/, '') } : { kind: 'related' as const, id: bug.related.replace(/^#/, '') } } : {}),
+      };
+      await service.act(id, type, actorOf(req), body.data.reason, { expectedRevision: body.data.revision, proposal });
       res.json(await service.view(id));
     });
   }

@@ -9,9 +9,13 @@ export function registerList(program: Command): void {
     .alias('ls')
     .description('table of every rollout: versions, state, stage, evidence per arm, decision and why')
     .option('--state <state>', 'only rollouts in this state (active, paused, promoted, rolled_back, superseded)')
+    .option('--branch <branch>', 'only rollouts of this branch (master, stable/<series>)')
     .action(
-      run(async (ctx, opts: { state?: string }) => {
-        const q = opts.state ? `?state=${encodeURIComponent(opts.state)}` : '';
+      run(async (ctx, opts: { state?: string; branch?: string }) => {
+        const params = new URLSearchParams();
+        if (opts.state) params.set('state', opts.state);
+        if (opts.branch) params.set('branch', opts.branch);
+        const q = params.size ? `?${params}` : '';
         const { rollouts } = await ctx.api.get<{ rollouts: View[] }>(`/v1/rollouts${q}`);
         if (ctx.json) return ctx.printJson({ rollouts });
         ctx.out(renderRollouts(rollouts, ctx.style, ctx.width));

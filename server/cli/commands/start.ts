@@ -6,6 +6,8 @@ import type { View } from '../types';
 
 interface StartOptions {
   stable?: string;
+  branch?: string;
+  requiresPython?: string;
   stages?: string;
   soak?: string;
   minMachines?: string;
@@ -18,7 +20,9 @@ export function registerStart(program: Command): void {
     .argument('<library>', 'distribution name as pinned in the constraints (e.g. oslo.log)')
     .argument('<version>', 'candidate version (PEP 440)')
     .description('start a rollout of LIBRARY at VERSION (supersedes an active rollout of the same library)')
-    .option('--stable <version>', 'stable version (default: the pin in the base constraints)')
+    .option('--branch <branch>', 'constraints branch: master (default), stable/<series>, or a release id like 2025.2')
+    .option('--stable <version>', 'stable version (default: the pin in the base constraints, for the newest Python)')
+    .option('--requires-python <spec>', "the candidate's Requires-Python (e.g. '>=3.10', '' for none); default: read from the package index")
     .option('--stages <list>', 'stage percents, comma separated, ending with 100 (default 1,10,100)')
     .option('--soak <duration>', 'minimum time in each stage before an automatic advance (30s, 90m, 24h, 2d)')
     .option('--min-machines <n>', 'minimum distinct candidate machines before an advance')
@@ -28,7 +32,7 @@ export function registerStart(program: Command): void {
         const body = createBody(library, version, opts);
         const view = await ctx.api.post<View>('/v1/rollouts', body);
         if (ctx.json) return ctx.printJson(view);
-        ctx.out(`Started ${view.id}: ${view.library} ${view.stable} → ${view.candidate}, stages ${view.stages.join(' → ')}%\n\n`);
+        ctx.out(`Started ${view.id}: ${view.library} ${view.stable} → ${view.candidate} on ${view.branch}, stages ${view.stages.join(' → ')}%\n\n`);
         ctx.out(renderShow(view, [], ctx.style, Date.now()).split('\nEvidence')[0] + '\n');
       }),
     );
@@ -37,6 +41,8 @@ export function registerStart(program: Command): void {
 export function createBody(library: string, candidate: string, o: StartOptions): Record<string, unknown> {
   const body: Record<string, unknown> = { library, candidate };
   if (o.stable) body.stable = o.stable;
+  if (o.branch) body.branch = o.branch;
+  if (o.requiresPython !== undefined) body.requiresPython = o.requiresPython;
   if (o.reason) body.reason = o.reason;
   if (o.stages) {
     const stages = o.stages.split(',').map((x) => x.trim().replace(/%$/, ''));

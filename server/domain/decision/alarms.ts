@@ -9,8 +9,8 @@ import { aggregateArm } from './stats';
  *  - control_runs_low: the control arm has fewer capped runs than policy.minControlRuns;
  *  - sample_ratio_mismatch: the candidate share of machines reporting in this stage is far
  *    from the stage percent (χ² test, one degree of freedom, p < policy.srmPValue);
- *  - mismatched_reports: more than policy.maxMismatchShare of the reports installed neither
- *    the stable nor the candidate version.
+ *  - mismatched_reports: more than policy.maxMismatchShare of the reports ran another version
+ *    than their arm's (a candidate machine not on C, a control machine not on S).
  */
 export interface SrmResult {
   candidateMachines: number;
@@ -108,8 +108,8 @@ export function dataQualityAlarms(x: AlarmInput): Alarms {
   const all = evidence.mismatched + evidence.counted;
   if (all > 0 && evidence.mismatched / all > policy.maxMismatchShare) {
     alarms.push(
-      `mismatched_reports: ${evidence.mismatched} of ${all} reports (${pct(evidence.mismatched / all)}) installed neither ` +
-        `the stable nor the candidate version (> ${pct(policy.maxMismatchShare)})`,
+      `mismatched_reports: ${evidence.mismatched} of ${all} reports (${pct(evidence.mismatched / all)}) ran another version than their arm's ` +
+        `(> ${pct(policy.maxMismatchShare)})`,
     );
     alert = true;
   }

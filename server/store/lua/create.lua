@@ -1,10 +1,10 @@
 --[[
-  create.lua — create a rollout and make it the library's active one, superseding the
-  previous active rollout (if any) in the same step.
+  create.lua — create a rollout and make it the active one of its (branch, library),
+  superseding the previous active rollout (if any) in the same step.
   ARGV[1]  prefix
   ARGV[2]  new rollout id
   ARGV[3]  new rollout JSON (revision 1)
-  ARGV[4]  library key (PEP 503)
+  ARGV[4]  field in <prefix>:active: "<branch>|<library key (PEP 503)>"
   ARGV[5]  "created" audit event JSON
   ARGV[6]  createdAt (ms), the score in the rollout index
   ARGV[7]  id of the active rollout the caller saw ("" for none)

@@ -7,14 +7,19 @@
   ARGV[4]  next rollout JSON
   ARGV[5]  next revision
   ARGV[6]  audit event JSON
-  ARGV[7]  library key (PEP 503)
+  ARGV[7]  field of the rollout in <prefix>:active: "<branch>|<library key>"
   ARGV[8]  "1" when the rollout leaves the active set (terminal state)
-  ARGV[9]  base override JSON ("" for none): promotion makes C the base pin
+  ARGV[9]  base override JSON ("" for none): promotion puts C's lines on the branch's base
   ARGV[10] outbox id ("" for none)
   ARGV[11] outbox item JSON
   ARGV[12] now (ms)
   ARGV[13] fencing token ("" when the caller is a person, not the controller)
   ARGV[14] lease name
+  ARGV[15] branch (master, stable/<series>, ...)
+  ARGV[16] library key (PEP 503): the field of the branch's overrides and emergency pins
+  ARGV[17] emergency pin JSON ("" for none): a rollback whose base pinned C pins S for everyone
+  ARGV[18] second outbox id ("" for none): the separate exclusion change of a rollback
+  ARGV[19] second outbox item JSON
   Returns: the new revision; -1 rollout not found; -2 revision changed (conflict);
            -3 the caller's lease fence is no longer current.
 ]]
@@ -35,12 +40,18 @@ if ARGV[8] == '1' then
     redis.call('HDEL', p .. ':active', ARGV[7])
   end
 end
+local branch = p .. ':branch:' .. ARGV[15]
 if ARGV[9] ~= '' then
-  redis.call('HSET', p .. ':base:overrides', ARGV[7], ARGV[9])
+  redis.call('HSET', branch .. ':overrides', ARGV[16], ARGV[9])
 end
-if ARGV[10] ~= '' then
-  if redis.call('HSETNX', p .. ':outbox:items', ARGV[10], ARGV[11]) == 1 then
-    redis.call('ZADD', p .. ':outbox:due', ARGV[12], ARGV[10])
+if ARGV[17] ~= '' then
+  redis.call('HSET', branch .. ':emergency', ARGV[16], ARGV[17])
+end
+for _, o in ipairs({ { ARGV[10], ARGV[11] }, { ARGV[18], ARGV[19] } }) do
+  if o[1] ~= '' then
+    if redis.call('HSETNX', p .. ':outbox:items', o[1], o[2]) == 1 then
+      redis.call('ZADD', p .. ':outbox:due', ARGV[12], o[1])
+    end
   end
 end
 redis.call('XADD', p .. ':events:' .. ARGV[2], '*', 'json', ARGV[6])

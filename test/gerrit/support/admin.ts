@@ -57,9 +57,28 @@ export class GerritAdmin {
     await this.commitFiles(name, 'Seed the constraints repository', files);
   }
 
-  /** Puts `files` on master through a change that is approved and submitted; returns the change number. */
-  async commitFiles(project: string, subject: string, files: Record<string, string>): Promise<number> {
+  /** A branch at master's head (e.g. stable/2099.1). */
+  async createBranch(project: string, branch: string): Promise<void> {
     const head = await this.req<{ revision: string }>('GET', `/projects/${encodeURIComponent(project)}/branches/master`);
+    await this.req('PUT', `/projects/${encodeURIComponent(project)}/branches/${encodeURIComponent(branch)}`, { revision: head.revision });
+  }
+
+  /** Project settings, e.g. {use_signed_off_by: 'TRUE'} (the repository requires the DCO). */
+  async setConfig(project: string, config: Record<string, unknown>): Promise<void> {
+    await this.req('PUT', `/projects/${encodeURIComponent(project)}/config`, config);
+  }
+
+  /**
+   * Puts `files` on a branch through a change that is approved and submitted; returns the
+   * change number and the merged commit. `message` is the whole commit message (its first
+   * line the subject); a Signed-off-by is added for projects that require one.
+   */
+  async commitFiles(project: string, message: string, files: Record<string, string>, branch = 'master'): Promise<number> {
+    return (await this.commit(project, message, files, branch)).number;
+  }
+
+  async commit(project: string, message: string, files: Record<string, string>, branch = 'master'): Promise<{ number: number; sha: string }> {
+    const head = await this.req<{ revision: string }>('GET', `/projects/${encodeURIComponent(project)}/branches/${encodeURIComponent(branch)}`);
     const edits = [];
     for (const [path, after] of Object.entries(files)) {
       const before = await this.fileAt(project, head.revision, path);
@@ -69,11 +88,14 @@ export class GerritAdmin {
     const patch = edits
       .map((e) => (e.isNew ? newFileDiff(e.path, e.after) : unifiedDiffs([e])))
       .join('');
+    const me = await this.req<{ name?: string; email?: string }>('GET', '/accounts/self');
+    const subject = message.includes('Signed-off-by:') || !me.email ? message : `${message}\n\nSigned-off-by: ${me.name ?? this.user} <${me.email}>`;
     const c = await this.req<{ _number: number }>('POST', '/changes/', {
-      project, branch: 'master', subject, base_commit: head.revision, patch: { patch },
+      project, branch, subject, base_commit: head.revision, patch: { patch },
     });
     await this.submit(project, c._number);
-    return c._number;
+    const after = await this.req<{ revision: string }>('GET', `/projects/${encodeURIComponent(project)}/branches/${encodeURIComponent(branch)}`);
+    return { number: c._number, sha: after.revision };
   }
 
   async submit(project: string, number: number): Promise<void> {
@@ -89,8 +111,8 @@ export class GerritAdmin {
     return Buffer.from(text, 'base64').toString('utf8');
   }
 
-  async branchFile(project: string, path: string): Promise<string | null> {
-    const head = await this.req<{ revision: string }>('GET', `/projects/${encodeURIComponent(project)}/branches/master`);
+  async branchFile(project: string, path: string, branch = 'master'): Promise<string | null> {
+    const head = await this.req<{ revision: string }>('GET', `/projects/${encodeURIComponent(project)}/branches/${encodeURIComponent(branch)}`);
     return this.fileAt(project, head.revision, path);
   }
 

@@ -33,7 +33,12 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function makeWorld(opts: { env?: NodeJS.ProcessEnv; files?: Record<string, string> } = {}): Promise<World> {
+export async function makeWorld(opts: {
+  env?: NodeJS.ProcessEnv;
+  files?: Record<string, string>;
+  /** Run on the new project before depcanary starts (settings, branches, commits). */
+  before?: (admin: GerritAdmin, project: string) => Promise<void>;
+} = {}): Promise<World> {
   const url = process.env.GERRIT_TEST_URL;
   const pw = process.env.GERRIT_TEST_ADMIN_PASSWORD;
   if (!url || !pw) throw new Error('GERRIT_TEST_URL is unset: run with jest -c jest.gerrit.config.js');
@@ -43,6 +48,7 @@ export async function makeWorld(opts: { env?: NodeJS.ProcessEnv; files?: Record<
   await admin.createProject(project, opts.files ?? { 'upper-constraints.txt': UC, 'global-requirements.txt': GR });
   const bot = await admin.createAccount(`depcanary-bot-${tag}`);
   const reviewer = (await admin.createAccount(`reviewer-${tag}`)).username;
+  await opts.before?.(admin, project);
 
   const dir = mkdtempSync(join(tmpdir(), 'depcanary-gerrit-cred-'));
   const passwordFile = join(dir, 'password');
@@ -83,7 +89,7 @@ export async function makeWorld(opts: { env?: NodeJS.ProcessEnv; files?: Record<
  * The outbox item the rollout store wrote in the same Lua script as the rollback or
  * promotion (RolloutService is given `outboxFor`); fails when it is missing.
  */
-export async function ensureOutboxItem(w: World, kind: 'rollback' | 'promote', rolloutId: string, decision: unknown): Promise<OutboxItem> {
+export async function ensureOutboxItem(w: World, kind: 'rollback' | 'promote' | 'exclude', rolloutId: string, decision: unknown): Promise<OutboxItem> {
   const have = await w.worker.outbox.get(outboxId(kind, rolloutId));
   if (!have) throw new Error(`the rollout store wrote no outbox item ${outboxId(kind, rolloutId)} with the transition`);
   expect(have.payload.decision).toEqual(decision);

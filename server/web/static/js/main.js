@@ -1,3 +1,4 @@
+import { api } from './api.js';
 import { h, fill } from './dom.js';
 import { time } from './format.js';
 import { listPage } from './list-page.js';
@@ -18,6 +19,16 @@ const tokenInput = document.getElementById('token-input');
 const tokenClear = document.getElementById('token-clear');
 let page = null;
 let busy = false;
+/** Whether the server answers viewer routes without a token (DEPCANARY_PUBLIC_READ); null until asked. */
+let publicRead = null;
+
+async function askPublicRead() {
+  try {
+    publicRead = Boolean((await api('GET', '/dashboard/settings.json')).publicRead);
+  } catch {
+    publicRead = false;
+  }
+}
 
 function navigate(href) {
   history.pushState(null, '', href);
@@ -28,7 +39,11 @@ function route() {
   if (page) page.destroy();
   page = null;
   syncTokenForm();
-  if (!getToken()) {
+  if (!getToken() && publicRead === null) {
+    void askPublicRead().then(route);
+    return;
+  }
+  if (!getToken() && !publicRead) {
     fill(crumbs);
     fill(app, h('section', { class: 'card signin' },
       h('h1', {}, 'Sign in with an API token'),
@@ -74,7 +89,7 @@ function syncTokenForm() {
   const has = Boolean(getToken());
   tokenClear.hidden = !has;
   tokenInput.value = '';
-  tokenInput.placeholder = has ? `token …${getToken().slice(-4)} in use` : 'API token';
+  tokenInput.placeholder = has ? `token …${getToken().slice(-4)} in use` : publicRead ? 'read-only · API token to act' : 'API token';
 }
 
 tokenForm.addEventListener('submit', (e) => {

@@ -44,8 +44,11 @@ export function rolloutPage(root, id, { refreshNow }) {
     fill(head,
       h('div', { class: 'title-row' },
         h('h1', {}, v.library, ' ', h('span', { class: 'versions-big' }, `${v.stable} → `, h('strong', {}, v.candidate))),
+        h('span', { class: 'branch-tag', title: 'constraints branch' }, v.branch || 'master'),
         stateBadge(v)),
-      h('div', { class: 'muted small' }, `id ${v.id} · revision ${v.revision} · started ${clock(v.createdAt)} by ${v.createdBy} · updated ${ago(v.updatedAt)}`));
+      h('div', { class: 'muted small' }, `id ${v.id} · revision ${v.revision} · started ${clock(v.createdAt)} by ${v.createdBy} · updated ${ago(v.updatedAt)}`),
+      emergencyView(v),
+      linesView(v));
     fill(bars, stageBars(v), h('div', { class: 'muted small' }, stageLabel(v)));
     bar.update(v);
     chart.update(points, v);
@@ -53,7 +56,7 @@ export function rolloutPage(root, id, { refreshNow }) {
     fill(arms, armsTable(v));
     fill(tests, testsView(v));
     fill(segments, segmentsView(v));
-    fill(gerrit, proposalView(v), stageHistory(v));
+    fill(gerrit, proposalView(v.proposal, v), v.exclusion ? [h('h3', {}, 'Exclusion (a change of its own)'), proposalView(v.exclusion, v)] : null, stageHistory(v));
     fill(audit, auditView(events));
   }
 
@@ -149,7 +152,7 @@ function armsTable(v) {
         row('machines with a failure', (a) => num(e.total[a].failingMachines)),
         d ? row('capped runs N · machines G', (a) => `${num(d[a].N)} · ${num(d[a].G)}`) : null)),
     h('p', { class: 'muted small' },
-      `${num(e.counted)} reports counted; ${num(e.mismatched)} installed neither version. `,
+      `${num(e.counted)} reports counted; ${num(e.mismatched)} ran another version than their arm's. `,
       v.figures.arms.candidate.basis === 'decision'
         ? 'Rates and intervals are the controller’s (capped per machine and day, cluster-robust variance).'
         : 'Raw rates with Wilson intervals until the controller’s first evaluation.'),
@@ -201,9 +204,31 @@ const PROPOSAL_STATUS = {
   failed: 'failed',
 };
 
-/** The Gerrit change a rollback (or promotion) proposed: status, link, subject, patch. */
-function proposalView(v) {
-  const p = v.proposal;
+/** The stable pinned for every machine after a rollback of a merged bump, until the base follows. */
+function emergencyView(v) {
+  const p = v.emergencyPin;
+  if (!p || !p.inForce) return null;
+  return h('p', { class: 'alarm emergency-pin' },
+    `⚠ Emergency pin: every machine on ${p.branch} gets ${p.library} ${p.stable} until the base stops pinning ${p.candidate} (merge the revert). `,
+    h('span', { class: 'muted' }, `Since ${clock(p.since)}: ${p.reason}`));
+}
+
+/** Which lines the rollout changes and for which Pythons (Requires-Python). */
+function linesView(v) {
+  const req = v.requiresPython ? `Requires-Python ${v.requiresPython}` : 'no Requires-Python declared';
+  const src = v.requiresPythonSource === 'index' ? 'from the package index' : v.requiresPythonSource === 'request' ? 'given at start' : 'index off';
+  const kept = v.keptPythons && v.keptPythons.length ? ` · Python ${v.keptPythons.join(', ')} keep ${v.stable}` : '';
+  let lines = '';
+  if (v.lines && v.lines.status === 'running') {
+    lines = v.lines.controlLines > 0
+      ? ` · the base already pins ${v.candidate}: control machines are served ${v.stable}`
+      : ` · candidate machines get ${v.candidate} on ${v.lines.candidateLines} line${v.lines.candidateLines === 1 ? '' : 's'}`;
+  } else if (v.lines && v.lines.status === 'diverged') lines = ` · the base pins neither ${v.stable} nor ${v.candidate}: nothing is overridden`;
+  return h('div', { class: 'muted small python-support' }, `${req} (${src})${kept}${lines} · Pythons ${(v.pythons || []).join(', ')}`);
+}
+
+/** A Gerrit change a rollback (or promotion) proposed: status, link, subject, patch. */
+function proposalView(p, v) {
   if (!p) return h('p', { class: 'muted' }, v.state === 'rolled_back' ? 'No change proposed (no Gerrit proposer is running, or it has not picked this up yet).' : 'No change proposed.');
   const link = (text) => h('a', { href: p.url, target: '_blank', rel: 'noopener noreferrer', class: 'gerrit-link' }, text);
   const closed = p.mergedAt ? `merged ${clock(p.mergedAt)}` : p.abandonedAt ? `abandoned ${clock(p.abandonedAt)}` : null;

@@ -1,0 +1,326 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { startEmbeddedRedis } from '../../server/store/embedded-redis';
+import { MAIN, ROOT, spawnServer } from '../support/process';
+import { FIXTURES, report } from '../support/server';
+
+/**
+ * The real server process on its real embedded redis-server, with faults done to that
+ * Redis while reports flow (bounded: two loops, seconds, loopback): SIGKILL (the supervisor
+ * restarts it), SIGSTOP for 10 s (command timeouts turn the stall into 503s), SIGTERM to the
+ * server while Redis is stopped, a Redis that keeps dying (the server exits non-zero), and
+ * two servers on one data dir. After each: every acknowledged report is stored, and the
+ * counters agree with the stored report ids (nothing half-written, nothing counted twice).
+ */
+const TOKEN = 'faults-test-admin-token';
+const TIMEOUT_MS = 1000;
+
+interface Sent {
+  at: number;
+  ms: number;
+  status: number;
+  code?: string;
+  ids: string[];
+  body: unknown;
+}
+
+function serverEnv(dir: string, extra: Record<string, string> = {}) {
+  return {
+    DEPCANARY_DATA_DIR: dir,
+    DEPCANARY_ADMIN_TOKEN: TOKEN,
+    DEPCANARY_CONSTRAINTS_FILE: join(FIXTURES, 'upper-constraints.txt'),
+    DEPCANARY_CONTROLLER: '0',
+    DEPCANARY_REDIS_TIMEOUT_MS: String(TIMEOUT_MS),
+    ...extra,
+  };
+}
+
+async function call(url: string, method: string, path: string, body?: unknown) {
+  const res = await fetch(url + path, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(15_000),
+  });
+  return { status: res.status, json: (await res.json().catch(() => null)) as any };
+}
+
+/** Two loops posting batches of 5 reports until stopped; /healthz polled beside them. */
+function flow(url: string, versions: string[]) {
+  const sent: Sent[] = [];
+  const health: { at: number; status: number }[] = [];
+  let running = true;
+  const batch = () => Array.from({ length: 5 }, (_, i) => report({ machine: randomUUID(), installed: { 'oslo.log': versions[i % versions.length]! } }));
+  const post = async (reports: unknown[]) => {
+    const at = Date.now();
+    try {
+      const r = await fetch(`${url}/v1/reports`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reports }), signal: AbortSignal.timeout(20_000),
+      });
+      const body = (await r.json().catch(() => null)) as any;
+      return { at, ms: Date.now() - at, status: r.status, code: body?.error?.code, body };
+    } catch (e) {
+      return { at, ms: Date.now() - at, status: 0, body: String(e) };
+    }
+  };
+  const loop = async () => {
+    while (running) {
+      const reports = batch();
+      const r = await post(reports);
+      sent.push({ ...r, ids: reports.map((x) => x.id as string) });
+      if (r.status !== 202) await sleep(50);
+    }
+  };
+  const poll = async () => {
+    while (running) {
+      const at = Date.now();
+      const status = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 0);
+      health.push({ at, status });
+      await sleep(50);
+    }
+  };
+  const done = Promise.all([loop(), loop(), poll()]);
+  return {
+    sent,
+    health,
+    /** Resolves once `n` more reports batches were acknowledged after `since`. */
+    async acceptedAfter(since: number, n = 5, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (sent.filter((s) => s.at >= since && s.status === 202).length < n) {
+        if (Date.now() > deadline) throw new Error(`no ${n} accepted batches after the fault within ${timeoutMs} ms`);
+        await sleep(50);
+      }
+    },
+    async stop() {
+      running = false;
+      await done;
+    },
+    resend: post,
+  };
+}
+
+async function redisOf(dir: string) {
+  const r = new Redis({ path: join(dir, 'redis', 'redis.sock'), maxRetriesPerRequest: 1, retryStrategy: () => null });
+  r.on('error', () => undefined);
+  return r;
+}
+
+async function redisPid(dir: string): Promise<number> {
+  const r = await redisOf(dir);
+  try {
+    return Number(/process_id:(\d+)/.exec(await r.info('server'))![1]);
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Every acknowledged id stored; report keys = ingest total = the rollout's counted + mismatched. */
+async function expectConsistent(dir: string, acked: string[], rolloutId: string) {
+  const r = await redisOf(dir);
+  try {
+    const pipe = r.pipeline();
+    for (const id of acked) pipe.exists(`dc:report:${id}`);
+    const missing = (await pipe.exec())!.filter(([, v]) => v !== 1).length;
+    expect(missing).toBe(0);
+    let stored = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', 'dc:report:*', 'COUNT', 1000);
+      cursor = next;
+      stored += keys.length;
+    } while (cursor !== '0');
+    const total = Number(await r.hget('dc:ingest', 'reports'));
+    const meta = await r.hgetall(`dc:ro:${rolloutId}:meta`);
+    expect({ stored, total, inRollout: Number(meta.counted ?? 0) + Number(meta.mismatched ?? 0) }).toEqual({ stored, total: stored, inRollout: stored });
+    expect(stored).toBeGreaterThanOrEqual(acked.length);
+  } finally {
+    r.disconnect();
+  }
+}
+
+function expectOnly202or503(sent: Sent[]) {
+  const other = sent.filter((s) => s.status !== 202 && !(s.status === 503 && s.code === 'unavailable'));
+  expect(other.map((s) => `${s.status} ${JSON.stringify(s.body)}`)).toEqual([]);
+  for (const s of sent.filter((x) => x.status === 503)) {
+    expect(s.body).toEqual({ error: { code: 'unavailable', message: expect.any(String) } });
+  }
+}
+
+async function startWithRollout(dir: string, extra: Record<string, string> = {}) {
+  const srv = await spawnServer(serverEnv(dir, extra));
+  const ro = (await call(srv.url, 'POST', '/v1/rollouts', { library: 'oslo.log', candidate: '8.4.0', stages: [50, 100] })).json;
+  return { srv, ro, versions: [ro.stable as string, ro.candidate as string] };
+}
+
+/** A server with a rollout, reports flowing and acknowledged, and its Redis's pid. */
+async function startFlowing(dir: string) {
+  const started = await startWithRollout(dir);
+  const f = flow(started.srv.url, started.versions);
+  try {
+    await f.acceptedAfter(0, 10);
+    return { ...started, f, pid: await redisPid(dir) };
+  } catch (e) {
+    await f.stop();
+    await started.srv.stop();
+    throw e;
+  }
+}
+
+describe('faults of the embedded Redis while reports flow', () => {
+  const dirs: string[] = [];
+  const tmp = () => {
+    const d = mkdtempSync(join(tmpdir(), 'depcanary-faults-'));
+    dirs.push(d);
+    return d;
+  };
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test('SIGKILL: 503 or accepted (never 500, never a hang), restarted by itself, no acknowledged report lost', async () => {
+    const dir = tmp();
+    const { srv, ro, f, pid } = await startFlowing(dir);
+    try {
+      const killedAt = Date.now();
+      process.kill(pid, 'SIGKILL');
+      await f.acceptedAfter(killedAt + 100, 10);
+      await f.stop();
+      expect(await redisPid(dir)).not.toBe(pid);
+      expectOnly202or503(f.sent);
+      expect(Math.max(...f.sent.map((s) => s.ms))).toBeLessThan(TIMEOUT_MS + 4000);
+      expect(f.health.some((h) => h.at >= killedAt && h.status === 503)).toBe(true);
+      expect(f.health.at(-1)!.status).toBe(200);
+      await expectConsistent(dir, f.sent.filter((s) => s.status === 202).flatMap((s) => s.ids), ro.id);
+      expect(srv.stderr()).toMatch(/embedded redis-server died; restarting it/);
+      expect(srv.stderr()).not.toContain(TOKEN);
+    } finally {
+      await srv.stop();
+    }
+  }, 90_000);
+
+  test('SIGSTOP for 10 s: 503 within the command timeout, /healthz 503, recovery by itself; resent reports count once', async () => {
+    const dir = tmp();
+    const { srv, ro, versions, f, pid } = await startFlowing(dir);
+    try {
+      const stoppedAt = Date.now();
+      process.kill(pid, 'SIGSTOP');
+      await sleep(10_000);
+      process.kill(pid, 'SIGCONT');
+      const contAt = Date.now();
+      await f.acceptedAfter(contAt, 10);
+      await f.stop();
+      expect(await redisPid(dir)).toBe(pid);
+      expectOnly202or503(f.sent);
+      const during = f.sent.filter((s) => s.at >= stoppedAt + 100 && s.at + s.ms < contAt);
+      expect(during.length).toBeGreaterThan(4);
+      for (const s of during) {
+        expect(s.status).toBe(503);
+        expect(s.ms).toBeLessThan(TIMEOUT_MS + 1500);
+      }
+      expect(f.health.some((h) => h.at > stoppedAt && h.at < contAt && h.status === 503)).toBe(true);
+      expect(f.health.at(-1)!.status).toBe(200);
+      // A 503 is not an acknowledgement: the client resends, and a report Redis did apply late is a duplicate.
+      let resentAccepted = 0;
+      for (const s of f.sent.filter((x) => x.status === 503)) {
+        const again = await f.resend(s.ids.map((id) => ({ ...report({ machine: randomUUID(), installed: { 'oslo.log': versions[0]! } }), id })));
+        expect(again.status).toBe(202);
+        expect((again.body as any).accepted + (again.body as any).duplicates).toBe(5);
+        resentAccepted += (again.body as any).accepted;
+      }
+      expect(resentAccepted).toBeGreaterThanOrEqual(0);
+      await expectConsistent(dir, f.sent.flatMap((s) => s.ids), ro.id);
+    } finally {
+      await srv.stop();
+    }
+  }, 90_000);
+
+  test('SIGTERM while Redis is stopped: the server exits 0 within seconds', async () => {
+    const dir = tmp();
+    const srv = await spawnServer(serverEnv(dir));
+    const pid = await redisPid(dir);
+    process.kill(pid, 'SIGSTOP');
+    await sleep(300);
+    const t0 = Date.now();
+    const code = await srv.stop('SIGTERM');
+    expect(code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(alive(pid)).toBe(false);
+  }, 30_000);
+
+  test('a Redis that keeps dying: the server gives up and exits 1, saying so', async () => {
+    const dir = tmp();
+    const flag = join(dir, 'break-redis');
+    const wrapper = join(dir, 'redis-server-wrapper.sh');
+    writeFileSync(wrapper, `#!/bin/sh\nif [ -e '${flag}' ]; then echo 'redis wrapper: refusing to start' >&2; exit 1; fi\nexec redis-server "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    const srv = await spawnServer(serverEnv(dir, { REDIS_SERVER_BIN: wrapper }));
+    writeFileSync(flag, '');
+    const t0 = Date.now();
+    process.kill(await redisPid(dir), 'SIGKILL');
+    const code = await srv.stop('SIGCONT'); // a no-op signal: just wait for the exit
+    expect(code).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    expect(srv.stderr()).toMatch(/depcanary: stopping: \S+redis-server-wrapper\.sh kept dying .*refusing to start/);
+  }, 60_000);
+
+  test('two servers on one data dir: the second exits 1 naming the first, which keeps its Redis and keeps working', async () => {
+    const dir = tmp();
+    const { srv, ro, versions } = await startWithRollout(dir);
+    try {
+      const pid = await redisPid(dir);
+      const second = await runToExit(serverEnv(dir));
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(new RegExp(`^depcanary: could not start: data dir \\S+ is in use by depcanary process ${srv.child.pid} \\(${srv.url.replace(/[.]/g, '\\.')}\\), running since \\S+; stop it first, or give this server its own DEPCANARY_DATA_DIR\\n$`));
+      // The lower guard too: a Redis owned by a live process is never shut down as an orphan.
+      await expect(startEmbeddedRedis({ dir: join(dir, 'redis') })).rejects.toThrow(/belongs to live process \d+; not touching it/);
+      expect(await redisPid(dir)).toBe(pid);
+      const reports = [report({ machine: randomUUID(), installed: { 'oslo.log': versions[1]! } })];
+      expect((await fetch(`${srv.url}/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reports }) })).status).toBe(202);
+      await expectConsistent(dir, reports.map((r) => r.id as string), ro.id);
+    } finally {
+      await srv.stop();
+    }
+    // Once the first is gone (even by kill -9), the data dir is free again.
+    const again = await spawnServer(serverEnv(dir));
+    const orphan = await redisPid(dir);
+    again.child.kill('SIGKILL');
+    await again.stop();
+    const third = await spawnServer(serverEnv(dir));
+    expect(alive(orphan)).toBe(false);
+    await third.stop();
+  }, 90_000);
+});
+
+function runToExit(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  return new Promise((res) => child.on('exit', (code) => res({ code, stderr })));
+}
+
+/** Running (a zombie waiting for a reaper counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
