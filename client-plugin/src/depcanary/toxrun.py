@@ -154,6 +154,14 @@ class Run:
                 self.say_once(f"cannot write the constraints file ({err}): changing nothing")
             else:
                 env.file, env.dropped = path, set(spec.drop)
+                LOGGER.info(
+                    "depcanary> %s: %s constraints%s%s -> %s",
+                    spec.name,
+                    choice.kind,
+                    f" for {choice.branch}" if choice.branch else "",
+                    f" without {', '.join(sorted(spec.drop))}" if spec.drop else "",
+                    path,
+                )
                 env.overrides = {k: v for k, v in res.overrides.items() if k not in spec.drop}
                 env.set_vars = (*choice.set_vars, "PIP_CONSTRAINT", *((UV_VAR,) if find_spec("tox_uv") else ()))
                 out.update(dict.fromkeys(env.set_vars, str(path)))
