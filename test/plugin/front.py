@@ -72,6 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
         data = resp.read()
         conn.close()
         self.server.seen.append((self.command, self.path.split("?")[0], resp.status))
+        self.server.paths.append(self.path)
         if mode == "lose-answer" and self.command == "POST":
             self.request.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
@@ -100,6 +101,7 @@ class _Server(socketserver.ThreadingTCPServer):
         self.report_delay = 0.0
         self.stop = threading.Event()
         self.seen: list[tuple[str, str, int]] = []
+        self.paths: list[str] = []  # with their query strings
 
 
 def _setting(name: str) -> property:
@@ -122,6 +124,10 @@ class Front:
     @property
     def seen(self) -> list[tuple[str, str, int]]:
         return self._server.seen
+
+    @property
+    def paths(self) -> list[str]:
+        return self._server.paths
 
     def close(self) -> None:
         self._server.stop.set()
