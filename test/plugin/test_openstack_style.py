@@ -128,3 +128,21 @@ def test_a_candidate_that_clashes_with_another_requirement_is_named(server: Serv
     assert f"candidate {FAKELIB} 1.1.0" in hint and f"{FAKELIB}<1.1" in hint, hint
     report = server.wait_reports(rollout.candidate_machine, before + 1)[0]
     assert (report["outcome"], report["reason"], report["pinned"]) == ("error", "override-clash", {FAKELIB: "1.1.0"})
+
+
+def test_a_project_without_static_metadata_is_left_out_by_what_tox_built(server: Server, make_machine):
+    """A setup.py-only project: no name in pyproject.toml or setup.cfg, so the plugin learns it
+    from the sdist tox built, just before installing it."""
+    machine = make_machine(server.url)
+    machine.make_toylib(TOX_INI_PACKAGE)
+    (machine.project / "setup.cfg").unlink()
+    (machine.project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=64"]\nbuild-backend = "setuptools.build_meta"\n'
+    )
+    (machine.project / "setup.py").write_text(
+        "import setuptools\n\nsetuptools.setup(name='depcanary-toylib', version='2.0.1.dev1',\n"
+        "    packages=['toylib', 'toylib.tests'], install_requires=['depcanary-fakelib>=1.0.0'])\n"
+    )
+    result = machine.tox(envs="py3", extra={"PIP_CONSTRAINT": ""})
+    assert result.code == 0, result.output
+    assert machine.installed_fakelib("py3", TOY_DIST) == "2.0.1.dev1"

@@ -266,3 +266,17 @@ def test_after_a_429_nothing_is_sent_before_retry_after():
     assert len(report.spooled()) == 1
     with pytest.raises(ValueError, match="reason"):
         report.build(**{**_args(), "outcome": "error", "reason": "because"})
+
+
+def test_the_name_of_what_tox_built(tmp_path: Path):
+    from depcanary import tox4  # noqa: PLC0415
+
+    class Built:
+        def __init__(self, name: str) -> None:
+            self.path = tmp_path / name
+            self.path.write_text("")
+
+    assert tox4._package_name(Built("oslo_config-10.6.1.dev3-py3-none-any.whl")) == "oslo-config"
+    assert tox4._package_name(Built("python-novaclient-18.13.1.dev2.tar.gz")) == "python-novaclient"
+    assert tox4._package_name(Built("oslo_config-10.6.1.dev3.tar.gz")) == "oslo-config"
+    assert tox4._package_name(object()) is None

@@ -291,7 +291,7 @@ class Run:
         except OSError as err:
             say(f"cannot keep the report ({err}); not sent")
             return
-        if self.server_ok:
+        if self.server_ok or not self.resolutions:  # known good, or not asked yet (an env left alone)
             self.kick()
 
     # sending ------------------------------------------------------------------------
