@@ -33,7 +33,7 @@ def _resolve(ident: identity.Identity) -> pins.Resolution | None:
     if ident.server is None:
         _err("no server configured: set DEPCANARY_URL or run `depcanary opt-in --server URL`")
         return None
-    res = pins.fetch(ident.server, ident.machine, settings.timeout())
+    res = pins.fetch(ident.server, ident.machine, settings.timeout(), settings.branch())
     if res.message:
         _err(res.message)
     return res
