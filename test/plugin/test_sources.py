@@ -6,23 +6,14 @@ from __future__ import annotations
 import urllib.parse
 from pathlib import Path
 
-import pytest
-
 from .conftest import FAKELIB, Rollout, Server
 from .front import Front
 
 
-@pytest.mark.parametrize(
-    ("url", "branch"),
-    [
-        ("https://releases.openstack.org/constraints/upper/2025.2", "2025.2"),
-        ("https://releases.openstack.org/constraints/upper/stable/2025.1", "stable/2025.1"),
-    ],
-)
-def test_a_stable_url_asks_for_its_branch_and_says_master_is_served(
-    url: str, branch: str, front: Front, rollout: Rollout, make_machine
-):
-    """Today's server serves master only (it sends no X-Depcanary-Branch): one line says so."""
+def test_a_stable_url_asks_for_its_branch_and_says_master_is_served(front: Front, rollout: Rollout, make_machine):
+    """Today's server serves master only (it sends no X-Depcanary-Branch): one line says so.
+    (`.../upper/stable/2025.1` asks for `stable/2025.1` the same way: test_parse_and_choose.)"""
+    url, branch = "https://releases.openstack.org/constraints/upper/2025.2", "2025.2"
     machine = make_machine(front.url)
     machine.use_machine_id(rollout.control_machine)
     result = machine.tox(extra={"TOX_CONSTRAINTS_FILE": url})
@@ -108,6 +99,7 @@ def test_parse_and_choose(tmp_path: Path):
         == "fixed"
     )
     assert sources.series_of("https://releases.openstack.org/constraints/upper/2025.2?x=1") == "2025.2"
+    assert sources.series_of("https://releases.openstack.org/constraints/upper/stable/2025.1") == "stable/2025.1"
     assert sources.series_of("https://example.org/constraints.txt") is None
 
 
