@@ -64,6 +64,11 @@ requests===2.31.0
 pbr===7.1.3
 stestr===4.2.1
 """
+# stable/2025.2 as the server serves it beside master (DEPCANARY_BRANCH_FILES=auto picks it up):
+# an older fakelib pin, so a run shows which branch's file it got.
+STABLE_BRANCH = "stable/2025.2"
+STABLE_FAKELIB_PIN = "0.9.0"
+STABLE_CONSTRAINTS = BASE_CONSTRAINTS.replace(f"{FAKELIB}===1.0.0", f"{FAKELIB}==={STABLE_FAKELIB_PIN}")
 # Variables of the outer shell that must not leak into the runs under test.
 SCRUB = re.compile(
     r"^(DEPCANARY_.*|DO_NOT_TRACK|TOX_.*|PIP_.*|UV_.*|VIRTUAL_ENV|PYTHONPATH|PYTEST_.*|XDG_.*|_TOX_.*|CI)$"
@@ -101,6 +106,7 @@ def venv() -> Venv:
 def find_links(venv: Venv, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Space-separated --find-links dirs: the toy fakelib wheels + pytest's wheels."""
     toys = tmp_path_factory.mktemp("toy-wheels")
+    build_fakelib(toys, "0.9.0", answer=42)  # stable/2025.2's pin
     build_fakelib(toys, "1.0.0", answer=42)
     build_fakelib(toys, "1.1.0", answer=41)  # the candidate breaks a consumer test
     return f"{toys} {venv.wheelhouse}"
@@ -196,6 +202,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
     data = tmp_path_factory.mktemp("server")
     base = data / "upper-constraints.txt"
     base.write_text(BASE_CONSTRAINTS)
+    (data / "upper-constraints-stable-2025.2.txt").write_text(STABLE_CONSTRAINTS)
     token = secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not SCRUB.match(k) and not k.startswith("REDIS")}
     env.update(

@@ -3,7 +3,8 @@
 Modes: "proxy" (pass everything through), "hang" (accept, read, never answer), "garbage-http"
 (a 200 with an HTML page), "garbage-bytes" (bytes that are not HTTP), "http-500", "refuse"
 (close at once), "lose-answer" (pass POST /v1/reports through but drop the answer, as a
-network cut after the server stored it would). `report_delay` holds each POST /v1/reports
+network cut after the server stored it would), "no-branch-header" (pass through but drop
+`X-Depcanary-Branch`, as a server from before branches answers). `report_delay` holds each POST /v1/reports
 back that many seconds first (a slow link), in any mode that passes requests through. Not a
 fake depcanary: it never answers on the server's behalf.
 """
@@ -79,6 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_response(resp.status)
         for key, value in resp.getheaders():
+            if mode == "no-branch-header" and key.lower() == "x-depcanary-branch":
+                continue
             if key.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length"):
                 self.send_header(key, value)
         self.send_header("Content-Length", str(len(data)))

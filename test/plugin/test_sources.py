@@ -6,24 +6,39 @@ from __future__ import annotations
 import urllib.parse
 from pathlib import Path
 
-from .conftest import FAKELIB, Rollout, Server
+from .conftest import FAKELIB, STABLE_BRANCH, STABLE_FAKELIB_PIN, Rollout, Server
 from .front import Front
 
 
-def test_a_stable_url_asks_for_its_branch_and_says_master_is_served(front: Front, rollout: Rollout, make_machine):
-    """Today's server serves master only (it sends no X-Depcanary-Branch): one line says so.
+def test_a_stable_url_gets_its_branch_file(front: Front, server: Server, rollout: Rollout, make_machine):
+    """`.../constraints/upper/2025.2` asks the server for that branch and installs from its file
+    (stable/2025.2 pins fakelib 0.9.0, master 1.0.0), without a note: 2025.2 is stable/2025.2.
     (`.../upper/stable/2025.1` asks for `stable/2025.1` the same way: test_parse_and_choose.)"""
     url, branch = "https://releases.openstack.org/constraints/upper/2025.2", "2025.2"
     machine = make_machine(front.url)
     machine.use_machine_id(rollout.control_machine)
+    before = len(server.reports(rollout.control_machine))
     result = machine.tox(extra={"TOX_CONSTRAINTS_FILE": url})
     assert result.code == 0, result.output
-    assert machine.installed_fakelib() == "1.0.0"
+    assert machine.installed_fakelib() == STABLE_FAKELIB_PIN
+    # the report names the branch its pins came from, as the server named it
+    assert server.wait_reports(rollout.control_machine, before + 1)[0]["branch"] == STABLE_BRANCH
     (line,) = result.depcanary_lines()
-    assert f"the server serves master only: master used for {branch}" in line, line
+    assert "master" not in line and "served as" not in line, line
     (asked,) = [p for p in front.paths if p.startswith("/v1/constraints.txt")]
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(asked).query)
     assert query == {"machine": [rollout.control_machine], "branch": [branch]}
+
+
+def test_a_server_without_branches_says_master_is_used(front: Front, rollout: Rollout, make_machine):
+    """A server from before branches sends no X-Depcanary-Branch: one line says master is used."""
+    front.mode = "no-branch-header"
+    machine = make_machine(front.url)
+    machine.use_machine_id(rollout.control_machine)
+    result = machine.tox(extra={"TOX_CONSTRAINTS_FILE": "https://releases.openstack.org/constraints/upper/2025.2"})
+    assert result.code == 0, result.output
+    (line,) = result.depcanary_lines()
+    assert "the server serves master only: master used for 2025.2" in line, line
 
 
 def test_the_default_master_url_asks_for_master_without_a_note(front: Front, make_machine):

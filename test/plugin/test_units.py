@@ -76,6 +76,12 @@ def test_report_has_exactly_the_contract_fields_and_respects_its_limits():
         report.build(**{**_args(), "outcome": "flaky"})
 
 
+def test_report_names_a_served_branch_only_when_it_is_one():
+    assert report.build(**_args(), branch="stable/2025.2")["branch"] == "stable/2025.2"
+    for bad in (None, "", "Stable/2025.2", "../x", "a" * 61, "stable 2025.2"):
+        assert "branch" not in report.build(**_args(), branch=bad)
+
+
 def _args() -> dict:
     now = datetime.now(timezone.utc)
     return {

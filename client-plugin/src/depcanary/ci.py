@@ -56,7 +56,15 @@ def write_constraints(ident: identity.Identity, out: Path, branch: str | None) -
         if ident.consent and ident.machine:
             _write_atomic(
                 _state_path(ident.machine),
-                json.dumps({"machine": ident.machine, "branch": branch, "overrides": res.overrides, "file": str(out)}),
+                json.dumps(
+                    {
+                        "machine": ident.machine,
+                        "branch": branch,
+                        "served": res.served,
+                        "overrides": res.overrides,
+                        "file": str(out),
+                    }
+                ),
             )
     except OSError as err:
         return Outcome(1, f"cannot write {out}: {err.strerror or err}")
@@ -75,13 +83,18 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _pinned(machine: str) -> dict[str, str]:
+def _job_state(machine: str) -> tuple[dict[str, str], str | None]:
+    """What the pre-run step wrote for this job: the overrides it pinned and the branch served."""
     try:
         data = json.loads(_state_path(machine).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
-    overrides = data.get("overrides") if isinstance(data, dict) else None
-    return {str(k): str(v) for k, v in overrides.items()} if isinstance(overrides, dict) else {}
+        return {}, None
+    if not isinstance(data, dict):
+        return {}, None
+    overrides = data.get("overrides")
+    served = data.get("served")
+    pinned = {str(k): str(v) for k, v in overrides.items()} if isinstance(overrides, dict) else {}
+    return pinned, served if isinstance(served, str) else None
 
 
 @dataclass
@@ -105,12 +118,14 @@ def send_report(ident: identity.Identity, found: results.Results | None, facts: 
         outcome, reason, failed = found.outcome, "tests", found.failed
     started = (found.started if found else None) or now
     finished = (found.finished if found else None) or now
+    pinned, served = _job_state(ident.machine)
     data: dict[str, Any] = report.build(
         machine=ident.machine,
         outcome=outcome,
         reason=reason,
         installed=info.installed if info else {},
-        pinned=_pinned(ident.machine),
+        pinned=pinned,
+        branch=served,
         project=facts.project,
         env=facts.env,
         python=info.python if info else ".".join(map(str, sys.version_info[:3])),

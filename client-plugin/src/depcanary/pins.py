@@ -36,6 +36,8 @@ class Resolution:
         """One phrase when the server answered for another branch than the one asked for."""
         if self.source != "server" or not self.branch or self.served == self.branch:
             return ""
+        if self.served is not None and self.served.endswith(f"/{self.branch}"):
+            return ""  # a release id served as its stable/ (or unmaintained/) branch, as asked
         if self.served is None:
             return "" if self.branch == "master" else f"the server serves master only: master used for {self.branch}"
         return f"{self.branch} is served as {self.served}"

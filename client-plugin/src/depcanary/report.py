@@ -31,6 +31,8 @@ OUTCOMES = ("pass", "fail", "error")
 # installed), "override-clash" (pip refused depcanary's candidate: it clashes with another
 # requirement), "no-results" (a CI job left no test results). docs/api.md lists them.
 REASONS = ("tests", "install", "override-clash", "no-results")
+# The branch the run's constraints came from, as the server named it (X-Depcanary-Branch).
+_BRANCH = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,59}$")
 
 # PEP 440 (public and local versions), as in packaging.version.VERSION_PATTERN.
 _PEP440 = re.compile(
@@ -80,6 +82,7 @@ def build(
     reason: str = "",
     installed: dict[str, str],
     pinned: dict[str, str] | None = None,
+    branch: str | None = None,
     project: str,
     env: str,
     python: str,
@@ -100,6 +103,7 @@ def build(
         **({"reason": reason} if reason and outcome != "pass" else {}),
         "installed": clean_installed(installed),
         **({"pinned": clean_installed(pinned)} if pinned else {}),
+        **({"branch": branch} if branch and _BRANCH.match(branch) else {}),
         "project": project[:200] or "unknown",
         "env": env[:200] or "unknown",
         "python": python[:50] or "unknown",

@@ -59,6 +59,7 @@ class EnvRun:
     dropped: set[str] = field(default_factory=set)
     file: Path | None = None  # the env's constraints file
     overrides: dict[str, str] = field(default_factory=dict)  # the candidate versions it installs under
+    branch: str | None = None  # the branch the server answered for (X-Depcanary-Branch)
     set_vars: tuple[str, ...] = ()
     started: float | None = None  # monotonic
     started_at: datetime | None = None
@@ -163,6 +164,7 @@ class Run:
                     path,
                 )
                 env.overrides = {k: v for k, v in res.overrides.items() if k not in spec.drop}
+                env.branch = res.served
                 env.set_vars = (*choice.set_vars, "PIP_CONSTRAINT", *((UV_VAR,) if find_spec("tox_uv") else ()))
                 out.update(dict.fromkeys(env.set_vars, str(path)))
                 env.constraints = str(path)
@@ -277,6 +279,7 @@ class Run:
             # The overrides this run installed under: they tell the server the arm of a
             # report whose install of the candidate failed (so `installed` lacks it).
             pinned=env.overrides,
+            branch=env.branch,
             project=envinfo.project_name(project_root),
             env=env.name,
             python=info.python,
