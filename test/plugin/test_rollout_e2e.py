@@ -28,10 +28,11 @@ def test_candidate_arm_gets_candidate_and_reports_fail_control_reports_pass(serv
     assert (len(fails), len(oks)) == (n_cand + 1, n_ctrl + 1)
     fail, ok = fails[0], oks[0]  # newest first
     # the candidate also says which overrides it installed under; the control has none
-    assert set(fail) - {"receivedAt"} == REPORT_FIELDS | {"pinned", "reason"}
+    assert set(fail) - {"receivedAt"} == REPORT_FIELDS | {"branch", "pinned", "reason"}
     assert fail["pinned"] == {FAKELIB: "1.1.0"}
     assert fail["reason"] == "tests"
-    assert set(ok) - {"receivedAt"} == REPORT_FIELDS
+    assert set(ok) - {"receivedAt"} == REPORT_FIELDS | {"branch"}
+    assert fail["branch"] == ok["branch"] == "master"  # the served branch, from X-Depcanary-Branch
     assert fail["outcome"] == "fail"
     assert fail["installed"][FAKELIB] == "1.1.0"
     assert fail["failedTests"] == ["tests/test_consumer.py::test_answer"]
