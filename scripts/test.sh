@@ -11,13 +11,19 @@ status=0
 scripts/ensure-index-server.sh >/dev/null || status=1
 npx jest --ci --json --outputFile=test-output/jest.json "$@" || status=1
 # --- client plugin (client-plugin/, test/plugin/; owner: client plugin) -------------------------
-# ruff, then pytest with real tox/pip/pytest in var/test-venv against the real server. Any
-# non-zero pytest exit fails the run, including 5 (no tests collected).
+# ruff (lint and format), mypy (strict), then pytest with real tox/pip/pytest in var/test-venv
+# against the real server. Any non-zero pytest exit fails the run, including 5 (no tests collected).
 rm -f test-output/plugin.xml
 if plugin_venv=$(client-plugin/scripts/test-env.sh); then
   "$plugin_venv/bin/ruff" check client-plugin test/plugin || status=1
+  "$plugin_venv/bin/ruff" format --check client-plugin test/plugin || status=1
+  "$plugin_venv/bin/mypy" --cache-dir var/mypy-cache --config-file client-plugin/pyproject.toml client-plugin/src || status=1
+  # A private --basetemp: pytest would otherwise clear old runs' dirs under the shared
+  # /tmp/pytest-of-$USER (gigabytes of tox envs) before starting.
+  plugin_tmp=$(mktemp -d "${TMPDIR:-/tmp}/depcanary-plugin-tests.XXXXXX")
   DEPCANARY_TEST_ENV_READY=1 "$plugin_venv/bin/python" -m pytest test/plugin -q \
-    --junitxml=test-output/plugin.xml || status=1
+    --basetemp="$plugin_tmp/t" --junitxml=test-output/plugin.xml || status=1
+  rm -rf "$plugin_tmp"
 else
   echo "test: could not make the plugin test venv (client-plugin/scripts/test-env.sh)" >&2
   status=1

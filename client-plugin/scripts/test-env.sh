@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Makes (or reuses) the venv for the plugin tests and prints its path:
-#   - var/test-venv: pinned tox, pytest and ruff from client-plugin/test-requirements.txt,
-#     rebuilt only when that file or the Python version changes;
+#   - var/test-venv: pinned tox, pytest, ruff, mypy and python-subunit (the `ci` extra) from the
+#     [venv] section of client-plugin/test-requirements.txt, rebuilt only when that file or
+#     the Python version changes;
 #   - depcanary-client installed into it from client-plugin/ (a real, non-editable install,
 #     redone every time so the tests see the current source);
 #   - var/test-venv-tox3: tox 3.28.0 with the plugin, to check what it does under tox 3;
 #   - var/test-venv-uv: the same pins plus tox-uv (and its uv) with the plugin, for the tox-uv
 #     tests (kept apart: with tox-uv installed every tox env would install with uv);
-#   - var/plugin-wheelhouse: wheels of pytest and its dependencies, for the toy project's tox
-#     envs, which install with --no-index (the toy depcanary-fakelib wheels are built by the
-#     tests themselves).
+#   - var/plugin-wheelhouse: wheels of the [wheelhouse] section (pytest, stestr, pbr and what
+#     they need), for the toy projects' tox envs, which install with --no-index (the toy
+#     depcanary-fakelib wheels are built by the tests themselves).
 # Idempotent; the only network use is PyPI, and only when the pins change.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,7 +18,8 @@ venv=${DEPCANARY_TEST_VENV:-var/test-venv}
 wheelhouse=${DEPCANARY_TEST_WHEELHOUSE:-var/plugin-wheelhouse}
 req=client-plugin/test-requirements.txt
 python=${DEPCANARY_TEST_PYTHON:-python3}
-uv_pins='^(tox-uv|tox-uv-bare|uv)=='
+# section NAME: the pins between "# [NAME]" and the next "# [" line
+section() { awk -v want="# [$1]" 'index($0, "# [") == 1 { on = ($0 == want); next } on && /^[^#]/' "$req"; }
 
 python3_ok() { "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; }
 python3_ok || scripts/ensure-system.sh python >&2
@@ -27,7 +29,7 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.depcanary-key" 2>/dev/null)" 
   echo "test-env: creating $venv" >&2
   rm -rf "$venv"
   "$python" -m venv "$venv"
-  grep -vE "$uv_pins" "$req" > "$venv/requirements.txt"
+  section venv > "$venv/requirements.txt"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$venv/requirements.txt" >&2
   echo "$key" > "$venv/.depcanary-key"
 fi
@@ -46,7 +48,8 @@ if [ ! -x "$uvvenv/bin/python" ] || [ "$(cat "$uvvenv/.depcanary-key" 2>/dev/nul
   echo "test-env: creating $uvvenv" >&2
   rm -rf "$uvvenv"
   "$python" -m venv "$uvvenv"
-  "$uvvenv/bin/python" -m pip install -q --disable-pip-version-check -r "$req" >&2
+  { section venv; section uv; } > "$uvvenv/requirements.txt"
+  "$uvvenv/bin/python" -m pip install -q --disable-pip-version-check -r "$uvvenv/requirements.txt" >&2
   echo "$key" > "$uvvenv/.depcanary-key"
 fi
 
@@ -54,7 +57,7 @@ if [ "$(cat "$wheelhouse/.depcanary-key" 2>/dev/null)" != "$key" ]; then
   echo "test-env: filling $wheelhouse" >&2
   rm -rf "$wheelhouse"
   mkdir -p "$wheelhouse"
-  grep -E '^(pytest|iniconfig|packaging|pluggy|Pygments)==' "$req" > "$wheelhouse/requirements.txt"
+  section wheelhouse > "$wheelhouse/requirements.txt"
   "$venv/bin/python" -m pip download -q --disable-pip-version-check --only-binary=:all: --no-deps \
     -d "$wheelhouse" -r "$wheelhouse/requirements.txt" >&2
   echo "$key" > "$wheelhouse/.depcanary-key"

@@ -21,7 +21,7 @@ class _Recorder(object):
     def __init__(self, path):
         # type: (str) -> None
         self.path = path
-        self.seen = set()  # type: set
+        self.seen = set()  # type: set[str]
 
     def add(self, nodeid):
         # type: (str) -> None
@@ -46,7 +46,7 @@ def pytest_configure(config):
         _recorder = _Recorder(path)
 
 
-def pytest_unconfigure(config):  # noqa: ARG001
+def pytest_unconfigure(config):
     # type: (object) -> None
     global _recorder
     _recorder = None

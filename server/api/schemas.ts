@@ -23,6 +23,8 @@ export const reportSchema = z.strictObject({
   id: hexId,
   machine: hexId,
   outcome: z.enum(['pass', 'fail', 'error']),
+  /** Why a run did not pass, a short code from the client (docs/api.md lists those it sends). */
+  reason: z.string().min(1).max(32).regex(/^[a-z][a-z0-9-]*$/, 'a short code like install').optional(),
   installed: z.record(distName, pep440).refine((o) => Object.keys(o).length <= MAX_INSTALLED, `at most ${MAX_INSTALLED} entries`),
   /** Versions the client pinned from depcanary's overrides (tells an install failure's arm). */
   pinned: z.record(distName, pep440).refine((o) => Object.keys(o).length <= MAX_INSTALLED, `at most ${MAX_INSTALLED} entries`).optional(),

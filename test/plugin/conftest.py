@@ -53,11 +53,22 @@ REPORT_FIELDS = {
     "client",
 }
 
+TOYLIB = "depcanary-toylib"
+TOYLIB_PIN = "2.0.0"  # the served pin; the toy checkout itself is 2.0.1.dev1 (one commit past the tag)
 BASE_CONSTRAINTS = f"""# toy base constraints for the plugin tests
 {FAKELIB}===1.0.0
 six===1.16.0;python_version>='3.6'
 requests===2.31.0
+# OpenStack-style: the library under test is pinned in the file it installs with
+{TOYLIB}==={TOYLIB_PIN}
+pbr===7.1.3
+stestr===4.2.1
 """
+# stable/2025.2 as the server serves it beside master (DEPCANARY_BRANCH_FILES=auto picks it up):
+# an older fakelib pin, so a run shows which branch's file it got.
+STABLE_BRANCH = "stable/2025.2"
+STABLE_FAKELIB_PIN = "0.9.0"
+STABLE_CONSTRAINTS = BASE_CONSTRAINTS.replace(f"{FAKELIB}===1.0.0", f"{FAKELIB}==={STABLE_FAKELIB_PIN}")
 # Variables of the outer shell that must not leak into the runs under test.
 SCRUB = re.compile(
     r"^(DEPCANARY_.*|DO_NOT_TRACK|TOX_.*|PIP_.*|UV_.*|VIRTUAL_ENV|PYTHONPATH|PYTEST_.*|XDG_.*|_TOX_.*|CI)$"
@@ -95,6 +106,7 @@ def venv() -> Venv:
 def find_links(venv: Venv, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Space-separated --find-links dirs: the toy fakelib wheels + pytest's wheels."""
     toys = tmp_path_factory.mktemp("toy-wheels")
+    build_fakelib(toys, "0.9.0", answer=42)  # stable/2025.2's pin
     build_fakelib(toys, "1.0.0", answer=42)
     build_fakelib(toys, "1.1.0", answer=41)  # the candidate breaks a consumer test
     return f"{toys} {venv.wheelhouse}"
@@ -190,6 +202,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
     data = tmp_path_factory.mktemp("server")
     base = data / "upper-constraints.txt"
     base.write_text(BASE_CONSTRAINTS)
+    (data / "upper-constraints-stable-2025.2.txt").write_text(STABLE_CONSTRAINTS)
     token = secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not SCRUB.match(k) and not k.startswith("REDIS")}
     env.update(
@@ -382,20 +395,26 @@ class Machine:
             "UV_PYTHON_DOWNLOADS": "never",
         }
 
-    def fakelib_dist(self, env: str = "unit") -> Path | None:
-        """The .dist-info directory of depcanary-fakelib in a tox env, if installed."""
+    def fakelib_dist(self, env: str = "unit", dist: str = "depcanary_fakelib") -> Path | None:
+        """The .dist-info directory of depcanary-fakelib (or `dist`) in a tox env, if installed."""
         site = list((self.project / ".tox" / env / "lib").glob("python*/site-packages"))
-        return next(site[0].glob("depcanary_fakelib-*.dist-info"), None) if site else None
+        return next(site[0].glob(f"{dist}-*.dist-info"), None) if site else None
 
-    def installed_fakelib(self, env: str = "unit") -> str | None:
-        dist = self.fakelib_dist(env)
-        return dist.name.removesuffix(".dist-info").split("-")[1] if dist else None
+    def installed_fakelib(self, env: str = "unit", dist: str = "depcanary_fakelib") -> str | None:
+        found = self.fakelib_dist(env, dist)
+        return found.name.removesuffix(".dist-info").split("-")[1] if found else None
+
+    def make_toylib(self, tox_ini: str | None = None) -> None:
+        """Turn the project into the OpenStack-style toy library (toylib.py)."""
+        from .toylib import write_toylib  # noqa: PLC0415
+
+        write_toylib(self.project, tox_ini)
 
 
-def tox_at_once(*machines: Machine) -> list[ToxResult]:
-    """`tox -e unit` on several machines at the same time."""
+def tox_at_once(*machines: Machine, envs: str = "unit") -> list[ToxResult]:
+    """`tox -e unit` (or `envs`) on several machines at the same time."""
     with concurrent.futures.ThreadPoolExecutor(len(machines)) as pool:
-        return list(pool.map(lambda machine: machine.tox(), machines))
+        return list(pool.map(lambda machine: machine.tox(envs=envs), machines))
 
 
 def machine_factory(venv: Venv, find_links: str, base: Path):

@@ -3,7 +3,8 @@
 Modes: "proxy" (pass everything through), "hang" (accept, read, never answer), "garbage-http"
 (a 200 with an HTML page), "garbage-bytes" (bytes that are not HTTP), "http-500", "refuse"
 (close at once), "lose-answer" (pass POST /v1/reports through but drop the answer, as a
-network cut after the server stored it would). `report_delay` holds each POST /v1/reports
+network cut after the server stored it would), "no-branch-header" (pass through but drop
+`X-Depcanary-Branch`, as a server from before branches answers). `report_delay` holds each POST /v1/reports
 back that many seconds first (a slow link), in any mode that passes requests through. Not a
 fake depcanary: it never answers on the server's behalf.
 """
@@ -72,12 +73,15 @@ class _Handler(BaseHTTPRequestHandler):
         data = resp.read()
         conn.close()
         self.server.seen.append((self.command, self.path.split("?")[0], resp.status))
+        self.server.paths.append(self.path)
         if mode == "lose-answer" and self.command == "POST":
             self.request.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
             return
         self.send_response(resp.status)
         for key, value in resp.getheaders():
+            if mode == "no-branch-header" and key.lower() == "x-depcanary-branch":
+                continue
             if key.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length"):
                 self.send_header(key, value)
         self.send_header("Content-Length", str(len(data)))
@@ -100,6 +104,7 @@ class _Server(socketserver.ThreadingTCPServer):
         self.report_delay = 0.0
         self.stop = threading.Event()
         self.seen: list[tuple[str, str, int]] = []
+        self.paths: list[str] = []  # with their query strings
 
 
 def _setting(name: str) -> property:
@@ -122,6 +127,10 @@ class Front:
     @property
     def seen(self) -> list[tuple[str, str, int]]:
         return self._server.seen
+
+    @property
+    def paths(self) -> list[str]:
+        return self._server.paths
 
     def close(self) -> None:
         self._server.stop.set()

@@ -28,9 +28,11 @@ def test_candidate_arm_gets_candidate_and_reports_fail_control_reports_pass(serv
     assert (len(fails), len(oks)) == (n_cand + 1, n_ctrl + 1)
     fail, ok = fails[0], oks[0]  # newest first
     # the candidate also says which overrides it installed under; the control has none
-    assert set(fail) - {"receivedAt"} == REPORT_FIELDS | {"pinned"}
+    assert set(fail) - {"receivedAt"} == REPORT_FIELDS | {"branch", "pinned", "reason"}
     assert fail["pinned"] == {FAKELIB: "1.1.0"}
-    assert set(ok) - {"receivedAt"} == REPORT_FIELDS
+    assert fail["reason"] == "tests"
+    assert set(ok) - {"receivedAt"} == REPORT_FIELDS | {"branch"}
+    assert fail["branch"] == ok["branch"] == "master"  # the served branch, from X-Depcanary-Branch
     assert fail["outcome"] == "fail"
     assert fail["installed"][FAKELIB] == "1.1.0"
     assert fail["failedTests"] == ["tests/test_consumer.py::test_answer"]
@@ -64,6 +66,7 @@ def test_rerun_reuses_env_and_install_failure_reports_error(server, rollout: Rol
     assert result.code != 0, result.output
     reports = server.wait_reports(rollout.control_machine, before + 1)
     assert reports[0]["outcome"] == "error"
+    assert reports[0]["reason"] == "install"
     assert reports[0]["env"] == "unit"
     # nothing got installed, yet the server counts the install failure in this machine's arm
     _, view = server.call("GET", f"/v1/rollouts/{rollout.id}")

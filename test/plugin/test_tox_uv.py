@@ -34,8 +34,9 @@ def test_tox_uv_candidate_gets_candidate_control_gets_stable(
 
     fail = server.wait_reports(rollout.candidate_machine, n_cand + 1)[0]
     ok = server.wait_reports(rollout.control_machine, n_ctrl + 1)[0]
-    assert set(fail) - {"receivedAt"} == REPORT_FIELDS | {"pinned"}
-    assert set(ok) - {"receivedAt"} == REPORT_FIELDS
+    assert set(fail) - {"receivedAt"} == REPORT_FIELDS | {"branch", "pinned", "reason"}
+    assert set(ok) - {"receivedAt"} == REPORT_FIELDS | {"branch"}
+    assert fail["branch"] == ok["branch"] == "master"  # the served branch, from X-Depcanary-Branch
     assert (fail["outcome"], fail["installed"][FAKELIB], fail["pinned"]) == ("fail", "1.1.0", {FAKELIB: "1.1.0"})
     assert fail["failedTests"] == ["tests/test_consumer.py::test_answer"]
     assert (ok["outcome"], ok["installed"][FAKELIB], ok["failedTests"]) == ("pass", "1.0.0", [])

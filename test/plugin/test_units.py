@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import uuid
@@ -73,6 +74,12 @@ def test_report_has_exactly_the_contract_fields_and_respects_its_limits():
     assert data["finishedAt"].endswith("Z")
     with pytest.raises(ValueError, match="outcome"):
         report.build(**{**_args(), "outcome": "flaky"})
+
+
+def test_report_names_a_served_branch_only_when_it_is_one():
+    assert report.build(**_args(), branch="stable/2025.2")["branch"] == "stable/2025.2"
+    for bad in (None, "", "Stable/2025.2", "../x", "a" * 61, "stable 2025.2"):
+        assert "branch" not in report.build(**_args(), branch=bad)
 
 
 def _args() -> dict:
@@ -206,3 +213,76 @@ def test_probe_reads_the_interpreter():
     assert info.installed["depcanary-client"] == "0.1.0"
     assert info.python == ".".join(map(str, sys.version_info[:3]))
     assert envinfo.probe(Path("/nonexistent/python")) is None
+
+
+def test_drop_removes_every_line_of_the_named_libraries():
+    text = "# c\noslo.config===10.7.0\nOslo_Config===9.0.0;python_version=='3.9'\nstevedore===5.9.1\n"
+    assert constraints.drop(text, {"oslo-config"}) == "# c\nstevedore===5.9.1\n"
+    assert constraints.drop(text, set()) == text
+
+
+def test_ci_machine_is_a_stable_hash_of_the_key():
+    a = identity.ci_machine("change-123-patchset-4")
+    assert a == identity.ci_machine(" change-123-patchset-4 ")  # a recheck keeps its arm
+    assert a != identity.ci_machine("change-123-patchset-5")
+    assert uuid.UUID(a).version == 5 and "123" not in a
+
+
+def test_junit_with_an_external_entity_is_refused(tmp_path: Path):
+    from depcanary import results  # noqa: PLC0415
+
+    xxe = tmp_path / "xxe.xml"
+    xxe.write_text(
+        '<?xml version="1.0"?><!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        '<testsuite><testcase classname="a" name="&x;"/></testsuite>'
+    )
+    with pytest.raises(results.ResultsError, match="DOCTYPE"):
+        results.from_junit(xxe)
+    (tmp_path / "not.xml").write_text("<html><body>")
+    with pytest.raises(results.ResultsError, match="well-formed"):
+        results.from_junit(tmp_path / "not.xml")
+    (tmp_path / "other.xml").write_text("<html/>")
+    with pytest.raises(results.ResultsError, match="not a JUnit"):
+        results.from_junit(tmp_path / "other.xml")
+
+
+def test_override_clash_is_read_from_pips_log(tmp_path: Path):
+    log = tmp_path / "pip.log"
+    log.write_text(
+        "2026-12-01T20:00:00,001 Collecting depcanary-fakelib\n"
+        "2026-12-01T20:00:01,002 The conflict is caused by:\n"
+        "2026-12-01T20:00:01,002     depcanary-toylib 2.0.1.dev1 depends on depcanary-fakelib<1.1\n"
+        "2026-12-01T20:00:01,002     The user requested (constraint) depcanary-fakelib===1.1.0\n"
+        "2026-12-01T20:00:01,003 \n"
+    )
+    clash = envinfo.override_clash(log, {"depcanary-fakelib": "1.1.0"})
+    assert clash == ("depcanary-fakelib", "depcanary-toylib 2.0.1.dev1 depends on depcanary-fakelib<1.1")
+    assert envinfo.override_clash(log, {"other": "1"}) is None
+    assert envinfo.override_clash(tmp_path / "none.log", {"depcanary-fakelib": "1.1.0"}) is None
+
+
+@pytest.mark.usefixtures("home")
+def test_after_a_429_nothing_is_sent_before_retry_after():
+    data = report.build(**_args())
+    report.spool(data)
+    report._note_retry_after("120")  # as _post does on a 429
+    sent, problem = report.send_spool("http://127.0.0.1:9", data["machine"], 1.0)
+    assert sent == 0
+    assert re.search(r"the server asked to wait 1(19|20)s more \(HTTP 429\)", problem), problem
+    assert len(report.spooled()) == 1
+    with pytest.raises(ValueError, match="reason"):
+        report.build(**{**_args(), "outcome": "error", "reason": "because"})
+
+
+def test_the_name_of_what_tox_built(tmp_path: Path):
+    from depcanary import tox4  # noqa: PLC0415
+
+    class Built:
+        def __init__(self, name: str) -> None:
+            self.path = tmp_path / name
+            self.path.write_text("")
+
+    assert tox4._package_name(Built("oslo_config-10.6.1.dev3-py3-none-any.whl")) == "oslo-config"
+    assert tox4._package_name(Built("python-novaclient-18.13.1.dev2.tar.gz")) == "python-novaclient"
+    assert tox4._package_name(Built("oslo_config-10.6.1.dev3.tar.gz")) == "oslo-config"
+    assert tox4._package_name(object()) is None

@@ -1,3 +1,8 @@
-"""depcanary client: tox 4 plugin, pytest plugin and pip shim (see README.md)."""
+"""depcanary client: tox 4 plugin, pytest plugin, pip shim and CI helpers (see README.md)."""
 
-__version__ = "0.1.0"
+from importlib import metadata
+
+try:
+    __version__ = metadata.version("depcanary-client")
+except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+    __version__ = "0+unknown"

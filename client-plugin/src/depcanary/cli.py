@@ -6,6 +6,9 @@ depcanary status                  server, machine id, consent, pins that differ 
 depcanary env                     `export PIP_CONSTRAINT=...` lines: eval "$(depcanary env)"
 depcanary pip ARGS...             python -m pip ARGS with this machine's constraints
 depcanary send                    send reports kept from earlier runs
+depcanary constraints --out PATH  CI pre-run: write this job's cohort constraints file
+depcanary report --from-subunit FILE | --from-junit FILE
+                                  CI post-run: send one report of the job's test results
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import http, identity, pins, report, settings
+from . import ci, constraints, envinfo, http, identity, pins, report, results, settings, sources
 
 __all__ = ["main"]
 
@@ -30,7 +33,7 @@ def _resolve(ident: identity.Identity) -> pins.Resolution | None:
     if ident.server is None:
         _err("no server configured: set DEPCANARY_URL or run `depcanary opt-in --server URL`")
         return None
-    res = pins.fetch(ident.server, ident.machine, settings.timeout())
+    res = pins.fetch(ident.server, ident.machine, settings.timeout(), settings.branch())
     if res.message:
         _err(res.message)
     return res
@@ -90,26 +93,76 @@ def cmd_status(_: argparse.Namespace) -> int:
     return 0
 
 
+def _shell_file(res: pins.Resolution) -> Path | None:
+    """The one constraints file for a shell: the local files TOX_CONSTRAINTS_FILE /
+    PIP_CONSTRAINT / UV_CONSTRAINT already name, with the overrides applied, else the server's
+    file; without the project in the current directory (a `pip install -e .` of it must not
+    clash with its own pin)."""
+    if res.path is None:
+        return None
+    root = Path.cwd()
+    values = {
+        v: os.environ[v] for v in ("TOX_CONSTRAINTS_FILE", "PIP_CONSTRAINT", "UV_CONSTRAINT") if os.environ.get(v)
+    }
+    choice = sources.choose([], values, root, settings.branch())
+    name = envinfo.metadata_name(root)
+    drop = {constraints.normalize(name)} if name else set()
+    try:
+        return pins.cohort_file(res, choice.files if choice.kind == "local" else (), drop)
+    except OSError as err:
+        _err(f"cannot write the constraints file ({err})")
+        return None
+
+
 def cmd_env(_: argparse.Namespace) -> int:
     res = _resolve(identity.resolve())
-    if res is None or res.path is None:
+    path = _shell_file(res) if res is not None else None
+    if path is None:
         return 1
-    value = pins.merged_value(os.environ.get("PIP_CONSTRAINT"), res.path, res.overrides)
     for var in ("PIP_CONSTRAINT", "UV_CONSTRAINT", "TOX_CONSTRAINTS_FILE"):
-        print(f"export {var}={shlex.quote(value)}")
+        print(f"export {var}={shlex.quote(str(path))}")
     return 0
 
 
 def cmd_pip(pip_args: list[str]) -> int:
     env = dict(os.environ)
     res = _resolve(identity.resolve())
-    if res is not None and res.path is not None:
-        env["PIP_CONSTRAINT"] = pins.merged_value(env.get("PIP_CONSTRAINT"), res.path, res.overrides)
+    path = _shell_file(res) if res is not None else None
+    if path is not None:
+        env["PIP_CONSTRAINT"] = str(path)
     venv = os.environ.get("VIRTUAL_ENV")
     python = Path(venv) / "bin" / "python" if venv else Path(sys.executable)
     if not python.exists():
         python = Path(sys.executable)
     return subprocess.call([str(python), "-m", "pip", *pip_args], env=env)
+
+
+def cmd_constraints(args: argparse.Namespace) -> int:
+    done = ci.write_constraints(identity.for_ci_key(args.ci_key), Path(args.out), args.branch or settings.branch())
+    (print if done.code == 0 else _err)(done.message)
+    return done.code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    path = Path(args.from_subunit or args.from_junit)
+    found: results.Results | None
+    if not path.exists():
+        found = None
+        _err(f"{path} does not exist: reporting the job as an error without results")
+    else:
+        try:
+            found = results.from_subunit(path) if args.from_subunit else results.from_junit(path)
+        except results.ResultsError as err:
+            _err(f"nothing sent: {err}")
+            return 2
+    root = Path(args.project_dir)
+    python = Path(args.python) if args.python else root / ".tox" / args.env / "bin" / "python"
+    facts = ci.JobFacts(
+        args.project or envinfo.project_name(root.resolve()), args.env, python if python.exists() else None
+    )
+    done = ci.send_report(identity.for_ci_key(args.ci_key), found, facts)
+    (print if done.code == 0 else _err)(done.message)
+    return done.code
 
 
 def cmd_send(_: argparse.Namespace) -> int:
@@ -136,6 +189,24 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env", help="print export lines for a shell").set_defaults(fn=cmd_env)
     sub.add_parser("pip", help="run pip with this machine's constraints")
     sub.add_parser("send", help="send reports kept from earlier runs").set_defaults(fn=cmd_send)
+    ci_key_help = "CI key, e.g. change and patchset: the machine id is a hash of it (a recheck keeps its arm)"
+    cons = sub.add_parser("constraints", help="CI pre-run: write this job's cohort constraints file")
+    cons.add_argument("--out", required=True, help="where the job reads its constraints (applied to it if it exists)")
+    cons.add_argument("--branch", help="master, stable/<series> or a release id such as 2025.2 (default: master)")
+    cons.add_argument("--ci-key", help=ci_key_help)
+    cons.set_defaults(fn=cmd_constraints)
+    rep = sub.add_parser("report", help="CI post-run: send one report of the job's test results")
+    given = rep.add_mutually_exclusive_group(required=True)
+    given.add_argument("--from-subunit", metavar="FILE", help="a subunit v2 stream (stestr last --subunit)")
+    given.add_argument("--from-junit", metavar="FILE", help="a JUnit XML file")
+    rep.add_argument("--ci-key", help=ci_key_help)
+    rep.add_argument("--env", default="py3", help="the tox env the tests ran in (default: py3)")
+    rep.add_argument("--project", help="the project's name (default: from the metadata in --project-dir)")
+    rep.add_argument("--project-dir", default=".", help="the project checkout (default: .)")
+    rep.add_argument(
+        "--python", help="the interpreter of the tests' env (default: <project-dir>/.tox/<env>/bin/python)"
+    )
+    rep.set_defaults(fn=cmd_report)
     args = parser.parse_args(argv)
     return int(args.fn(args))
 

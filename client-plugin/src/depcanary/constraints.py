@@ -6,7 +6,10 @@ import contextlib
 import hashlib
 import os
 import re
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # name [extras] op version [; marker] [# comment]; the server's files use only === and ==.
 _PIN = re.compile(
@@ -81,6 +84,26 @@ def apply_overrides(text: str, overrides: dict[str, str]) -> str:
             out.append("\n")
         out.extend(f"{k}==={overrides[k]}\n" for k in missing)
     return "".join(out)
+
+
+def drop(text: str, names: set[str]) -> str:
+    """Text without the lines that pin any of `names` (normalised), whatever their marker:
+    what OpenStack's edit-constraints and Zuul's sibling step do for a project installed from
+    source, so that pip never sees the project under test clash with its own pin."""
+    if not names:
+        return text
+    kept = []
+    for line in text.splitlines(keepends=True):
+        match = _PIN.match(line.rstrip("\r\n"))
+        if match and normalize(match.group("name")) in names:
+            continue
+        kept.append(line)
+    return "".join(kept)
+
+
+def join(texts: list[str]) -> str:
+    """Several constraints files as one (pip reads several the same way)."""
+    return "".join(t if t.endswith("\n") or not t else t + "\n" for t in texts)
 
 
 def write_content_addressed(directory: Path, text: str) -> Path:

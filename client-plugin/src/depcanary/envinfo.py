@@ -8,9 +8,15 @@ come from the pytest plugin's file and, for stestr projects, from stestr's last 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import constraints
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TIMEOUT = 20.0
 
@@ -97,8 +103,13 @@ def stestr_failures(python: Path, project_dir: Path, since: float) -> list[str]:
 
 def project_name(root: Path) -> str:
     """The project's distribution name (pyproject.toml, then setup.cfg), else the dir name."""
-    name = _from_pyproject(root / "pyproject.toml") or _from_setup_cfg(root / "setup.cfg")
-    return name or root.name
+    return metadata_name(root) or root.name
+
+
+def metadata_name(root: Path) -> str | None:
+    """The distribution name a project declares statically: `[project] name` in
+    pyproject.toml, else `[metadata] name` in setup.cfg (pbr and setuptools projects)."""
+    return _from_pyproject(root / "pyproject.toml") or _from_setup_cfg(root / "setup.cfg")
 
 
 def _from_pyproject(path: Path) -> str | None:
@@ -134,3 +145,36 @@ def _from_setup_cfg(path: Path) -> str | None:
         return parser.get("metadata", "name", fallback=None) or None
     except (configparser.Error, OSError):
         return None
+
+
+_LOG_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.,]+\s?")
+_CONSTRAINT_LINE = re.compile(r"\(constraint\)\s+(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*===?")
+MAX_LOG_TAIL = 2 * 1024 * 1024
+
+
+def override_clash(pip_log: Path, overrides: dict[str, str]) -> tuple[str, str] | None:
+    """(library, the requirement it clashed with) when pip's log (PIP_LOG) ends in a
+    resolution conflict that involves one of depcanary's overrides; None otherwise."""
+    if not overrides:
+        return None
+    try:
+        with pip_log.open("rb") as log:
+            log.seek(max(0, log.seek(0, 2) - MAX_LOG_TAIL))
+            lines = [_LOG_STAMP.sub("", line) for line in log.read().decode("utf-8", "replace").splitlines()]
+    except OSError:
+        return None
+    starts = [i for i, line in enumerate(lines) if line.strip() == "The conflict is caused by:"]
+    if not starts:
+        return None
+    block: list[str] = []
+    for line in lines[starts[-1] + 1 :]:
+        if not line.startswith((" ", "\t")) or not line.strip():
+            break
+        block.append(line.strip())
+    for line in block:
+        match = _CONSTRAINT_LINE.search(line)
+        name = constraints.normalize(match.group("name")) if match else None
+        if name in overrides:
+            others = [other for other in block if other != line]
+            return name, (others[0] if others else line)
+    return None

@@ -62,7 +62,8 @@ def bounded(fn: Callable[[], T], seconds: float) -> T:
         raise ServerProblem(f"no answer within {seconds:.1f}s")
     if "error" in box:
         raise box["error"]
-    return box["value"]
+    value: T = box["value"]
+    return value
 
 
 def request(

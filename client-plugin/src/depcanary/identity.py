@@ -18,10 +18,12 @@ import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CONFIG_NAME = "config.json"
 
@@ -101,3 +103,25 @@ def resolve() -> Identity:
     if data.get("consent") is True and machine:
         return Identity(server, machine, True, "opted in", saved_machine)
     return Identity(server, None, False, "not opted in", saved_machine)
+
+
+# Machine ids of CI jobs are name-based UUIDs (RFC 4122 version 5, SHA-1) of the job's CI key in
+# this namespace: the same change and patchset always get the same id (a recheck keeps its
+# arm), and only this hash of the key leaves the job.
+CI_NAMESPACE = uuid.UUID("6b1f8a52-3c1e-5d0a-9d57-0c7f2e4a9b31")
+
+
+def ci_machine(key: str) -> str:
+    return str(uuid.uuid5(CI_NAMESPACE, key.strip()))
+
+
+def for_ci_key(key: str | None) -> Identity:
+    """A CI job's identity: with --ci-key the derived id, the key itself counting as the job's
+    consent (an operator put it in the job); DEPCANARY_TELEMETRY=0 and DO_NOT_TRACK=1 still
+    win. Without a key: the machine's usual identity (resolve())."""
+    ident = resolve()
+    if not key or not key.strip():
+        return ident
+    if settings.env_flag("DEPCANARY_TELEMETRY") is False or settings.env_flag("DO_NOT_TRACK"):
+        return ident
+    return Identity(ident.server, ci_machine(key), True, "--ci-key", ident.saved_machine)

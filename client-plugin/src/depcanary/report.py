@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import time
 import uuid
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import http, settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 MAX_FAILED = 100
 MAX_TEST_ID = 512
@@ -24,6 +27,12 @@ MAX_INSTALLED = 2000
 MAX_BATCH = 100
 MAX_SPOOL = 500
 OUTCOMES = ("pass", "fail", "error")
+# Why a run did not pass: "tests" (a test failed), "install" (deps or the project could not be
+# installed), "override-clash" (pip refused depcanary's candidate: it clashes with another
+# requirement), "no-results" (a CI job left no test results). docs/api.md lists them.
+REASONS = ("tests", "install", "override-clash", "no-results")
+# The branch the run's constraints came from, as the server named it (X-Depcanary-Branch).
+_BRANCH = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,59}$")
 
 # PEP 440 (public and local versions), as in packaging.version.VERSION_PATTERN.
 _PEP440 = re.compile(
@@ -70,8 +79,10 @@ def build(
     *,
     machine: str,
     outcome: str,
+    reason: str = "",
     installed: dict[str, str],
     pinned: dict[str, str] | None = None,
+    branch: str | None = None,
     project: str,
     env: str,
     python: str,
@@ -83,12 +94,16 @@ def build(
 ) -> dict[str, Any]:
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome {outcome!r}")
+    if reason and reason not in REASONS:
+        raise ValueError(f"reason {reason!r}")
     return {
         "id": str(uuid.uuid4()),
         "machine": machine,
         "outcome": outcome,
+        **({"reason": reason} if reason and outcome != "pass" else {}),
         "installed": clean_installed(installed),
         **({"pinned": clean_installed(pinned)} if pinned else {}),
+        **({"branch": branch} if branch and _BRANCH.match(branch) else {}),
         "project": project[:200] or "unknown",
         "env": env[:200] or "unknown",
         "python": python[:50] or "unknown",
@@ -153,7 +168,11 @@ def send_spool(server: str, machine: str, seconds: float) -> tuple[int, str | No
     """Send what is spooled for this machine; returns (reports stored, problem or None).
 
     Reports the server refuses as malformed (4xx) are dropped one by one, so a bad report
-    cannot block the spool forever; network or 5xx problems keep everything for later."""
+    cannot block the spool forever; network, 5xx, 408 and 429 problems keep everything for
+    later (after a 429 nothing is sent before its Retry-After has passed)."""
+    wait = _retry_after_left()
+    if wait > 0:
+        return 0, f"the server asked to wait {wait:.0f}s more (HTTP 429)"
     budget = http.Budget(seconds)
     batch: list[tuple[Path, dict[str, Any]]] = []
     for path in spooled():
@@ -161,33 +180,62 @@ def send_spool(server: str, machine: str, seconds: float) -> tuple[int, str | No
         if data is not None and data.get("machine") == machine:
             batch.append((path, data))
     sent = 0
-    for start in range(0, len(batch), MAX_BATCH):
-        chunk = batch[start : start + MAX_BATCH]
-        try:
+    try:
+        for start in range(0, len(batch), MAX_BATCH):
+            chunk = batch[start : start + MAX_BATCH]
             status = _post(server, [data for _, data in chunk], budget.left())
-        except http.ServerProblem as err:
-            return sent, str(err)
-        if status == 202:
+            if status != 202:  # a report in the chunk is refused: find it and drop it
+                sent += _send_one_by_one(server, chunk, budget)
+                continue
             for path, _ in chunk:
                 _remove(path)
             sent += len(chunk)
-            continue
-        if not 400 <= status < 500 or status in (408, 429):
-            return sent, f"HTTP {status}"
-        for path, data in chunk:  # find and drop the report(s) the server refuses
-            try:
-                one = _post(server, [data], budget.left())
-            except http.ServerProblem as err:
-                return sent, str(err)
-            if one == 202:
-                sent += 1
-            if one == 202 or (400 <= one < 500 and one not in (408, 429)):
-                _remove(path)
+    except http.ServerProblem as err:
+        return sent, str(err)
     return sent, None
 
 
+def _send_one_by_one(server: str, chunk: list[tuple[Path, dict[str, Any]]], budget: http.Budget) -> int:
+    sent = 0
+    for path, data in chunk:
+        if _post(server, [data], budget.left()) == 202:
+            sent += 1
+        _remove(path)  # stored, or refused as malformed (anything else raised)
+    return sent
+
+
+# Statuses that mean "later", not "this report is bad".
+_RETRY_LATER = (408, 429)
+_RETRY_AFTER_FILE = ".retry-after"
+MAX_RETRY_AFTER = 3600.0
+
+
 def _post(server: str, reports: list[dict[str, Any]], seconds: float) -> int:
+    """The one place reports leave the machine: 202, or the 4xx status of a refused batch;
+    anything to retry later raises http.ServerProblem."""
     if seconds <= 0:
         raise http.ServerProblem("out of time")
     resp = http.request("POST", f"{server}/v1/reports", seconds=seconds, body={"reports": reports})
+    if resp.status == 429:
+        _note_retry_after(resp.headers.get("retry-after"))
+    if resp.status != 202 and (not 400 <= resp.status < 500 or resp.status in _RETRY_LATER):
+        raise http.ServerProblem(f"HTTP {resp.status}")
     return resp.status
+
+
+def _note_retry_after(header: str | None) -> None:
+    try:
+        delay = min(max(float((header or "").strip()), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        delay = 60.0  # an HTTP-date or garbage: a minute
+    with contextlib.suppress(OSError):
+        spool_dir().mkdir(parents=True, exist_ok=True)
+        (spool_dir() / _RETRY_AFTER_FILE).write_text(str(time.time() + delay), encoding="utf-8")
+
+
+def _retry_after_left() -> float:
+    try:
+        until = float((spool_dir() / _RETRY_AFTER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0.0
+    return min(until - time.time(), MAX_RETRY_AFTER)

@@ -6,6 +6,7 @@ Environment variables (all optional):
   DEPCANARY_TIMEOUT      seconds the client may wait on the network in one tox run (default 3)
   DEPCANARY_MACHINE_ID   a UUID to use instead of the saved one (CI jobs)
   DEPCANARY_TELEMETRY    "0" never report; "1" consent without `depcanary opt-in` (CI jobs)
+  DEPCANARY_BRANCH       the branch to ask for when no constraints URL names one (default master)
   DO_NOT_TRACK           "1" never report (https://consoledonottrack.com)
   XDG_CONFIG_HOME        config (consent, machine id) lives in $XDG_CONFIG_HOME/depcanary
   XDG_CACHE_HOME         constraints cache and report spool live in $XDG_CACHE_HOME/depcanary
@@ -17,9 +18,11 @@ import os
 import uuid
 from pathlib import Path
 
+from . import __version__
+
 DEFAULT_TIMEOUT = 3.0
 MAX_TIMEOUT = 30.0
-CLIENT = "depcanary-client/0.1.0"
+CLIENT = f"depcanary-client/{__version__}"
 
 _FALSY = {"", "0", "false", "no", "off"}
 
@@ -66,3 +69,10 @@ def server_url(saved: str | None) -> str | None:
     if not url:
         return None
     return url.strip().rstrip("/") or None
+
+
+def branch() -> str | None:
+    """DEPCANARY_BRANCH: the branch to ask for when no constraints URL names one (CI jobs of a
+    stable branch set it); None: the server's default (master)."""
+    value = os.environ.get("DEPCANARY_BRANCH", "").strip()
+    return value or None

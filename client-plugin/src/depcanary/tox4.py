@@ -7,9 +7,11 @@ logged as one line.
 
 from __future__ import annotations
 
+import configparser
 import functools
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
@@ -17,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from tox.plugin import impl
 from tox.tox_env.errors import Recreate
 
-from .toxrun import CONSTRAINT_VARS, UV_VAR, Run, say
+from . import constraints, envinfo, sources
+from .toxrun import CONSTRAINT_VARS, UV_VAR, EnvSpec, Run, say
 
 if TYPE_CHECKING:
     from tox.config.sets import EnvConfigSet
@@ -26,12 +29,15 @@ if TYPE_CHECKING:
     from tox.tox_env.api import ToxEnv
 
 LOGGER = logging.getLogger("depcanary")
-# Commands that install into and run environments; `tox list`, `tox config` etc. stay offline.
-RUN_COMMANDS = {"run", "r", "run-parallel", "p", "legacy", "le", "exec", "e", "devenv", "d", None}
+# Commands that run an env's tests: their outcome is evidence, reported when opted in.
+TEST_COMMANDS = {"run", "r", "run-parallel", "p", "legacy", "le", None}
+# Commands that install into envs without being a test run: pins, no report.
+# `tox list`, `tox config` etc. stay offline.
+RUN_COMMANDS = {*TEST_COMMANDS, "exec", "e", "devenv", "d"}
 # The constraint variables the developer may already point at local files, in the shell or in
 # tox.ini (the plugin then applies the overrides to those files), and the other vars it extends.
-SHELL_VARS = (*CONSTRAINT_VARS, UV_VAR)
-USER_VARS = (*SHELL_VARS, "PYTEST_PLUGINS", "PYTHONPATH")
+SHELL_VARS = (*CONSTRAINT_VARS, UV_VAR, "UPPER_CONSTRAINTS_FILE")
+USER_VARS = (*SHELL_VARS, "PYTEST_PLUGINS", "PYTHONPATH", "PIP_LOG")
 
 _run: Run | None = None
 _lock = threading.Lock()
@@ -75,13 +81,82 @@ def tox_add_env_config(env_conf: EnvConfigSet, state: State) -> None:
         return
     run = _session()
     set_env = env_conf["set_env"]
+    root = Path(state.conf.core["tox_root"])
+    deps, setting = _raw(env_conf, state, "deps"), _raw(env_conf, state, "constraints")
+    refs = sources.constraint_refs(deps, setting, root)
     user = {}
-    for var in USER_VARS:
+    for var in (*USER_VARS, *(v for r in refs for v in r.via)):
         if var in set_env:
             user[var] = set_env.load(var)
-        elif var in SHELL_VARS and os.environ.get(var):
+        elif (var in SHELL_VARS or var not in USER_VARS) and os.environ.get(var):
             user[var] = os.environ[var]
-    set_env.update(run.env_vars(env_conf.name, user))
+    drop = sources.source_names(deps, root)
+    if not _skips_install(env_conf):
+        name = envinfo.metadata_name(root)
+        if name:
+            drop.add(constraints.normalize(name))
+    options = state.conf.options
+    test_run = getattr(options, "command", None) in TEST_COMMANDS and not getattr(options, "devenv_path", None)
+    spec = EnvSpec(env_conf.name, root, user, refs, drop, test_run)
+    set_env.update(run.env_vars(spec))
+
+
+def _raw(env_conf: EnvConfigSet, state: State, key: str) -> list[str]:
+    """The env's setting `key` as written (before substitution), one entry a line; a
+    `{[section]key}` reference is followed in an ini file. [] when unset."""
+    for loader in env_conf.loaders:
+        try:
+            raw = loader.load_raw(key, state.conf, env_conf.env_name)
+        except KeyError:
+            continue
+        return _lines(raw, state, 0)
+    return []
+
+
+_SECTION_REF = re.compile(r"\{\[(?P<section>[^\]]+)\](?P<key>[A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _lines(raw: Any, state: State, depth: int) -> list[str]:
+    if isinstance(raw, (list, tuple)):  # tox.toml / pyproject: a list of strings (or replace tables)
+        out = []
+        for item in raw:
+            if isinstance(item, str):
+                out.append(item)
+            elif isinstance(item, dict) and item.get("replace") == "env" and isinstance(item.get("name"), str):
+                default = item.get("default")
+                default = default if isinstance(default, str) else ""
+                out.append("{env:" + item["name"] + (":" + default if default else "") + "}")
+        return out
+    lines = []
+    for line in str(raw).splitlines():
+        match = _SECTION_REF.fullmatch(line.strip())
+        if match and depth < 3:
+            lines.extend(_lines(_ini_value(state, match.group("section"), match.group("key")), state, depth + 1))
+        else:
+            lines.append(line)
+    return lines
+
+
+def _ini_value(state: State, section: str, key: str) -> str:
+    path = Path(state.conf.core["config_file_path"] or "")
+    if path.suffix not in (".ini", ".cfg"):
+        return ""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+        return parser.get(section, key, fallback="")
+    except (configparser.Error, OSError):
+        return ""
+
+
+def _skips_install(env_conf: EnvConfigSet) -> bool:
+    """The project itself is not installed into the env (its own pin then stays)."""
+    try:
+        if env_conf["skip_install"]:
+            return True
+        return str(env_conf["package"]) == "skip"
+    except KeyError:
+        return False
 
 
 @impl
@@ -95,6 +170,25 @@ def tox_on_install(tox_env: ToxEnv, arguments: Any, section: str, of_type: str) 
     why = _run.needs_recreate(env, Path(tox_env.conf["env_dir"]))
     if why:
         raise Recreate(why)
+    if of_type == "package" and isinstance(arguments, (list, tuple)):
+        names = {n for n in (_package_name(p) for p in arguments) if n}
+        changed = _run.package_vars(env, names)
+        if changed:
+            tox_env.conf["set_env"].update(changed)
+
+
+def _package_name(package: Any) -> str | None:
+    """The normalised name of what tox built (a wheel or sdist file name), or None."""
+    path = getattr(package, "path", None)
+    if not isinstance(path, Path) or not path.is_file():
+        return None
+    name = path.name
+    if name.endswith(".whl"):  # name-version-tags.whl, the name's own dashes escaped
+        return constraints.normalize(name.split("-", 1)[0])
+    for suffix in (".tar.gz", ".zip"):  # name-version.tar.gz
+        if name.endswith(suffix) and "-" in name:
+            return constraints.normalize(name[: -len(suffix)].rsplit("-", 1)[0])
+    return None
 
 
 @impl
