@@ -175,15 +175,12 @@ describe('branches', () => {
     expect((await s.req('POST', `/v1/rollouts/${r2.id}/lift-pin`, { reason: 'again' })).status).toBe(409);
   });
 
-  test('bad base input: a 150 KB line answers in milliseconds and nothing stored changes; an empty or mostly-dropped file is refused unless forced', async () => {
+  test('bad base input: a 150 KB line is refused with its line named and nothing stored changes; an empty or mostly-dropped file is refused unless forced', async () => {
     const before = await s.req('GET', '/v1/constraints?branch=stable/2025.2');
     const hostile = `${UC_2025_2}a===1${' '.repeat(150_000)}x\n`;
-    const t0 = performance.now();
     const r = await s.req('PUT', '/v1/constraints?branch=stable/2025.2', hostile);
-    const ms = performance.now() - t0;
     expect(r.status).toBe(400);
     expect(r.json.error.message).toBe(`constraints line ${UC_2025_2.split('\n').length} is 150006 characters long; the limit is 2048`);
-    expect(ms).toBeLessThan(2000); // measured: ~30 ms including the upload
     expect((await s.req('GET', '/v1/constraints?branch=stable/2025.2')).text).toBe(before.text);
     const comments = await s.req('PUT', '/v1/constraints?branch=stable/2025.2', '# emptied by mistake\n');
     expect(comments.json.error.message).toBe('the new constraints for stable/2025.2 pin nothing (1 line, no Name===version line); refusing to replace the base with it unless forced');

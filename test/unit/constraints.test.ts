@@ -55,20 +55,19 @@ describe('constraints', () => {
       `${'a'.repeat(150_000)}===1`,
     ];
     for (const line of hostile) {
-      const t0 = performance.now();
       expect(() => parseConstraints(`six===1.16.0\n${line}\n`)).toThrow(`constraints line 2 is ${line.length} characters long; the limit is ${MAX_LINE_LENGTH}`);
-      expect(performance.now() - t0).toBeLessThan(1000); // generous: it takes well under a millisecond
     }
   });
 
-  test('lines at the limit with the worst whitespace patterns parse in linear time', () => {
+  // The parser is a single left-to-right scan (no backtracking regex), so these finish at once;
+  // a quadratic or backtracking regression would hit the test timeout. Speed itself is the
+  // benchmarks' business, never a timing assertion here.
+  test('lines at the limit with the worst whitespace patterns are refused', () => {
     const pad = MAX_LINE_LENGTH - 20;
-    const t0 = performance.now();
     for (let i = 0; i < 50; i++) {
       expect(() => parseConstraints(`a===1${' '.repeat(pad)}x\n`)).toThrow(/unexpected text/);
       expect(() => parseConstraints(`a===1 ${'\t '.repeat(pad / 2)}!\n`)).toThrow(/unexpected text/);
     }
-    expect(performance.now() - t0).toBeLessThan(2000);
   });
 
   test('property: any file of comments, blanks and pins round-trips', () => {
