@@ -73,6 +73,7 @@ const schema = z.strictObject({
     authBlockSeconds: z.coerce.number().int().min(1).max(86_400).default(300),
   }).default({ reportsPerMinute: 6000, authFailuresPerMinute: 30, authBlockSeconds: 300 }),
   ...constraintsSchema(),
+  ...notifySchema(),
 });
 export type Config = Omit<z.infer<typeof schema>, 'branchFiles'> & {
   /** Branch → absolute path of its constraints file (master's is `constraintsFile`). */
@@ -131,8 +132,29 @@ const CONSTRAINTS_ENV: Record<string, string> = {
   DEPCANARY_INDEX_TIMEOUT_MS: 'index.timeoutMs',
 };
 
+// --- freeze windows, signoffs, webhooks (docs/notifications.md) ------------------------------
+/**
+ * DEPCANARY_FREEZE_WINDOWS  JSON [{"start": ISO, "end": ISO, "branches"?: [...], "reason"}]: no
+ *                           rollout starts or advances automatically inside one
+ * DEPCANARY_FREEZE_SCHEDULE paths of openstack/releases series schedules (doc/source/<series>/
+ *                           schedule.yaml): requirements freeze (`<x>-rf`) to the release week
+ *                           (`<x>-final`) is a freeze window of master
+ * DEPCANARY_SIGNOFFS        stage percent = approvals its advance needs, `10=2,50=1` (config: an object)
+ * DEPCANARY_WEBHOOKS        JSON [{"name", "url", "secret": "whsec_..." | "secretFile", "events"?,
+ *                           "libraries"?, "minSeverity"?}] (or DEPCANARY_WEBHOOKS_FILE, a JSON file)
+ * DEPCANARY_WEBHOOK_TIMEOUT_MS per delivery attempt
+ */
+const NOTIFY_ENV: Record<string, string> = {
+  DEPCANARY_FREEZE_WINDOWS: 'freezeWindows',
+  DEPCANARY_FREEZE_SCHEDULE: 'freezeSchedules',
+  DEPCANARY_SIGNOFFS: 'signoffs',
+  DEPCANARY_WEBHOOKS: 'webhooks',
+  DEPCANARY_WEBHOOKS_FILE: 'webhooksFile',
+  DEPCANARY_WEBHOOK_TIMEOUT_MS: 'webhookTimeoutMs',
+};
+
 /** Every setting's environment variable, for docs and the bad-settings test. */
-export const SETTINGS_ENV = [...Object.keys(ENV), ...Object.keys(CONTROLLER_ENV), ...Object.keys(LIMITS_ENV), ...Object.keys(CONSTRAINTS_ENV), 'DEPCANARY_POLICY', 'DEPCANARY_CONFIG'];
+export const SETTINGS_ENV = [...Object.keys(ENV), ...Object.keys(CONTROLLER_ENV), ...Object.keys(LIMITS_ENV), ...Object.keys(CONSTRAINTS_ENV), ...Object.keys(NOTIFY_ENV), 'DEPCANARY_POLICY', 'DEPCANARY_CONFIG'];
 
 export class ConfigError extends Error {}
 
@@ -204,6 +226,56 @@ function resolveBranchFiles(setting: 'auto' | 'none' | Record<string, string>, c
 }
 // --- end branches, Python support, package index --------------------------------------------
 
+// --- freeze windows, signoffs, webhooks: schema and env ---
+function notifySchema() {
+  const iso = z.iso.datetime({ offset: true }).transform((v) => Date.parse(v));
+  const branch = z.string().regex(/^[a-z0-9][a-z0-9._/-]{0,59}$/, 'a branch like master or stable/2025.2');
+  return {
+    freezeWindows: z.array(z.strictObject({
+      start: iso, end: iso, branches: z.array(branch).min(1).max(50).optional(), reason: z.string().min(1).max(300),
+    }).refine((w) => w.end > w.start, 'end must be after start')).max(500).default([]),
+    freezeSchedules: z.array(z.string().min(1)).max(20).default([]),
+    signoffs: z.record(z.string().regex(/^\d{1,3}(\.\d{1,2})?$/, 'stage percents like 10'), z.coerce.number().int().min(0).max(20)).default({}),
+    webhooks: z.array(z.strictObject({
+      name: z.string().regex(/^[A-Za-z0-9._-]{1,60}$/, 'letters, digits, ".", "_" and "-"'),
+      url: z.string().url().refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL').refine((u) => !new URL(u).username && !new URL(u).password, 'must not contain credentials'),
+      // Never echoed in an error: the message names the rule, not the value.
+      secret: z.string().regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, 'must be whsec_ followed by at least 24 base64 bytes').optional(),
+      secretFile: z.string().min(1).optional(),
+      events: z.array(z.string().regex(/^[a-z_.*]{1,60}$/)).max(50).optional(),
+      libraries: z.array(z.string().min(1).max(200)).max(500).optional(),
+      minSeverity: z.enum(['info', 'warning', 'critical']).default('info'),
+    })).max(50).default([]),
+    webhooksFile: z.string().min(1).optional(),
+    webhookTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(15_000),
+  };
+}
+
+function notifyFromEnv(env: NodeJS.ProcessEnv, merged: Record<string, unknown>): void {
+  const json = (name: string, key: string) => {
+    const v = env[name];
+    if (v === undefined || v === '') return;
+    try {
+      merged[key] = JSON.parse(v);
+    } catch {
+      throw new ConfigError(`bad setting ${name}: not valid JSON`);
+    }
+  };
+  json('DEPCANARY_FREEZE_WINDOWS', 'freezeWindows');
+  json('DEPCANARY_WEBHOOKS', 'webhooks');
+  if (env.DEPCANARY_FREEZE_SCHEDULE) merged.freezeSchedules = env.DEPCANARY_FREEZE_SCHEDULE.split(',').map((x) => x.trim()).filter(Boolean);
+  const so = env.DEPCANARY_SIGNOFFS;
+  if (so !== undefined && so !== '') {
+    merged.signoffs = Object.fromEntries(so.split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+      const [k, v] = x.split('=');
+      return [(k ?? '').trim().replace(/%$/, ''), (v ?? '').trim()];
+    }));
+  }
+  if (env.DEPCANARY_WEBHOOKS_FILE) merged.webhooksFile = env.DEPCANARY_WEBHOOKS_FILE;
+  if (env.DEPCANARY_WEBHOOK_TIMEOUT_MS) merged.webhookTimeoutMs = env.DEPCANARY_WEBHOOK_TIMEOUT_MS;
+}
+// --- end freeze windows, signoffs, webhooks ---------------------------------------------------
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   let fromFile: Record<string, unknown> = {};
   const file = env.DEPCANARY_CONFIG;
@@ -237,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const [envName, key] of Object.entries(LIMITS_ENV)) if (env[envName] !== undefined && env[envName] !== '') limits[key] = env[envName];
   merged.limits = limits;
   constraintsFromEnv(env, merged);
+  notifyFromEnv(env, merged);
   if (env.DEPCANARY_POLICY) {
     try {
       merged.policy = JSON.parse(env.DEPCANARY_POLICY);
@@ -248,7 +321,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.join('.');
-    const envName = Object.entries({ ...ENV, ...CONTROLLER_ENV, ...CONSTRAINTS_ENV }).find(([, k]) => k === path || `controller.${k}` === path || path.startsWith(`${k}.`))?.[0]
+    const envName = Object.entries({ ...ENV, ...CONTROLLER_ENV, ...CONSTRAINTS_ENV, ...NOTIFY_ENV }).find(([, k]) => k === path || `controller.${k}` === path || path.startsWith(`${k}.`))?.[0]
       ?? Object.entries(LIMITS_ENV).find(([, k]) => `limits.${k}` === path)?.[0];
     throw new ConfigError(`bad setting ${envName ?? path}: ${issue.message}`);
   }

@@ -13,6 +13,7 @@ import { outboxFor } from './gerrit/outbox-item';
 import { DEFAULT_INDEX_MAX_BYTES, IndexClient } from './index/client';
 import { createMetrics, type Metrics } from './metrics';
 import { ConstraintsService } from './services/constraints';
+import { gateSettings } from './services/gate-settings';
 import { PinsCache } from './services/pins-cache';
 import { RateLimits } from './services/rate-limits';
 import { ReportService } from './services/reports';
@@ -133,7 +134,7 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     const rt: Runtime = {
       config, logger, metrics, redis, rolloutStore, telemetry, baseStore, tokens, pins, constraints, index, newConnection,
       // Every rollback and promotion writes its Gerrit outbox items in the same Lua step.
-      rollouts: new RolloutService(rolloutStore, telemetry, pins, config.policy, Date.now, outboxFor, index, baseStore),
+      rollouts: new RolloutService(rolloutStore, telemetry, pins, config.policy, Date.now, outboxFor, index, baseStore, gateSettings(config)),
       reports: new ReportService(telemetry, pins),
     };
     await baseStore.migrate();
@@ -254,7 +255,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 async function refreshGauges(rt: Runtime): Promise<void> {
   const all = await rt.rolloutStore.list();
   rt.metrics.rolloutsByState.reset();
-  for (const s of ['active', 'paused', 'promoted', 'rolled_back', 'superseded']) rt.metrics.rolloutsByState.set({ state: s }, 0);
+  for (const s of ['active', 'paused', 'promoted', 'rolled_back', 'superseded', 'abandoned']) rt.metrics.rolloutsByState.set({ state: s }, 0);
   for (const r of all) rt.metrics.rolloutsByState.inc({ state: r.rollout.state });
   rt.metrics.stagePercent.reset();
   for (const l of rt.pins.current().live) rt.metrics.stagePercent.set({ library: l.library, branch: l.branch }, l.percent);

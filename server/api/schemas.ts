@@ -113,6 +113,15 @@ export const actionBody = z.strictObject({
   ]).optional(),
 });
 
+/** A signoff: why the release manager approves this stage (audited). */
+export const approveBody = z.strictObject({
+  reason: z.string().min(1, 'a reason is required').max(1000),
+  revision: z.number().int().min(1).optional(),
+});
+
+/** A Gerrit change number (`GET /v1/rollouts?change=`). */
+export const changeParam = z.string().regex(/^\d{1,10}$/, 'a change number').transform(Number);
+
 export const rolloutIdParam = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,160}$/, 'not a rollout id');
 
 export const tokenBody = z.strictObject({

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { decide, type Decision } from '../domain/decision';
 import { DomainError } from '../domain/errors';
+import { gateDecision, NO_GATES, type GatedDecision, type GateSettings } from '../domain/gates';
 import type { Metrics } from '../metrics';
 import type { RolloutService } from '../services/rollouts';
 import { keys } from '../store/keys';
@@ -22,6 +23,8 @@ export interface ControllerDeps {
   tickMs: number;
   debounceMs: number;
   clock?: () => number;
+  /** Freeze windows and signoffs: gates beside decide() that hold an automatic advance. */
+  gates?: GateSettings;
 }
 
 export const CONTROLLER_ACTOR = 'depcanary-controller';
@@ -104,7 +107,8 @@ export class Controller {
     const rec = await this.d.store.get(id);
     if (!rec || !['active', 'paused'].includes(rec.rollout.state)) return;
     const evidence = await this.d.telemetry.evidence(id);
-    const decision = decide({ now: this.clock(), rollout: rec.rollout, evidence });
+    const now = this.clock();
+    const decision = gateDecision(decide({ now, rollout: rec.rollout, evidence }), rec.rollout, this.d.gates ?? NO_GATES, now);
     try {
       await this.record(rec, decision, fence);
     } catch (e) {
@@ -114,13 +118,14 @@ export class Controller {
     await this.apply(rec, decision, evidence.lastReportAt, fence);
   }
 
-  private async record(rec: RolloutRecord, decision: Decision, fence: { lease: string; token: string }): Promise<void> {
+  private async record(rec: RolloutRecord, decision: GatedDecision, fence: { lease: string; token: string }): Promise<void> {
     const id = rec.rollout.id;
     const point = toPoint(decision);
     const prev = this.last.get(id) ?? null;
     const newPoint = changed(prev, point);
-    const before = rec.decision;
-    const turned = !before || before.verdict !== decision.verdict || before.rule !== decision.rule || before.stageIndex !== decision.stageIndex;
+    const before = rec.decision as (Decision & Partial<Pick<GatedDecision, 'gate'>>) | null;
+    const turned = !before || before.verdict !== decision.verdict || before.rule !== decision.rule || before.stageIndex !== decision.stageIndex
+      || (before.gate?.gate ?? null) !== (decision.gate?.gate ?? null);
     await this.d.store.recordEvaluation(id, fence, {
       decision,
       q0: decision.q0ToFreeze,

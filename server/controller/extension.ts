@@ -22,6 +22,7 @@ export function controllerExtension(): Extension {
         logger: rt.logger,
         tickMs: c.tickMs,
         debounceMs: c.debounceMs,
+        gates: rt.rollouts.gates,
       });
       await controller.start();
       return { stop: () => controller.stop() };

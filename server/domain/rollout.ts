@@ -9,9 +9,41 @@ import { assertPep440, sameVersion } from './versions';
  * machines on C). The last stage is always 100: reaching it is promotion, so an active
  * rollout sits at a stage index below `stages.length - 1`.
  */
-export type RolloutState = 'active' | 'paused' | 'promoted' | 'rolled_back' | 'superseded';
+export type RolloutState = 'active' | 'paused' | 'promoted' | 'rolled_back' | 'superseded' | 'abandoned';
 
-export const TERMINAL_STATES: ReadonlySet<RolloutState> = new Set(['promoted', 'rolled_back', 'superseded']);
+export const TERMINAL_STATES: ReadonlySet<RolloutState> = new Set(['promoted', 'rolled_back', 'superseded', 'abandoned']);
+
+/**
+ * Where a rollout came from when it was not started by a person: an open bump change in
+ * Gerrit (server/gerrit/change-watch.ts). Such a rollout is the change's canary: at 100% it
+ * holds until the change merges (then it completes), is abandoned (it ends) or gets a new
+ * patch set (it is superseded by the new versions' rollouts).
+ */
+export interface RolloutSource {
+  kind: 'gerrit';
+  project: string;
+  /** The change's target branch in Gerrit. */
+  branch: string;
+  change: number;
+  patchSet: number;
+  /** The patch set's commit and its parent (the stable side). */
+  revision: string;
+  parent: string;
+  url: string;
+  subject: string;
+  topic: string | null;
+  changeId: string;
+  /** Libraries the patch set moves (a bundle moves several; each is its own rollout). */
+  bundle: number;
+}
+
+/** A release manager's signoff on one stage (the signoff policy counts distinct actors). */
+export interface Approval {
+  stageIndex: number;
+  actor: string;
+  at: number;
+  reason: string;
+}
 
 export interface Rollout {
   id: string;
@@ -60,6 +92,10 @@ export interface Rollout {
   lastDecision: unknown;
   /** Gerrit proposal status, written by the proposer. */
   proposal: unknown;
+  /** The bump change this rollout canaries, or null when a person started it. */
+  source: RolloutSource | null;
+  /** Signoffs recorded on its stages (POST /v1/rollouts/:id/approve). */
+  approvals: Approval[];
 }
 
 export interface NewRollout {
@@ -82,6 +118,7 @@ export interface NewRollout {
   now: number;
   /** q0 known at creation (from the fleet's history); omitted or null: frozen later from the control arm. */
   q0?: number | null;
+  source?: RolloutSource | null;
 }
 
 export const DEFAULT_STAGES = [1, 10, 100];
@@ -143,6 +180,8 @@ export function createRollout(n: NewRollout): Rollout {
     endReason: null,
     lastDecision: null,
     proposal: null,
+    source: n.source ?? null,
+    approvals: [],
   };
 }
 
@@ -153,7 +192,16 @@ export function currentPercent(r: Rollout): number {
   return r.stages[r.stageIndex]!;
 }
 
-export type ActionType = 'promote' | 'pause' | 'resume' | 'rollback' | 'freeze' | 'unfreeze' | 'supersede';
+/**
+ * A change's canary at its last stage (100%) while the change is still open: it holds there
+ * until the change merges, is abandoned or gets a new patch set. Only rollouts with a
+ * `source` get there; others are promoted (terminal) when they reach 100%.
+ */
+export function awaitingMerge(r: Pick<Rollout, 'source' | 'state' | 'stageIndex' | 'stages'>): boolean {
+  return r.source !== null && r.source !== undefined && (r.state === 'active' || r.state === 'paused') && r.stageIndex >= r.stages.length - 1;
+}
+
+export type ActionType = 'promote' | 'pause' | 'resume' | 'rollback' | 'freeze' | 'unfreeze' | 'supersede' | 'complete' | 'abandon' | 'approve';
 
 export interface Action {
   type: ActionType;
@@ -188,14 +236,19 @@ export function applyAction(r: Rollout, a: Action, now: number, evidence?: unkno
   if (a.automatic && r.frozen) throw conflict(`rollout ${r.id} is frozen; automatic ${a.type} not applied`);
   const next: Rollout = { ...r, history: [...r.history], revision: r.revision + 1, updatedAt: now };
   let type: string = a.type;
+  const last = r.stages.length - 1;
   switch (a.type) {
     case 'promote': {
       if (a.automatic && r.state === 'paused') throw conflict(`rollout ${r.id} is paused; automatic advance not applied`);
+      if (awaitingMerge(r)) throw conflict(`rollout ${r.id} is at 100% and completes when change ${r.source!.change} merges`);
       const to = r.stageIndex + 1;
       next.stageIndex = to;
       next.stageEnteredAt = now;
       next.history.push({ stageIndex: to, percent: r.stages[to]!, at: now });
-      if (to >= r.stages.length - 1) {
+      // A change's canary holds at 100% (still active) until the change merges.
+      if (to >= last && r.source) {
+        type = 'advanced';
+      } else if (to >= last) {
         next.state = 'promoted';
         next.endedAt = now;
         next.endReason = a.reason;
@@ -235,6 +288,34 @@ export function applyAction(r: Rollout, a: Action, now: number, evidence?: unkno
       next.frozen = false;
       type = 'unfrozen';
       break;
+    case 'complete':
+      // The change merged: the branch's base now pins the candidate. From any live stage.
+      if (!r.source) throw conflict(`rollout ${r.id} has no change to complete it`);
+      if (r.stageIndex < last) {
+        next.stageIndex = last;
+        next.stageEnteredAt = now;
+        next.history.push({ stageIndex: last, percent: r.stages[last]!, at: now });
+      }
+      next.state = 'promoted';
+      next.endedAt = now;
+      next.endReason = a.reason;
+      type = 'promoted';
+      break;
+    case 'abandon':
+      next.state = 'abandoned';
+      next.endedAt = now;
+      next.endReason = a.reason;
+      type = 'abandoned';
+      break;
+    case 'approve': {
+      if (r.stageIndex >= last) throw conflict(`rollout ${r.id} is at its last stage; there is nothing to sign off`);
+      const mine = r.approvals.find((x) => x.stageIndex === r.stageIndex && x.actor === a.actor);
+      if (mine) throw conflict(`${a.actor} already approved stage ${r.stageIndex + 1} of rollout ${r.id}`);
+      next.approvals = [...r.approvals, { stageIndex: r.stageIndex, actor: a.actor, at: now, reason: a.reason }];
+      next.revision = r.revision + 1;
+      type = 'approved';
+      break;
+    }
   }
   const event: RolloutEvent = {
     type,
@@ -264,5 +345,7 @@ export function upgradeRollout(r: Rollout): Rollout {
     pythons: r.pythons ?? [],
     keptPythons: r.keptPythons ?? [],
     baseMode: r.baseMode ?? 'stable',
+    source: r.source ?? null,
+    approvals: r.approvals ?? [],
   };
 }

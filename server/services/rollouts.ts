@@ -6,7 +6,8 @@ import { resolvePolicy, type PolicyOverride } from '../domain/policy';
 import { normalizeRequiresPython } from '../domain/pythons';
 import { historicalQ0, historyWindow } from '../domain/q0';
 import { defaultStable, planForNewRollout } from '../domain/rollout-lines';
-import { applyAction, createRollout, currentPercent, DEFAULT_STAGES, type Action, type ActionType, type Rollout, type RolloutEvent } from '../domain/rollout';
+import { activeFreeze, approvalsNeeded, approversOfStage, NO_GATES, signoffGate, type GateSettings } from '../domain/gates';
+import { applyAction, createRollout, currentPercent, DEFAULT_STAGES, type Action, type ActionType, type Rollout, type RolloutEvent, type RolloutSource } from '../domain/rollout';
 import { updateType } from '../domain/versions';
 import { IndexUnavailable, NotOnIndex, type IndexClient } from '../index/client';
 import type { BaseStore, LineOverride } from '../store/base-store';
@@ -29,6 +30,8 @@ export interface CreateRolloutInput {
   stages?: number[];
   policy?: PolicyOverride;
   reason?: string;
+  /** The bump change a canary comes from (the change watcher); never from the HTTP body. */
+  source?: RolloutSource;
 }
 
 /** What a release manager adds to a rollback's proposals. */
@@ -53,6 +56,10 @@ export interface RolloutView extends Rollout {
   evidence: Awaited<ReturnType<RolloutService['evidenceSummary']>>;
   /** Rates, intervals, durations, gauges and segment lines, computed once for every client (server/presentation). */
   figures: Figures;
+  /** The signoff policy on the current stage: approvals needed before it advances, and who gave one. */
+  signoff: { needed: number; approvers: string[] };
+  /** The freeze window covering the rollout's branch now (no automatic start or advance), or null. */
+  freeze: { until: number; reason: string } | null;
 }
 
 /** The package index could not answer: a create is refused (503), never guessed. */
@@ -74,6 +81,8 @@ export class RolloutService {
     private readonly outboxFor?: OutboxBuilder,
     private readonly index?: IndexClient,
     private readonly base?: BaseStore,
+    /** Freeze windows and the signoff policy (config); a manual promote needs the stage's signoffs too. */
+    readonly gates: GateSettings = NO_GATES,
   ) {}
 
   async create(input: CreateRolloutInput, actor: string): Promise<RolloutView> {
@@ -131,6 +140,7 @@ export class RolloutService {
       actor,
       now,
       q0: history.q0,
+      source: input.source ?? null,
     });
     const reason = input.reason ?? `start ${spelled} ${stable} → ${input.candidate}${branch === MASTER ? '' : ` on ${branch}`}`;
     const event = {
@@ -144,6 +154,7 @@ export class RolloutService {
         controlLines: plan.control.map((c) => ({ before: c.before, after: c.after })),
         q0: history.q0, q0CappedRuns: history.cappedRuns, q0Machines: history.machines,
         q0Source: history.q0 === null ? null : 'fleet-history',
+        ...(input.source ? { source: input.source } : {}),
       },
     };
     const activeId = await this.store.activeIdFor(branch, key);
@@ -204,25 +215,40 @@ export class RolloutService {
       throw conflict(`rollout ${id} is at revision ${current.revision}, not ${opts.expectedRevision}; reload and retry`);
     }
     const action: Action = { type, actor, reason, automatic: opts.automatic ?? false };
+    // The signoff policy binds people too: one release manager cannot promote past it alone.
+    if (type === 'promote' && !action.automatic) {
+      const held = signoffGate(current, this.gates.signoffs);
+      if (held) throw conflict(`${held.reason}; approve it first (POST /v1/rollouts/${id}/approve)`);
+    }
     const now = this.clock();
     const { next, event } = applyAction(current, action, now, opts.evidence ?? decision ?? undefined);
     const txOpts: TransitionOptions = { fence: opts.fence };
     // The rule's evidence goes with a proposal only when the rule decided (docs/gerrit.md).
     const ruleEvidence = action.automatic ? (opts.evidence ?? decision) : null;
-    const options = opts.proposal ?? {};
+    // A change's canary has the change itself as its proposal: its verdict is the vote on it
+    // (server/gerrit/change-report.ts). A rollback has nothing to revert (the bump never
+    // merged); the exclusion only when the request asks for it.
+    const fromChange = next.source !== null;
+    const options = fromChange ? { exclude: false, ...(opts.proposal ?? {}) } : (opts.proposal ?? {});
     if (next.state === 'promoted') {
       txOpts.baseOverride = lineOverride(next);
-      txOpts.outbox = this.outboxFor?.('promote', next, action, ruleEvidence, options);
+      if (!fromChange) txOpts.outbox = this.outboxFor?.('promote', next, action, ruleEvidence, options);
     }
     if (next.state === 'rolled_back') {
       const live = this.pins.current().branches.get(next.branch)?.live.find((r) => r.id === next.id);
       if (live && live.controlChanges.length > 0) txOpts.emergencyPin = { ...lineOverride(next), at: now, reason };
-      txOpts.outbox = this.outboxFor?.('rollback', next, action, ruleEvidence, options);
-      txOpts.extraOutbox = this.outboxFor?.('exclude', next, action, ruleEvidence, options);
+      if (!fromChange || live?.controlChanges.length) txOpts.outbox = this.outboxFor?.('rollback', next, action, ruleEvidence, options);
+      if (!fromChange || options.exclude) txOpts.extraOutbox = this.outboxFor?.('exclude', next, action, ruleEvidence, options);
     }
     await this.store.transition(current, next, event, txOpts);
     await this.pins.refreshAfterWrite();
     return next;
+  }
+
+  /** A release manager's signoff on the rollout's current stage (audited; one per person and stage). */
+  async approve(id: string, actor: string, reason: string, expectedRevision?: number): Promise<RolloutView> {
+    await this.act(id, 'approve', actor, reason, { expectedRevision });
+    return this.view(id);
   }
 
   /** Lifts the emergency pin a rollback left (a release manager's call); the audit trail says who and why. */
@@ -246,9 +272,10 @@ export class RolloutService {
     return this.toView(await this.store.require(id));
   }
 
-  async list(filter: { state?: string; branch?: string } = {}): Promise<RolloutView[]> {
+  async list(filter: { state?: string; branch?: string; change?: number } = {}): Promise<RolloutView[]> {
     const all = await this.store.list();
-    const filtered = all.filter((r) => (!filter.state || r.rollout.state === filter.state) && (!filter.branch || r.rollout.branch === filter.branch));
+    const filtered = all.filter((r) => (!filter.state || r.rollout.state === filter.state) && (!filter.branch || r.rollout.branch === filter.branch)
+      && (filter.change === undefined || r.rollout.source?.change === filter.change));
     return Promise.all(filtered.map((r) => this.toView(r)));
   }
 
@@ -288,8 +315,15 @@ export class RolloutService {
       exclusion: rec.exclusion,
       evidence,
       figures,
+      signoff: { needed: approvalsNeeded(r, this.gates.signoffs), approvers: approversOfStage(r) },
+      freeze: live ? freezeView(this.gates, r.branch, this.clock()) : null,
     };
   }
+}
+
+function freezeView(g: GateSettings, branch: string, now: number): RolloutView['freeze'] {
+  const w = activeFreeze(g.freezeWindows, branch, now);
+  return w ? { until: w.end, reason: w.reason } : null;
 }
 
 function lineOverride(r: Rollout): LineOverride {

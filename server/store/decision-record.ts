@@ -87,6 +87,9 @@ export const decisionSchema: z.ZodType<Decision> = z.object({
   newInCandidate: z.array(z.object({ id: z.string(), candidateMachines: num, expectedMachines: num })),
   segments: segments.nullable(),
   q0ToFreeze: nnum,
+  // The gate beside the rule that held an advance (domain/gates.ts): kept so the controller sees
+  // a gate that keeps holding as no new turn, and people see why.
+  gate: z.object({ gate: z.enum(['awaiting_merge', 'freeze', 'signoff']), reason: z.string(), until: nnum }).nullable().optional(),
 });
 
 /** The stored form: the decision with its record version. */

@@ -5,7 +5,7 @@ import type { RolloutStore } from '../../store/rollout-store';
 import type { TokenStore } from '../../store/token-store';
 import { actorOf, requireRole } from '../auth';
 import { fromZod, HttpError } from '../errors';
-import { actionBody, branchParam, createRolloutBody, rolloutIdParam } from '../schemas';
+import { actionBody, approveBody, branchParam, changeParam, createRolloutBody, rolloutIdParam } from '../schemas';
 
 const ACTIONS: Record<string, { type: ActionType; role: 'release-manager' | 'admin' }> = {
   promote: { type: 'promote', role: 'release-manager' },
@@ -28,7 +28,21 @@ export function rolloutRoutes(service: RolloutService, store: RolloutStore, toke
       if (!b.success) throw fromZod(b.error, 'branch');
       branch = b.data;
     }
-    res.json({ rollouts: await service.list({ state, branch }) });
+    let change: number | undefined;
+    if (req.query.change !== undefined) {
+      const c = changeParam.safeParse(req.query.change);
+      if (!c.success) throw fromZod(c.error, 'change');
+      change = c.data;
+    }
+    res.json({ rollouts: await service.list({ state, branch, change }) });
+  });
+
+  // Signoffs (docs/notifications.md): a release manager approves the current stage; audited.
+  r.post('/v1/rollouts/:id/approve', requireRole(tokens, 'release-manager'), async (req, res) => {
+    const id = parseId(req.params.id);
+    const body = approveBody.safeParse(req.body ?? {});
+    if (!body.success) throw fromZod(body.error);
+    res.json(await service.approve(id, actorOf(req), body.data.reason, body.data.revision));
   });
 
   r.post('/v1/rollouts', requireRole(tokens, 'release-manager'), async (req, res) => {
