@@ -151,3 +151,14 @@ export function renderMessage(input: MessageInput): { subject: string; message: 
   lines.push('', ...footers);
   return { subject, message: `${lines.join('\n')}\n` };
 }
+
+/**
+ * The evidence block of a commit message (arms, difference, decision, new failing tests and
+ * whatever the decision record adds, e.g. its segments), for other messages that report the
+ * same evidence: the review messages on a bump change (change-message.ts). Empty without
+ * rule evidence.
+ */
+export function evidenceBlock(decision: unknown, versions: { stable: string; candidate: string }, said: Set<string> = new Set()): string[] {
+  const ev = readEvidence(decision);
+  return ev ? evidenceLines(ev, { rollout: versions } as MessageInput, said) : [];
+}

@@ -38,6 +38,10 @@ export class BaseSync {
     },
   ) {}
 
+  get branch(): string {
+    return this.d.branch;
+  }
+
   /** One refresh; concurrent calls share it. `force` re-reads even when the head did not move. */
   sync(force = false): Promise<BaseSyncResult> {
     this.running ??= this.run(force).finally(() => {

@@ -38,6 +38,24 @@ export class GerritClient {
     return this.http.json('GET', '/changes/', changeList, { query: { q, o: ['CURRENT_REVISION', 'CURRENT_COMMIT'] } });
   }
 
+  /** Changes matching a search query, with their current patch set's commit (parents). */
+  query(q: string, limit = 100): Promise<ChangeInfo[]> {
+    return this.http.json('GET', '/changes/', changeList, { query: { q, n: String(limit), o: ['CURRENT_REVISION', 'CURRENT_COMMIT'] } });
+  }
+
+  /** A file at one patch set of a change, or null when it has no such file. */
+  async getRevisionFile(changeId: string, revision: string, path: string): Promise<string | null> {
+    const { status, text, headers } = await this.http.raw('GET', `/changes/${changeId}/revisions/${seg(revision)}/files/${seg(path)}/content`, { accept: [404] });
+    return status === 404 ? null : decodeContent(text, headers);
+  }
+
+  /** A review on one patch set: a message, and optionally votes (never a submit). */
+  review(changeId: string, revision: string, input: { message: string; labels?: Record<string, number>; tag: string }): Promise<unknown> {
+    return this.http.json('POST', `/changes/${changeId}/revisions/${seg(revision)}/review`, z.unknown(), {
+      body: { message: input.message, tag: input.tag, ...(input.labels ? { labels: input.labels } : {}), omit_duplicate_comments: true },
+    });
+  }
+
   getChange(changeId: string, withCurrent = false): Promise<ChangeInfo> {
     return this.http.json('GET', `/changes/${changeId}`, changeInfo, withCurrent ? { query: { o: ['CURRENT_REVISION', 'CURRENT_COMMIT'] } } : {});
   }

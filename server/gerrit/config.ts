@@ -38,6 +38,18 @@ export interface GerritSettings {
   signedOffBy: string | null;
   /** 0: no timer (on demand only). */
   baseRefreshSeconds: number;
+  /** Open bump changes canaried before they merge (change-watch.ts). */
+  watch: {
+    /** Gerrit search query of the changes to canary. */
+    query: string;
+    /** Poll interval; 0: on demand only (POST /v1/admin/gerrit/watch). */
+    seconds: number;
+    /** The label depcanary votes on (never a submit). */
+    label: string;
+    /** Vote when every library's rollout would complete (recommend merge), and on a rollback (block). */
+    approve: number;
+    block: number;
+  };
 }
 
 export class GerritConfigError extends Error {}
@@ -77,6 +89,11 @@ const schema = z.object({
   GERRIT_SIGNED_OFF_BY: z.string().max(200).regex(/^[^<>\r\n]+ <[^<>\s@]+@[^<>\s]+>$/, 'must be "Name <email>"').optional(),
   GERRIT_BASE_REFRESH_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   GERRIT_TIMEOUT_SECONDS: z.coerce.number().min(1).max(300).default(30),
+  // --- bump changes canaried before they merge (change-watch.ts) ---
+  GERRIT_WATCH_QUERY: z.string().min(1).max(2000).regex(/^[^\r\n]+$/, 'one line').optional(),
+  GERRIT_WATCH_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+  GERRIT_VOTE_LABEL: z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'a label name like Verified or Code-Review').default('Verified'),
+  GERRIT_VOTE_VALUES: z.string().regex(/^\s*\+?\d{1,2}\s*,\s*-\d{1,2}\s*$/, 'approve,block like +1,-1').default('+1,-1'),
 });
 
 export const GERRIT_ENV = Object.keys(schema.shape);
@@ -136,7 +153,23 @@ export function loadGerritConfig(env: NodeJS.ProcessEnv = process.env, file: Rec
     proposeExclusion: c.GERRIT_PROPOSE_EXCLUSION,
     signedOffBy: c.GERRIT_SIGNED_OFF_BY ?? null,
     baseRefreshSeconds: c.GERRIT_BASE_REFRESH_SECONDS,
+    watch: {
+      query: c.GERRIT_WATCH_QUERY ?? defaultWatchQuery(c.GERRIT_PROJECT, c.GERRIT_CONSTRAINTS_PATH),
+      seconds: c.GERRIT_WATCH_SECONDS,
+      label: c.GERRIT_VOTE_LABEL,
+      approve: Number(c.GERRIT_VOTE_VALUES.split(',')[0]!.trim()),
+      block: Number(c.GERRIT_VOTE_VALUES.split(',')[1]!.trim()),
+    },
   };
+}
+
+/**
+ * The release job's bump changes ("update constraint for X to new release V", topic
+ * `new-release`) and the weekly bundle ("Updated from generate-constraints", topic
+ * `openstack/requirements/constraints`), open, on the project, touching the constraints file.
+ */
+export function defaultWatchQuery(project: string, constraintsPath: string): string {
+  return `status:open project:"${project}" path:"${constraintsPath}" (topic:new-release OR topic:"openstack/requirements/constraints")`;
 }
 
 /** The topic (and per-rollout hashtag) that makes a proposal findable again. */

@@ -34,6 +34,7 @@ export function gerritExtension(env: NodeJS.ProcessEnv = process.env, opts: Gerr
         replaceBase: (branch, text, source) => rt.constraints.replace(branch, text, source),
         pollMs: opts.pollMs,
         backoff: opts.backoff,
+        watch: { rollouts: rt.rollouts, store: rt.rolloutStore, gates: rt.rollouts.gates, redis: rt.redis },
       });
       logger.info(
         settings.connection

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
+import { keys } from '../store/keys';
 import type { OutboxItem } from './types';
 
 /**
@@ -13,7 +14,11 @@ import type { OutboxItem } from './types';
  *   <prefix>:outbox:claims  hash  id -> token of the attempt in progress
  *   <prefix>:outbox:watch   set   ids whose open Gerrit change is watched for merge
  */
-export function outboxKeys(prefix: string) {
+export function outboxKeys(prefix: string, lane: OutboxLane = 'gerrit') {
+  if (lane === 'webhooks') {
+    const k = keys(prefix);
+    return { items: k.webhookItems, due: k.webhookDue, claims: k.webhookClaims, watch: `${prefix}:outbox:webhooks:watch` };
+  }
   return {
     items: `${prefix}:outbox:items`,
     due: `${prefix}:outbox:due`,
@@ -21,6 +26,8 @@ export function outboxKeys(prefix: string) {
     watch: `${prefix}:outbox:watch`,
   };
 }
+/** Gerrit proposals (the items the rollout store writes), or webhook deliveries (server/notify/). */
+export type OutboxLane = 'gerrit' | 'webhooks';
 export type OutboxKeys = ReturnType<typeof outboxKeys>;
 
 type OutboxRedis = Redis & {
@@ -48,31 +55,37 @@ function withScripts(redis: Redis): OutboxRedis {
 const ENQUEUE = `if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) return 1 end return 0`;
 
-export interface Claim {
-  item: OutboxItem;
+export interface Claim<T = OutboxItem> {
+  item: T;
   token: string;
 }
 
-export class Outbox {
+/** What any outbox lane's items have (Gerrit proposals: OutboxItem; webhooks: notify/types.ts). */
+export interface LaneItem {
+  id: string;
+  createdAt: number;
+}
+
+export class Outbox<T extends LaneItem = OutboxItem> {
   readonly keys: OutboxKeys;
   private readonly redis: OutboxRedis;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: Redis, prefix: string, lane: OutboxLane = 'gerrit') {
     this.redis = withScripts(redis);
-    this.keys = outboxKeys(prefix);
+    this.keys = outboxKeys(prefix, lane);
   }
 
   /**
    * Writes an item the way the rollout store's transition script does (HSETNX + ZADD), for
    * tools and tests; returns false when the id already exists.
    */
-  async enqueue(item: OutboxItem, dueAt = item.createdAt): Promise<boolean> {
+  async enqueue(item: T, dueAt = item.createdAt): Promise<boolean> {
     const res = await this.redis.eval(ENQUEUE, 2, this.keys.items, this.keys.due, item.id, JSON.stringify(item), dueAt);
     return res === 1;
   }
 
   /** Claims the oldest due item, or null. Unreadable items are marked failed and skipped. */
-  async claim(now: number, leaseMs: number): Promise<Claim | null> {
+  async claim(now: number, leaseMs: number): Promise<Claim<T> | null> {
     for (let i = 0; i < 10; i++) {
       const token = randomBytes(12).toString('hex');
       const res = await this.redis.dcOutboxClaim(this.keys.items, this.keys.due, this.keys.claims, now, leaseMs, token);
@@ -80,18 +93,18 @@ export class Outbox {
       const [id, json] = res;
       if (!json) continue;
       try {
-        return { item: JSON.parse(json) as OutboxItem, token };
+        return { item: JSON.parse(json) as T, token };
       } catch {
         // Kept for a person to read, but never claimed again.
         const failed = { id, status: 'failed', lastError: 'item is not valid JSON', raw: json.slice(0, 10_000) };
-        await this.complete(id, token, failed as unknown as OutboxItem, null, false);
+        await this.complete(id, token, failed as unknown as T, null, false);
       }
     }
     return null;
   }
 
   /** Records the attempt's outcome; `dueAt` null finishes the item. False: claim was lost. */
-  async complete(id: string, token: string, item: OutboxItem, dueAt: number | null, watch: boolean): Promise<boolean> {
+  async complete(id: string, token: string, item: T, dueAt: number | null, watch: boolean): Promise<boolean> {
     const res = await this.redis.dcOutboxComplete(
       this.keys.items, this.keys.due, this.keys.claims, this.keys.watch,
       id, token, JSON.stringify(item), dueAt === null ? '' : String(Math.round(dueAt)), watch ? '1' : '0',
@@ -99,18 +112,18 @@ export class Outbox {
     return res === 1;
   }
 
-  async get(id: string): Promise<OutboxItem | null> {
+  async get(id: string): Promise<T | null> {
     const json = await this.redis.hget(this.keys.items, id);
-    return json ? (JSON.parse(json) as OutboxItem) : null;
+    return json ? (JSON.parse(json) as T) : null;
   }
 
   /** Items with their due time (null when finished), newest first. */
-  async list(limit = 200): Promise<(OutboxItem & { dueAt: number | null })[]> {
+  async list(limit = 200): Promise<(T & { dueAt: number | null })[]> {
     const all = await this.redis.hgetall(this.keys.items);
-    const out: (OutboxItem & { dueAt: number | null })[] = [];
+    const out: (T & { dueAt: number | null })[] = [];
     for (const [id, json] of Object.entries(all)) {
       try {
-        const item = JSON.parse(json) as OutboxItem;
+        const item = JSON.parse(json) as T;
         const score = await this.redis.zscore(this.keys.due, id);
         out.push({ ...item, dueAt: score === null ? null : Number(score) });
       } catch {
@@ -141,7 +154,7 @@ export class Outbox {
   }
 
   /** Replaces a watched item after a merge check (no claim: finished items are not claimed). */
-  async updateWatched(item: OutboxItem, stillWatching: boolean): Promise<void> {
+  async updateWatched(item: T, stillWatching: boolean): Promise<void> {
     const m = this.redis.multi().hset(this.keys.items, item.id, JSON.stringify(item));
     if (!stillWatching) m.srem(this.keys.watch, item.id);
     await m.exec();

@@ -1,7 +1,13 @@
 import type Redis from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { BackoffPolicy } from './backoff';
+import type { GateSettings } from '../domain/gates';
+import type { RolloutService } from '../services/rollouts';
+import { Lease } from '../store/lease';
+import type { DcRedis } from '../store/redis';
+import type { RolloutStore } from '../store/rollout-store';
 import { BaseSync, type BaseSyncResult } from './base-sync';
+import { ChangeWatcher, type PollResult } from './change-watch';
 import { GerritClient } from './client';
 import type { GerritSettings } from './config';
 import { checkMerged } from './merge-watch';
@@ -34,6 +40,8 @@ export interface GerritWorkerOptions {
   now?: () => number;
   /** Retry schedule (default 2 s doubling to 5 min, jittered). */
   backoff?: BackoffPolicy;
+  /** Canary open bump changes (change-watch.ts): needs the server's rollouts and store. */
+  watch?: { rollouts: RolloutService; store: RolloutStore; gates: GateSettings; redis: DcRedis };
 }
 
 export interface GerritWorker {
@@ -51,6 +59,10 @@ export interface GerritWorker {
   syncBase(force?: boolean): Promise<BaseSyncResult & { branches: BaseSyncResult[] }>;
   /** Checks the watched changes for merge/abandon now. */
   checkMerged(): Promise<number>;
+  /** The bump-change watcher, when Gerrit and the watch are configured. */
+  watcher: ChangeWatcher | null;
+  /** One watch pass now (rejects when there is no watcher). */
+  watchNow(): Promise<PollResult>;
   stop(): Promise<void>;
 }
 
@@ -114,7 +126,41 @@ export function startGerritWorker(o: GerritWorkerOptions): GerritWorker {
   }
   safeDrain();
 
+  const watcher = client && o.watch
+    ? new ChangeWatcher({
+      client, settings: o.settings, redis: o.watch.redis, prefix: o.prefix, rollouts: o.watch.rollouts, store: o.watch.store,
+      logger: o.logger, gates: o.watch.gates, rolloutUrl: (id) => rolloutLink(o.publicUrl, id), now,
+      lease: new Lease(o.watch.redis, o.prefix, 'gerrit-watch', Math.max(30_000, o.settings.watch.seconds * 3000)),
+      onMerged: async (branch) => {
+        const s = syncs.find((b) => b.branch === branch);
+        if (s) await s.sync(true);
+      },
+    })
+    : null;
+  // Watch passes run one at a time (a timer pass and an on-demand one never overlap).
+  let watchTail: Promise<unknown> = Promise.resolve();
+  const watchNow = (): Promise<PollResult> => {
+    if (!watcher) return Promise.reject(new Error('Gerrit is not configured (GERRIT_URL), so no bump change is watched'));
+    const pass = watchTail.then(() => watcher.poll());
+    watchTail = pass.catch(() => undefined);
+    return pass;
+  };
+  let watchTimer: NodeJS.Timeout | null = null;
+  if (watcher && o.settings.watch.seconds > 0) {
+    let busy = false;
+    const tick = () => {
+      if (stopped || busy) return;
+      busy = true;
+      watchNow().catch((e: Error) => o.logger.warn({ err: e.message }, 'bump change watch failed; retrying at the next poll')).finally(() => { busy = false; });
+    };
+    watchTimer = setInterval(tick, o.settings.watch.seconds * 1000);
+    watchTimer.unref();
+    setImmediate(tick);
+  }
+
   return {
+    watcher,
+    watchNow,
     outbox,
     sending: client !== null,
     wake: safeDrain,
@@ -133,7 +179,9 @@ export function startGerritWorker(o: GerritWorkerOptions): GerritWorker {
       stopped = true;
       clearInterval(poll);
       if (refresh) clearInterval(refresh);
+      if (watchTimer) clearInterval(watchTimer);
       await tail;
+      await watchTail;
     },
   };
 }

@@ -54,6 +54,16 @@ export function keys(prefix: string) {
     leaseFence: (name: string) => k('lease', name, 'fence'),
     outboxItems: k('outbox', 'items'),
     outboxDue: k('outbox', 'due'),
+    /** Bump changes canaried before they merge: hash change number → watch record (gerrit/change-watch.ts). */
+    gerritChanges: k('gerrit', 'changes'),
+    /** Audit feed of every rollout's events (stream, trimmed), read by the notifier for webhooks. */
+    feed: k('feed'),
+    /** The notifier's position in the feed (the last entry id fanned out to webhooks). */
+    feedCursor: k('feed', 'cursor'),
+    /** Webhook deliveries: the outbox mechanism (items, due, claims) in a lane of its own. */
+    webhookItems: k('outbox', 'webhooks', 'items'),
+    webhookDue: k('outbox', 'webhooks', 'due'),
+    webhookClaims: k('outbox', 'webhooks', 'claims'),
     /** Rate-limit counters of one limit (services/rate-limits.ts); the library appends `:<key>`. */
     rateLimit: (name: string) => k('rl', name),
   };

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Redis, { type RedisOptions } from 'ioredis';
 
 /** The Lua scripts, registered once per connection with ioredis `defineCommand`. */
-const SCRIPTS = ['transition', 'create', 'ingest', 'lease', 'record'] as const;
+const SCRIPTS = ['transition', 'create', 'ingest', 'lease', 'record', 'event', 'fanout'] as const;
 export type ScriptName = (typeof SCRIPTS)[number];
 
 export type DcRedis = Redis & {

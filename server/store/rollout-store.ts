@@ -110,7 +110,7 @@ export class RolloutStore {
 
   /** An audit event outside the state machine (e.g. an emergency pin lifted by hand). */
   async appendEvent(id: string, event: RolloutEvent): Promise<void> {
-    await this.redis.xadd(this.k.events(id), '*', 'json', JSON.stringify(event));
+    await this.redis.dc_event(this.k.prefix, id, JSON.stringify(event));
   }
 
   async active(): Promise<RolloutRecord[]> {

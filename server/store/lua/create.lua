@@ -13,6 +13,8 @@
   ARGV[10] its next revision
   ARGV[11] its "superseded" audit event JSON
   Returns: 1 created; -2 the active rollout changed since the caller read it (conflict).
+  Every audit event XADDed here is also added to <prefix>:feed (MAXLEN ~ 100000), the
+  notifier's feed of all rollouts' events (server/notify/notifier.ts).
 ]]
 local p = ARGV[1]
 local nkey = p .. ':rollout:' .. ARGV[2]
@@ -24,11 +26,13 @@ if ARGV[7] ~= '' then
   if redis.call('HGET', okey, 'rev') ~= ARGV[8] then return -2 end
   redis.call('HSET', okey, 'json', ARGV[9], 'rev', ARGV[10])
   redis.call('XADD', p .. ':events:' .. ARGV[7], '*', 'json', ARGV[11])
+  redis.call('XADD', p .. ':feed', 'MAXLEN', '~', '100000', '*', 'json', ARGV[11])
 end
 redis.call('HSET', nkey, 'json', ARGV[3], 'rev', '1')
 redis.call('ZADD', p .. ':rollouts', ARGV[6], ARGV[2])
 redis.call('HSET', p .. ':active', ARGV[4], ARGV[2])
 redis.call('XADD', p .. ':events:' .. ARGV[2], '*', 'json', ARGV[5])
+redis.call('XADD', p .. ':feed', 'MAXLEN', '~', '100000', '*', 'json', ARGV[5])
 local v = redis.call('INCR', p .. ':version')
 redis.call('PUBLISH', p .. ':changed', v)
 return 1

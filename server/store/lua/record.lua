@@ -11,6 +11,8 @@
   ARGV[7] series point JSON ("" for none)
   ARGV[8] audit event JSON ("" for none)
   Returns: 1 written; -1 rollout not found; -3 the fence is no longer current.
+  Every audit event XADDed here is also added to <prefix>:feed (MAXLEN ~ 100000), the
+  notifier's feed of all rollouts' events (server/notify/notifier.ts).
 ]]
 local p = ARGV[1]
 local rkey = p .. ':rollout:' .. ARGV[2]
@@ -26,5 +28,8 @@ if ARGV[7] ~= '' then
   redis.call('RPUSH', skey, ARGV[7])
   redis.call('LTRIM', skey, -1000, -1)
 end
-if ARGV[8] ~= '' then redis.call('XADD', p .. ':events:' .. ARGV[2], '*', 'json', ARGV[8]) end
+if ARGV[8] ~= '' then
+  redis.call('XADD', p .. ':events:' .. ARGV[2], '*', 'json', ARGV[8])
+  redis.call('XADD', p .. ':feed', 'MAXLEN', '~', '100000', '*', 'json', ARGV[8])
+end
 return 1

@@ -22,6 +22,8 @@
   ARGV[19] second outbox item JSON
   Returns: the new revision; -1 rollout not found; -2 revision changed (conflict);
            -3 the caller's lease fence is no longer current.
+  Every audit event XADDed here is also added to <prefix>:feed (MAXLEN ~ 100000), the
+  notifier's feed of all rollouts' events (server/notify/notifier.ts).
 ]]
 local p = ARGV[1]
 local rkey = p .. ':rollout:' .. ARGV[2]
@@ -55,6 +57,7 @@ for _, o in ipairs({ { ARGV[10], ARGV[11] }, { ARGV[18], ARGV[19] } }) do
   end
 end
 redis.call('XADD', p .. ':events:' .. ARGV[2], '*', 'json', ARGV[6])
+redis.call('XADD', p .. ':feed', 'MAXLEN', '~', '100000', '*', 'json', ARGV[6])
 local v = redis.call('INCR', p .. ':version')
 redis.call('PUBLISH', p .. ':changed', v)
 return tonumber(ARGV[5])

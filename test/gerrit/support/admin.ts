@@ -136,6 +136,32 @@ export class GerritAdmin {
     return this.req('GET', `/changes/${encodeURIComponent(project)}~${number}/revisions/current/files`);
   }
 
+  /** Review messages of a change, oldest first (author, tag, patch set, text). */
+  async messages(project: string, number: number): Promise<{ author?: { username?: string }; tag?: string; _revision_number: number; message: string }[]> {
+    return this.req('GET', `/changes/${encodeURIComponent(project)}~${number}/messages`);
+  }
+
+  /** One account's current vote on a label of a change (0 when none). */
+  async vote(project: string, number: number, label: string, username: string): Promise<number> {
+    const c = await this.req<any>('GET', `/changes/${encodeURIComponent(project)}~${number}/detail?o=DETAILED_LABELS&o=DETAILED_ACCOUNTS`);
+    return (c.labels?.[label]?.all ?? []).find((v: { username?: string }) => v.username === username)?.value ?? 0;
+  }
+
+  async change(project: string, number: number): Promise<any> {
+    return this.req('GET', `/changes/${encodeURIComponent(project)}~${number}?o=CURRENT_REVISION`);
+  }
+
+  /** The open change with this Change-Id. */
+  async changeById(project: string, changeId: string): Promise<any> {
+    const list = await this.req<any[]>('GET', `/changes/?q=${encodeURIComponent(`project:"${project}" change:${changeId}`)}&o=CURRENT_REVISION`);
+    if (list.length !== 1) throw new Error(`change ${changeId}: ${list.length} found`);
+    return list[0];
+  }
+
+  async abandon(project: string, number: number, message: string): Promise<void> {
+    await this.req('POST', `/changes/${encodeURIComponent(project)}~${number}/abandon`, { message });
+  }
+
   reviewers(project: string, number: number): Promise<{ username?: string }[]> {
     return this.req('GET', `/changes/${encodeURIComponent(project)}~${number}/reviewers`);
   }
