@@ -35,7 +35,7 @@ const stageText = (r: ChangeRollout) => `stage ${Math.min(r.stageIndex, r.stages
 function paragraph(r: ChangeRollout, link: string | null): string[] {
   const head = `${r.library} ${r.stable} -> ${r.candidate}`;
   const lines: string[] = [];
-  const evidence = () => evidenceBlock(r.lastDecision, { stable: r.stable, candidate: r.candidate }).map((l) => (l === '' ? '' : `  ${l}`));
+  const evidence = () => evidenceBlock(r.lastDecision, { stable: r.stable, candidate: r.candidate }, new Set([r.endReason ?? ''])).map((l) => (l === '' ? '' : `  ${l}`));
   if (r.state === 'active' || r.state === 'paused') {
     if (awaitingMerge(r)) {
       lines.push(`${head}: at 100% of machines without evidence of a regression; this rollout would complete, merging is recommended. It holds at 100% until the change merges.`);

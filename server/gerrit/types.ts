@@ -1,4 +1,5 @@
 import type { ProposalKind } from '../domain/proposal';
+import type { RolloutEvent, RolloutState } from '../domain/rollout';
 import type { ProposalOptions } from '../services/rollouts';
 
 /**
@@ -84,6 +85,8 @@ export interface OutboxItem {
 /** Where proposal records go: the rollout store (`RolloutStore.setProposal`). */
 export interface ProposalSink {
   setProposal(rolloutId: string, proposal: ProposalRecord): Promise<void>;
+  /** An audit event on the rollout (and the feed webhooks read): a proposal opened or failed. */
+  appendEvent?(rolloutId: string, event: RolloutEvent): Promise<void>;
 }
 
 /** The subset of pino's Logger the proposer uses. */

@@ -6,6 +6,7 @@ import { branchOfPayload, buildFrom, deliver, PermanentError, type Delivery } fr
 import { GerritError } from './http';
 import type { GerritMetrics, ProposalOutcome } from './metrics';
 import type { Claim, Outbox } from './outbox';
+import type { RolloutState } from '../domain/rollout';
 import type { GerritLogger, OutboxItem, ProposalRecord, ProposalSink } from './types';
 
 /**
@@ -101,11 +102,25 @@ export class ProposalWorker {
       ...(step.dueAt !== null ? { nextAttemptAt: step.dueAt } : {}),
     };
     const kept = await this.d.outbox.complete(item.id, token, next, step.dueAt, step.watch);
+    if (kept && (step.outcome === 'created' || step.status === 'failed')) await this.announce(item, step).catch((e: Error) => this.d.logger.warn({ outbox: item.id, err: e.message }, 'could not record the proposal event'));
     this.d.metrics.proposals(step.outcome);
     const log = { outbox: item.id, rollout: item.rolloutId, outcome: step.outcome, attempts, change: step.record.changeNumber, url: step.record.url };
     if (!kept) this.d.logger.warn(log, 'proposal attempt finished after its lease ran out; the newer attempt wins');
     else if (step.error) this.d.logger[step.dueAt === null ? 'error' : 'warn']({ ...log, err: step.error, nextAttemptAt: step.dueAt }, 'Gerrit proposal failed');
     else this.d.logger.info(log, 'Gerrit proposal recorded');
+  }
+
+  /** A proposal opened (a new change) or failed for good becomes an audit event, which webhooks send. */
+  private async announce(item: OutboxItem, step: Step): Promise<void> {
+    if (!this.d.sink.appendEvent) return;
+    const r = item.payload.rollout as OutboxItem['payload']['rollout'] & { state?: RolloutState; revision?: number };
+    const opened = step.outcome === 'created';
+    await this.d.sink.appendEvent(item.rolloutId, {
+      type: opened ? 'proposal_opened' : 'proposal_failed', rolloutId: item.rolloutId, actor: 'depcanary-gerrit', automatic: true, at: step.record.updatedAt,
+      reason: opened ? `${step.record.subject ?? item.kind} (change ${step.record.changeNumber})` : `${item.kind} proposal failed: ${step.error ?? step.record.reason ?? ''}`.slice(0, 500),
+      fromState: r.state ?? 'rolled_back', toState: r.state ?? 'rolled_back', fromStage: r.stageIndex, toStage: r.stageIndex, revision: r.revision ?? 0,
+      evidence: { kind: item.kind, status: step.record.status, change: step.record.changeNumber ?? null, url: step.record.url ?? null },
+    });
   }
 
   private async attempt(item: OutboxItem, base: Pick<ProposalRecord, 'kind' | 'branch' | 'attempts' | 'updatedAt'>): Promise<Step> {
