@@ -30,10 +30,15 @@ export function scheduleFreezeWindows(text: string, label: string): FreezeWindow
     return t;
   };
   const weeks = cycle as Week[];
-  const tagged = (suffix: string) => weeks.find((w) => Array.isArray(w?.['x-project']) && (w['x-project'] as unknown[]).some((x) => typeof x === 'string' && x.endsWith(suffix)));
-  const rf = tagged('-rf');
-  if (!rf) return [];
-  const final = tagged('-final') ?? weeks[weeks.length - 1];
+  const tagged = (suffix: string, from = 0) => {
+    const i = weeks.findIndex((w, j) => j >= from && Array.isArray(w?.['x-project']) && (w['x-project'] as unknown[]).some((x) => typeof x === 'string' && x.endsWith(suffix)));
+    return i < 0 ? null : { week: weeks[i]!, index: i };
+  };
+  const found = tagged('-rf');
+  if (!found) return [];
+  const rf = found.week;
+  // The release week after the freeze (the first week may name the previous series' final).
+  const final = tagged('-final', found.index)?.week ?? weeks[weeks.length - 1];
   const start = date(rf.start, 'the requirements-freeze week\'s start');
   const end = date(final?.end, 'the release week\'s end') + DAY;
   if (end <= start) throw new ScheduleError(`${label}: the release week ends before the requirements freeze starts`);

@@ -4,6 +4,7 @@ import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { listRoutes, type RouteInfo } from '../../server/api/route-list';
 import { gerritExtension } from '../../server/gerrit/extension';
+import { notifyExtension } from '../../server/notify/extension';
 import { webExtension } from '../../server/web/routes';
 import { sendHttp, sendRawBytes, type RawReply, type RawRequest } from '../support/raw-http';
 import { ADMIN_TOKEN, report, startTestServer, type TestServer } from '../support/server';
@@ -30,7 +31,7 @@ describe('fuzzing every route with malformed requests', () => {
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 
   beforeAll(async () => {
-    s = await startTestServer({ headersTimeoutMs: 2000, requestTimeoutMs: 4000 }, [gerritExtension({}), webExtension()]);
+    s = await startTestServer({ headersTimeoutMs: 2000, requestTimeoutMs: 4000 }, [gerritExtension({}), notifyExtension(), webExtension()]);
     routes = listRoutes(s.server.app);
     rolloutId = (await s.req('POST', '/v1/rollouts', { library: 'oslo.log', candidate: '8.4.0', stages: [50, 100] })).json.id;
     viewer = (await s.req('POST', '/v1/tokens', { name: 'fuzz-viewer', role: 'viewer' })).json.token;
@@ -46,7 +47,8 @@ describe('fuzzing every route with malformed requests', () => {
   test('the route list is read from the app: core, extensions and the fast path', () => {
     const names = routes.map((r) => `${r.method} ${r.path}`);
     for (const r of ['GET /v1/constraints.txt', 'POST /v1/reports', 'POST /v1/rollouts/:id/promote', 'DELETE /v1/tokens/:name',
-      'POST /v1/admin/gerrit/outbox/:id/retry', 'GET /', 'GET /static/*']) expect(names).toContain(r);
+      'POST /v1/admin/gerrit/outbox/:id/retry', 'POST /v1/admin/gerrit/watch', 'POST /v1/rollouts/:id/approve', 'POST /v1/webhooks/deliveries/:id/redeliver',
+      'GET /', 'GET /static/*']) expect(names).toContain(r);
     expect(routes.length).toBeGreaterThanOrEqual(30);
   });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { listRoutes, type RouteInfo } from '../../server/api/route-list';
 import { gerritExtension } from '../../server/gerrit/extension';
+import { notifyExtension } from '../../server/notify/extension';
 import { createLogger } from '../../server/logger';
 import { hashToken, ROLE_RANK, type Role } from '../../server/store/token-store';
 import { webExtension } from '../../server/web/routes';
@@ -50,7 +51,7 @@ describe('auth on every route', () => {
     // Gerrit on a closed loopback port: every attempt fails, and its errors are logged.
     const gerritEnv = { GERRIT_URL: `http://127.0.0.1:${await closedPort()}`, GERRIT_USER: 'depcanary-bot', GERRIT_PASSWORD, GERRIT_BASE_REFRESH_SECONDS: '0' };
     const logger = createLogger('trace', sink);
-    s = await startTestServer({ tokensFile }, [gerritExtension(gerritEnv), webExtension()], logger);
+    s = await startTestServer({ tokensFile }, [gerritExtension(gerritEnv), notifyExtension(), webExtension()], logger);
     other = await startTestServer({ keyPrefix: s.config.keyPrefix, tokensFile }, [], logger);
     routes = listRoutes(s.server.app);
     for (const role of ['viewer', 'release-manager'] as const) {
