@@ -22,7 +22,7 @@ export function stageText(v: View): string {
   const n = v.stages.length;
   if (v.state === 'promoted') return `100% (${n}/${n})`;
   const at = v.stages[v.stageIndex] ?? 0;
-  if (v.state === 'rolled_back' || v.state === 'superseded') return `0% (was ${at}%)`;
+  if (v.state === 'rolled_back' || v.state === 'superseded' || v.state === 'abandoned') return `0% (was ${at}%)`;
   return `${at}% (${v.stageIndex + 1}/${n})`;
 }
 
@@ -40,6 +40,7 @@ export function reasonText(v: View): string {
   if (v.state === 'promoted') return `promoted: ${v.endReason ?? ''}`.trim();
   if (v.state === 'rolled_back') return `rolled back: ${v.endReason ?? ''}`.trim();
   if (v.state === 'superseded') return `superseded: ${v.endReason ?? ''}`.trim();
+  if (v.state === 'abandoned') return `abandoned: ${v.endReason ?? ''}`.trim();
   const prefix = v.state === 'paused' ? 'paused; ' : '';
   if (!v.decision) return `${prefix}no decision yet: the controller has not evaluated this rollout`;
   return prefix + v.decision.reason;

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerActions, registerLiftPin } from './commands/actions';
 import { registerBranches } from './commands/branches';
+import { registerCanary } from './commands/canary';
 import { registerImport } from './commands/import';
 import { registerList } from './commands/list';
 import { registerShow } from './commands/show';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerBranches(program);
   registerWatch(program);
   registerImport(program);
+  registerCanary(program);
   return program;
 }
 

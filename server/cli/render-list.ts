@@ -1,3 +1,4 @@
+import { sourceText } from './render-canary';
 import { table, truncate, type Style } from './format';
 import { reasonText, stageText, stateText, verdictText, versionsText } from './describe';
 import type { View } from './types';
@@ -28,7 +29,9 @@ export function renderRollouts(views: View[], s: Style, width: number | undefine
       v.figures.arms.control.full,
       verdictText(v, s),
     ]);
-    reasons.push(v.emergencyPin?.inForce ? `emergency pin: every machine gets ${v.stable} until the base stops pinning ${v.candidate}` : reasonText(v));
+    const why = v.emergencyPin?.inForce ? `emergency pin: every machine gets ${v.stable} until the base stops pinning ${v.candidate}` : reasonText(v);
+    const source = sourceText(v);
+    reasons.push(source ? `${source}: ${why}` : why);
   }
   const lines = table(
     ['ID', 'LIBRARY', 'BRANCH', 'S → C', 'STATE', 'STAGE', 'CAND runs/mach', 'CAND fail [95%]', 'CTRL runs/mach', 'CTRL fail [95%]', 'DECISION'],

@@ -1,3 +1,4 @@
+import { gateLines } from './render-canary';
 import { ago, bar, clock, table, wrap, type Style } from './format';
 import { branchText, emergencyText, linesText, pythonText, reasonText, stageText, stateText, verdictText, versionsText } from './describe';
 import { ARMS, type Event, type View } from './types';
@@ -16,6 +17,7 @@ export function renderShow(v: View, events: Event[], s: Style, now: number, widt
   if (pin) out.push(v.emergencyPin?.inForce ? s.red(pin) : s.dim(pin));
   if (v.lines.status !== 'ended') out.push(`${s.bold('Lines')}   ${linesText(v)}`);
   out.push(`${s.bold('Python')}  ${pythonText(v)}`);
+  out.push(...gateLines(v, s));
   out.push('');
   out.push(s.bold('Stages'));
   out.push(...stageLines(v, s, now));

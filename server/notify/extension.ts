@@ -138,9 +138,10 @@ function webhookRoutes(n: Notifier, webhooks: Webhook[], tokens: TokenStore, now
   r.get('/v1/webhooks/deliveries', viewer, async (req, res) => {
     const q = listQuery.safeParse(req.query);
     if (!q.success) throw fromZod(q.error);
-    const all = await n.outbox.list(q.data.limit ?? 200);
+    // Filtered before the limit, so `?status=failed` finds failures older than the newest page.
+    const all = await n.outbox.list(Number.MAX_SAFE_INTEGER);
     const items = all.filter((d) => (!q.data.webhook || d.webhook === q.data.webhook) && (!q.data.status || d.status === q.data.status));
-    res.json({ deliveries: items.map(({ body: _b, ...rest }) => rest) });
+    res.json({ deliveries: items.slice(0, q.data.limit ?? 200).map(({ body: _b, ...rest }) => rest) });
   });
   r.get('/v1/webhooks/deliveries/:id', viewer, async (req, res) => {
     const id = deliveryId.safeParse(req.params.id);

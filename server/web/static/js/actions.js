@@ -8,6 +8,8 @@ const ACTIONS = [
     help: 'Stop automatic advances. Automatic rollback stays armed.' },
   { name: 'resume', label: 'Resume', cls: '', when: ['paused'], reason: 'resumed from the dashboard',
     help: 'Let the controller advance again.' },
+  { name: 'approve', label: 'Approve stage', cls: '', when: ['active', 'paused'], reason: '', visible: (v) => v.signoff && v.signoff.needed > 0,
+    help: 'Sign off this stage: the signoff policy needs approvals from distinct release managers before it advances.' },
   { name: 'rollback', label: 'Roll back', cls: 'danger', when: ['active', 'paused'], reason: '',
     help: 'End the rollout: every machine goes back to the stable version (a Gerrit change is proposed when configured).' },
 ];
@@ -74,7 +76,10 @@ export function actionBar(container, { onDone }) {
   return {
     update(v) {
       view = v;
-      for (const a of ACTIONS) buttons.get(a.name).disabled = !a.when.includes(v.state);
+      for (const a of ACTIONS) {
+        buttons.get(a.name).disabled = !a.when.includes(v.state);
+        buttons.get(a.name).hidden = a.visible ? !a.visible(v) : false;
+      }
       if (open && !open.when.includes(v.state)) close();
     },
   };

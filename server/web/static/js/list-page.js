@@ -49,6 +49,7 @@ export function listPage(root, { navigate }) {
       h('td', {},
         h('a', { href, 'data-link': true, class: 'lib' }, v.library),
         h('span', { class: 'branch-tag', title: 'constraints branch' }, v.branch || 'master'),
+        v.source ? h('span', { class: 'change-tag', title: v.source.subject }, `change ${v.source.change}/${v.source.patchSet}`) : null,
         h('div', { class: 'versions' }, v.stable, h('span', { class: 'arrow' }, ' → '), h('strong', {}, v.candidate)),
         v.emergencyPin && v.emergencyPin.inForce ? h('div', { class: 'alarm small emergency-pin' }, `emergency pin: everyone on ${v.stable}`) : null,
         h('div', { class: 'muted small' }, `started ${ago(v.createdAt)}`)),

@@ -3,6 +3,7 @@ import { actionBar } from './actions.js';
 import { stateBadge, verdictBadge } from './badges.js';
 import { failureChart } from './chart.js';
 import { h, fill } from './dom.js';
+import { gatesView } from './gates.js';
 import { ago, clock, LIVE, num, reasonOf, stageLabel, time } from './format.js';
 import { stageBars } from './stages.js';
 
@@ -48,7 +49,8 @@ export function rolloutPage(root, id, { refreshNow }) {
         stateBadge(v)),
       h('div', { class: 'muted small' }, `id ${v.id} · revision ${v.revision} · started ${clock(v.createdAt)} by ${v.createdBy} · updated ${ago(v.updatedAt)}`),
       emergencyView(v),
-      linesView(v));
+      linesView(v),
+      gatesView(v));
     fill(bars, stageBars(v), h('div', { class: 'muted small' }, stageLabel(v)));
     bar.update(v);
     chart.update(points, v);
