@@ -99,3 +99,12 @@ export function renderChangeReport(rep: ChangeReport): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** The review message of a patch set whose canary waits for a freeze window to end. */
+export function renderDeferral(patchSet: number, w: { end: number; reason: string }): string {
+  return [
+    `depcanary canary of patch set ${patchSet} deferred: a freeze window is in force until ${new Date(w.end).toISOString()} (${w.reason}).`,
+    '',
+    'No machine gets the versions this change pins until the window ends; the canary starts then, and reports here.',
+  ].join('\n') + '\n';
+}

@@ -1,5 +1,5 @@
 import { bumpsOf } from '../domain/change-bumps';
-import { phaseOf, renderChangeReport, voteOf, type ChangeRollout } from '../domain/change-message';
+import { phaseOf, renderChangeReport, renderDeferral, voteOf, type ChangeRollout } from '../domain/change-message';
 import { parseConstraints } from '../domain/constraints';
 import { diffConstraints } from '../domain/constraints-diff';
 import { DomainError } from '../domain/errors';
@@ -25,7 +25,8 @@ import type { GerritLogger } from './types';
  *     patch set; every library it bumps becomes a rollout on the change's branch (stable from
  *     the parent, candidate from the patch set, independent salts), recording its `source`;
  *     the previous patch set's rollouts end (a new patch set restarts on the new versions);
- *     inside a freeze window nothing starts and the change waits, saying why;
+ *     inside a freeze window nothing starts and the change waits, saying why (in the watch
+ *     record and in a review message);
  *  2. a watched change that left the query is looked up: merged → its rollouts complete (at
  *     100% that is the normal end; earlier, with an audit note) and the base follows the
  *     branch; abandoned (or no longer matching) → its rollouts end;
@@ -164,6 +165,8 @@ export class ChangeWatcher {
       rec.deferred = `freeze window until ${new Date(freeze.end).toISOString()}: ${freeze.reason}`;
       out.ended += await this.end(previous, 'supersede', `patch set ${rec.patchSet} of change ${c._number} waits for the freeze window to end`);
       if (!prev || prev.deferred !== rec.deferred || prev.patchSet !== rec.patchSet) {
+        // Reviewers learn why nothing happens yet (once per patch set and window; a failed post is retried next poll).
+        await this.d.client.review(changeRef(c.project, c._number), revision, { message: renderDeferral(rec.patchSet, freeze), tag: REVIEW_TAG });
         this.d.logger.info({ change: c._number, patchSet: rec.patchSet, why: rec.deferred }, 'bump change canary deferred');
       }
       await this.save(rec);

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTROLLER_ACTOR } from '../../server/controller/controller';
+import { runCli } from '../cli/run-cli';
+import { ADMIN_TOKEN } from '../support/server';
 import { PROPOSE_UPDATE, releaseMessage, ReleaseBot, UPDATE_CONSTRAINTS } from './support/release-bot';
 import { makeWorld, regressionDecision, UC, type World } from './support/world';
 
@@ -27,6 +29,7 @@ const watch = async () => {
 const rolloutsOf = async (change: number) => (await w.server.req('GET', `/v1/rollouts?change=${change}`)).json.rollouts as any[];
 const ourMessages = async (change: number) => (await w.admin.messages(w.project, change)).filter((m) => m.author?.username === w.bot.username);
 const vote = (change: number) => w.admin.vote(w.project, change, LABEL, w.bot.username);
+const cli = (...args: string[]) => runCli(args, { DEPCANARY_URL: w.server.url, DEPCANARY_TOKEN: ADMIN_TOKEN });
 const served = async (library: string) => {
   const text = (await w.server.req('GET', `/v1/constraints.txt?machine=${randomUUID()}`, undefined, null)).text;
   return new RegExp(`^${library.replace('.', '\\.')}===(\\S+)$`, 'm').exec(text)?.[1];
@@ -70,6 +73,14 @@ test('a release job\'s change for one library: a rollout with its source, a star
   expect(msgs[0]!.message).toContain(`Rollout: https://depcanary.example.org/rollouts/${r.id}`);
   expect(await vote(single)).toBe(0);
   expect(await watch()).toMatchObject({ started: 0, reports: 0 }); // nothing new: no second message
+  // The CLI names the change the canary comes from, and lists the watched changes.
+  const show = await cli('show', r.id);
+  expect(show.stdout).toContain(`Change  ${single} patch set 1 on master (topic new-release)  ${process.env.GERRIT_TEST_URL}/c/${w.project}/+/${single}\n        update constraint for os_vif to new release 5.3.0\n`);
+  expect((await cli('rollouts', '--change', String(single))).stdout).toContain(`↳ change ${single}/1: `);
+  const changes = await cli('changes', '--poll');
+  expect(changes.code).toBe(0);
+  expect(changes.stdout).toContain('watch pass: 1 open, 0 rollouts started, 0 ended, 0 reviews posted\n');
+  expect(changes.stdout).toMatch(new RegExp(`CHANGE\\s+PS\\s+STATUS\\s+BRANCH\\s+ROLLOUTS\\s+VOTE\\s+SUBJECT\\n${single}\\s+1\\s+open\\s+master\\s+1\\s+–\\s+update constraint for os_vif to new release 5\\.3\\.0\\n  ↳ rollouts ${r.id}\\n`));
 
   expect((await w.server.req('POST', `/v1/rollouts/${r.id}/promote`, { reason: 'quiet at 1%' })).status).toBe(200);
   expect((await w.server.req('POST', `/v1/rollouts/${r.id}/promote`, { reason: 'quiet at 10%' })).status).toBe(200);
@@ -120,6 +131,7 @@ test('the weekly bundle: one rollout per library with independent salts, judged 
   const start = (await ourMessages(bundle))[0]!.message;
   expect(start).toContain('depcanary canary of patch set 1 (3 libraries):');
   expect(start).toContain('  newlib-x: added at 0.1.0');
+  expect((await cli('changes')).stdout).toContain('  ↳ not canaried: newlib-x: added at 0.1.0: a new pin has no stable to compare with\n');
 
   // The rule rolls tzdata back at 10%; the others go on.
   const tz = rs.find((r) => r.library === 'tzdata');
@@ -136,6 +148,7 @@ test('the weekly bundle: one rollout per library with independent salts, judged 
   expect(msg).toContain(`${LABEL}-1: a library's canary was rolled back; this change should not merge as it is.`);
   expect(msg).toMatch(/All libraries: .*tzdata rolled back/);
   expect(await vote(bundle)).toBe(-1);
+  expect((await cli('changes')).stdout).toMatch(new RegExp(`\\n${bundle}\\s+1\\s+open\\s+master\\s+3\\s+-1\\s+Updated from generate-constraints\\n`));
   const view = (await w.server.req('GET', `/v1/rollouts/${tz.id}`)).json;
   expect(view).toMatchObject({ state: 'rolled_back', proposal: null, exclusion: null }); // nothing to revert
   mkdirSync('test-output', { recursive: true });
@@ -188,4 +201,34 @@ test('an abandoned change ends its rollout: the candidate is no longer served', 
   const records = (await w.server.req('GET', '/v1/admin/gerrit/changes')).json.changes;
   expect(records.map((x: any) => [x.number, x.status]).sort()).toEqual([[single, 'merged'], [bundle, 'merged'], [c._number, 'abandoned']].sort());
   expect(UC).toContain('six===1.17.0');
+});
+
+test('inside a freeze window a new change waits, saying why on the change; it starts when the window ends', async () => {
+  // The server's freeze windows (DEPCANARY_FREEZE_WINDOWS), changed in place for this test: one covering master now.
+  const windows = w.server.server.runtime.rollouts.gates.freezeWindows;
+  const freeze = { start: Date.now() - 1000, end: Date.now() + 3_600_000, branches: ['master'], reason: 'requirements freeze (h-rf)' };
+  windows.push(freeze);
+  try {
+    bot.checkout();
+    bot.bump('stevedore', '5.10.0');
+    bot.commit(releaseMessage('stevedore', '5.10.0', 'oslo'), UPDATE_CONSTRAINTS);
+    bot.push('new-release');
+    const c = (await w.admin.allChanges(w.project)).find((x: any) => x.subject === 'update constraint for stevedore to new release 5.10.0');
+    expect(await watch()).toMatchObject({ started: 0 });
+    expect(await rolloutsOf(c._number)).toEqual([]);
+    const msgs = await ourMessages(c._number);
+    expect(msgs).toHaveLength(1);
+    expect(msgs[0]!.message).toContain(`depcanary canary of patch set 1 deferred: a freeze window is in force until ${new Date(freeze.end).toISOString()} (requirements freeze (h-rf)).`);
+    await watch();
+    expect(await ourMessages(c._number)).toHaveLength(1); // said once
+    expect((await cli('changes')).stdout).toContain(`  ↳ deferred: freeze window until ${new Date(freeze.end).toISOString()}: requirements freeze (h-rf)\n`);
+
+    windows.splice(windows.indexOf(freeze), 1); // the window ends
+    expect(await watch()).toMatchObject({ started: 1 });
+    const [r] = await rolloutsOf(c._number);
+    expect(r).toMatchObject({ library: 'stevedore', candidate: '5.10.0', state: 'active' });
+    expect((await ourMessages(c._number)).at(-1)!.message).toContain('stevedore 5.9.1 -> 5.10.0: canary started');
+  } finally {
+    if (windows.includes(freeze)) windows.splice(windows.indexOf(freeze), 1);
+  }
 });
