@@ -149,6 +149,30 @@ export class Outbox<T extends LaneItem = OutboxItem> {
     return this.redis.zcard(this.keys.due);
   }
 
+  /**
+   * Keeps at most `max` items: beyond that, the oldest finished ones (not due, not claimed)
+   * are deleted. For lanes whose finished items are only a log (webhook deliveries); returns
+   * how many went. O(1) while under the cap.
+   */
+  async prune(max: number): Promise<number> {
+    if ((await this.redis.hlen(this.keys.items)) <= max) return 0;
+    const all = await this.redis.hgetall(this.keys.items);
+    const [due, claims] = await Promise.all([this.redis.zrange(this.keys.due, '0', '-1'), this.redis.hkeys(this.keys.claims)]);
+    const live = new Set([...due, ...claims]);
+    const finished = Object.entries(all).filter(([id]) => !live.has(id)).map(([id, json]) => {
+      let at = 0;
+      try {
+        at = Number((JSON.parse(json) as { createdAt?: unknown }).createdAt) || 0;
+      } catch {
+        /* unreadable: oldest */
+      }
+      return { id, at };
+    }).sort((a, b) => a.at - b.at);
+    const drop = finished.slice(0, Math.max(0, Object.keys(all).length - max)).map((x) => x.id);
+    for (let i = 0; i < drop.length; i += 500) await this.redis.hdel(this.keys.items, ...drop.slice(i, i + 500));
+    return drop.length;
+  }
+
   async watched(): Promise<string[]> {
     return this.redis.smembers(this.keys.watch);
   }

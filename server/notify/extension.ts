@@ -25,6 +25,8 @@ export interface NotifyExtensionOptions {
   pollMs?: number;
   backoff?: { baseMs: number; maxMs: number };
   maxAttempts?: number;
+  /** Deliveries kept (tests); default 10,000. */
+  keep?: number;
   onStart?: (n: Notifier) => void;
 }
 
@@ -85,7 +87,7 @@ export function notifyExtension(opts: NotifyExtensionOptions = {}): Extension {
       const notifier = new Notifier({
         redis: rt.redis, prefix: rt.config.keyPrefix, store: rt.rolloutStore, webhooks,
         source: rt.config.publicUrl ?? 'urn:depcanary', rolloutUrl: (id) => rolloutLink(rt.config.publicUrl, id),
-        timeoutMs: rt.config.webhookTimeoutMs, backoff: opts.backoff, maxAttempts: opts.maxAttempts, logger,
+        timeoutMs: rt.config.webhookTimeoutMs, backoff: opts.backoff, maxAttempts: opts.maxAttempts, keep: opts.keep, logger,
         metrics: { delivered: (webhook, outcome) => deliveries.inc({ webhook, outcome }) },
       });
       new Gauge({
@@ -102,7 +104,7 @@ export function notifyExtension(opts: NotifyExtensionOptions = {}): Extension {
         const pass = () => {
           if (busy) return;
           busy = true;
-          running = notifier.fanOut().then(() => notifier.deliverDue())
+          running = notifier.fanOut().then(() => notifier.deliverDue()).then(() => notifier.prune())
             .catch((e: Error) => logger.warn({ err: e.message }, 'webhook pass failed; retrying'))
             .finally(() => { busy = false; });
         };

@@ -19,7 +19,8 @@ import type { Delivery, Webhook } from './types';
  *  3. delivery: the outbox's claim/complete scripts (a lease per attempt), POST with the
  *     Standard Webhooks headers, retried with jittered exponential backoff (Retry-After
  *     honoured) until a 2xx, up to `maxAttempts`; 410 Gone fails at once. A failed or
- *     delivered one can be sent again (`POST /v1/webhooks/deliveries/:id/redeliver`).
+ *     delivered one can be sent again (`POST /v1/webhooks/deliveries/:id/redeliver`);
+ *  4. the newest DEFAULT_DELIVERIES_KEPT deliveries are kept; older finished ones are pruned.
  * Secrets are only read to sign; errors and logs name the webhook, never its secret.
  */
 export interface NotifierDeps {
@@ -33,6 +34,8 @@ export interface NotifierDeps {
   timeoutMs: number;
   backoff?: BackoffPolicy;
   maxAttempts?: number;
+  /** Deliveries kept (default DEFAULT_DELIVERIES_KEPT). */
+  keep?: number;
   now?: () => number;
   random?: () => number;
   logger: { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
@@ -40,6 +43,8 @@ export interface NotifierDeps {
 }
 
 export const DEFAULT_WEBHOOK_BACKOFF: BackoffPolicy = { baseMs: 5_000, maxMs: 3_600_000 };
+/** Deliveries kept for `depcanary webhooks` and redelivery; older finished ones are pruned. */
+export const DEFAULT_DELIVERIES_KEPT = 10_000;
 const BATCH = 200;
 
 export class Notifier {
@@ -92,6 +97,11 @@ export class Notifier {
     const last = entries[entries.length - 1]![0];
     const n = await this.d.redis.dc_fanout(this.d.prefix, cursor, last, this.now(), ...args);
     return Math.max(0, n);
+  }
+
+  /** Drops the oldest finished deliveries beyond the ones kept (pending ones are never dropped). */
+  prune(): Promise<number> {
+    return this.outbox.prune(this.d.keep ?? DEFAULT_DELIVERIES_KEPT);
   }
 
   /** Delivers what is due; returns how many attempts ran. */

@@ -31,6 +31,26 @@ describe('outbox claims', () => {
   });
   afterEach(() => redis.disconnect());
 
+  test('prune keeps the newest items and never drops a pending or claimed one (the webhooks lane)', async () => {
+    const lane = new Outbox<{ id: string; createdAt: number; status: string }>(redis, `ob${randomBytes(4).toString('hex')}`, 'webhooks');
+    for (let i = 0; i < 8; i++) await lane.enqueue({ id: `d${i}`, createdAt: i, status: 'pending' }, i);
+    expect(await lane.prune(10)).toBe(0);
+    // d0 stays due, d1 is claimed; d2..d7 are finished.
+    const c1 = await lane.claim(0, 60_000);
+    const c2 = await lane.claim(1, 60_000);
+    expect([c1?.item.id, c2?.item.id]).toEqual(['d0', 'd1']);
+    await lane.complete('d0', c1!.token, { id: 'd0', createdAt: 0, status: 'pending' }, 100, false);
+    for (let i = 2; i < 8; i++) {
+      const c = await lane.claim(i, 60_000);
+      await lane.complete(c!.item.id, c!.token, { ...c!.item, status: 'delivered' }, null, false);
+    }
+    expect(await lane.prune(5)).toBe(3);
+    expect((await lane.list()).map((d) => d.id).sort()).toEqual(['d0', 'd1', 'd5', 'd6', 'd7']);
+    expect(await lane.prune(5)).toBe(0);
+    expect(await lane.prune(1)).toBe(3); // never below the live ones
+    expect((await lane.list()).map((d) => d.id).sort()).toEqual(['d0', 'd1']);
+  });
+
   test('an item is claimed once, comes back after its lease, and a stale claimant cannot overwrite it', async () => {
     const it = item();
     expect(await outbox.enqueue(it, 1000)).toBe(true);
