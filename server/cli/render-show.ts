@@ -46,7 +46,7 @@ export function renderShow(v: View, events: Event[], s: Style, now: number, widt
     }
   }
   out.push('');
-  out.push(s.bold('Gerrit') + '  ' + proposalText(v.proposal, s));
+  out.push(s.bold('Gerrit') + '  ' + proposalText(v.proposal, s, v.source));
   if (v.exclusion) out.push(`        ${proposalText(v.exclusion, s)}`);
   out.push('');
   out.push(s.bold('Audit trail'));
@@ -120,8 +120,8 @@ function evidenceLines(v: View, s: Style): string[] {
   );
 }
 
-function proposalText(p: View['proposal'], s: Style): string {
-  if (!p) return s.dim('no proposed change');
+function proposalText(p: View['proposal'], s: Style, source?: View['source']): string {
+  if (!p) return s.dim(source ? `no change of its own: its verdict is the vote on change ${source.change}` : 'no proposed change');
   const parts = [`${p.kind ?? 'rollback'} ${p.status.replace(/_/g, ' ')}${p.branch ? ` (${p.branch})` : ''}`];
   if (p.changeNumber !== undefined) parts.push(`change ${p.changeNumber}`);
   if (p.url) parts.push(p.url);

@@ -9,7 +9,10 @@ import { awaitingMerge, type Rollout } from './rollout';
  * one), with the evidence per arm (and whatever else the decision record carries, through
  * `evidenceBlock`: the segment lines of decision v2) and a link.
  */
-export type ChangeRollout = Pick<Rollout, 'id' | 'library' | 'stable' | 'candidate' | 'stages' | 'stageIndex' | 'state' | 'endReason' | 'source' | 'lastDecision'>;
+export type ChangeRollout = Pick<Rollout, 'id' | 'library' | 'stable' | 'candidate' | 'stages' | 'stageIndex' | 'state' | 'endReason' | 'source' | 'lastDecision'> & {
+  /** Who made its last move, when a person did (a promote or rollback by hand): said before the evidence. */
+  movedBy?: { actor: string; reason: string } | null;
+};
 
 /** Where a rollout is, as the change's reports track it: a new phase is worth a message. */
 export function phaseOf(r: Pick<Rollout, 'state' | 'stageIndex'>): string {
@@ -35,10 +38,12 @@ const stageText = (r: ChangeRollout) => `stage ${Math.min(r.stageIndex, r.stages
 function paragraph(r: ChangeRollout, link: string | null): string[] {
   const head = `${r.library} ${r.stable} -> ${r.candidate}`;
   const lines: string[] = [];
-  const evidence = () => evidenceBlock(r.lastDecision, { stable: r.stable, candidate: r.candidate }, new Set([r.endReason ?? ''])).map((l) => (l === '' ? '' : `  ${l}`));
+  const byHand = r.movedBy ? [`  Moved by hand by ${r.movedBy.actor}${r.movedBy.reason && r.movedBy.reason !== r.endReason ? `: ${r.movedBy.reason}` : ''}`.slice(0, 600)] : [];
+  const evidence = () => [...byHand, ...evidenceBlock(r.lastDecision, { stable: r.stable, candidate: r.candidate }, new Set([r.endReason ?? ''])).map((l) => (l === '' ? '' : `  ${l}`))];
   if (r.state === 'active' || r.state === 'paused') {
     if (awaitingMerge(r)) {
-      lines.push(`${head}: at 100% of machines without evidence of a regression; this rollout would complete, merging is recommended. It holds at 100% until the change merges.`);
+      const how = r.movedBy ? 'promoted to 100% of machines by hand' : 'at 100% of machines without evidence of a regression';
+      lines.push(`${head}: ${how}; this rollout would complete, merging is recommended. It holds at 100% until the change merges.`);
       lines.push(...evidence());
     } else if (r.stageIndex === 0 && r.lastDecision === null && r.state === 'active') {
       lines.push(`${head}: canary started: ${percentLabel(r.stages[0]!)} of machines get ${r.candidate}, the others stay on ${r.stable} as the concurrent control (stages ${r.stages.map(percentLabel).join(', ')}).`);
@@ -73,6 +78,8 @@ export interface ChangeReport {
   rolloutUrl: (id: string) => string | null;
   /** The patch set this one replaced (its canaries restarted on these versions), or null. */
   replaced?: number | null;
+  /** A vote the report would post but Gerrit would not take (label not configured, value not permitted). */
+  voteRefused?: { label: string; value: number; reason: string } | null;
 }
 
 export function renderChangeReport(rep: ChangeReport): string {
@@ -96,6 +103,10 @@ export function renderChangeReport(rep: ChangeReport): string {
     lines.push('', rep.vote.intent === 'approve'
       ? `${v}: every library's canary would complete; merging is recommended.`
       : `${v}: a library's canary was rolled back; this change should not merge as it is.`);
+  }
+  if (rep.voteRefused) {
+    const v = `${rep.voteRefused.label}${rep.voteRefused.value > 0 ? '+' : ''}${rep.voteRefused.value}`;
+    lines.push('', `depcanary would vote ${v} here but cannot: ${rep.voteRefused.reason}. Its operators set the label and values (GERRIT_VOTE_LABEL, GERRIT_VOTE_VALUES).`);
   }
   return `${lines.join('\n')}\n`;
 }

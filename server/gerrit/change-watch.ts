@@ -61,6 +61,8 @@ export interface WatchRecord {
   vote: number | null;
   /** The patch set this one replaced, for the first report ("canaries restart"). */
   replaced: number | null;
+  /** A vote Gerrit would not take on this patch set (label not configured or not permitted), and why; not tried again. */
+  voteRefused?: { label: string; value: number; reason: string } | null;
   error: string | null;
   updatedAt: number;
 }
@@ -262,6 +264,16 @@ export class ChangeWatcher {
     return next;
   }
 
+  /** Why the account cannot give `value` on GERRIT_VOTE_LABEL on this change, or null when it can. */
+  private async unvotable(rec: WatchRecord, value: number): Promise<string | null> {
+    const label = this.d.settings.watch.label;
+    const permitted = await this.d.client.permittedLabels(changeRef(rec.project, rec.number));
+    const values = permitted[label];
+    if (!values) return `the label ${label} is not configured on this change, or ${this.d.settings.connection?.user ?? 'the account'} may not vote on it`;
+    if (!values.some((v) => Number(v.trim()) === value)) return `${this.d.settings.connection?.user ?? 'the account'} may vote ${label} ${values.map((v) => v.trim()).join(', ')} only`;
+    return null;
+  }
+
   /** Posts one review message for what changed since the last report, and the vote when it changed. */
   private async report(rec: WatchRecord): Promise<boolean> {
     const records = await this.d.store.getMany(rec.rollouts);
@@ -269,8 +281,20 @@ export class ChangeWatcher {
     const changed = new Set(rollouts.filter((r) => rec.reported[r.id] !== phaseOf(r)).map((r) => r.id));
     const intent = voteOf(rollouts);
     const value = intent === 'approve' ? this.d.settings.watch.approve : intent === 'block' ? this.d.settings.watch.block : null;
-    const voting = rec.status === 'open' && value !== null && value !== rec.vote;
+    let voting = rec.status === 'open' && value !== null && value !== rec.vote
+      && !(rec.voteRefused?.value === value && rec.voteRefused.label === this.d.settings.watch.label);
     if (changed.size === 0 && !voting) return false;
+    // Gerrit drops a vote on a label the change does not have without a word, and refuses a
+    // value the account may not give: ask first, and say so on the change instead of voting.
+    let refused: WatchRecord['voteRefused'] = rec.voteRefused ?? null;
+    if (voting) {
+      const why = await this.unvotable(rec, value!);
+      if (why) {
+        voting = false;
+        refused = { label: this.d.settings.watch.label, value: value!, reason: why };
+        this.d.logger.warn({ change: rec.number, label: this.d.settings.watch.label, value, why }, 'cannot vote on the bump change (GERRIT_VOTE_LABEL, GERRIT_VOTE_VALUES)');
+      }
+    }
     // The evidence that moved each changed rollout: its latest transition's decision.
     const withEvidence: ChangeRollout[] = [];
     for (const r of rollouts) {
@@ -279,20 +303,24 @@ export class ChangeWatcher {
         continue;
       }
       const events = await this.d.store.events(r.id);
-      const moved = [...events].reverse().find((e) => ['advanced', 'rolled_back', 'promoted'].includes(e.type) && e.evidence);
-      withEvidence.push({ ...r, lastDecision: moved?.evidence ?? (r.stageIndex === 0 && r.state === 'active' ? null : r.lastDecision) });
+      const moved = [...events].reverse().find((e) => ['advanced', 'rolled_back', 'promoted'].includes(e.type));
+      withEvidence.push({
+        ...r, lastDecision: moved?.evidence ?? (r.stageIndex === 0 && r.state === 'active' ? null : r.lastDecision),
+        movedBy: moved && !moved.automatic ? { actor: moved.actor, reason: moved.reason } : null,
+      });
     }
     const message = renderChangeReport({
       change: rec.number, patchSet: rec.patchSet, rollouts: withEvidence, changed, skipped: rec.skipped,
       vote: voting ? { label: this.d.settings.watch.label, value: value!, intent: intent! } : null,
       rolloutUrl: this.d.rolloutUrl, replaced: rec.replaced,
+      voteRefused: refused && refused !== rec.voteRefused ? refused : null,
     });
     await this.d.client.review(changeRef(rec.project, rec.number), rec.revision, {
       message, tag: REVIEW_TAG, ...(voting ? { labels: { [this.d.settings.watch.label]: value! } } : {}),
     });
     const reported = { ...rec.reported };
     for (const r of rollouts) reported[r.id] = phaseOf(r);
-    const saved: WatchRecord = { ...rec, reported, vote: voting ? value : rec.vote };
+    const saved: WatchRecord = { ...rec, reported, vote: voting ? value : rec.vote, voteRefused: refused };
     await this.save(saved);
     Object.assign(rec, saved);
     if (voting) {

@@ -49,6 +49,12 @@ export class GerritClient {
     return status === 404 ? null : decodeContent(text, headers);
   }
 
+  /** The labels (and values) the account may vote on the change, from Gerrit's `permitted_labels`. */
+  async permittedLabels(changeId: string): Promise<Record<string, string[]>> {
+    const info = await this.http.json('GET', `/changes/${changeId}`, z.object({ permitted_labels: z.record(z.string(), z.array(z.string().max(10)).max(50)).optional() }), { query: { o: ['DETAILED_LABELS'] } });
+    return info.permitted_labels ?? {};
+  }
+
   /** A review on one patch set: a message, and optionally votes (never a submit). */
   review(changeId: string, revision: string, input: { message: string; labels?: Record<string, number>; tag: string }): Promise<unknown> {
     return this.http.json('POST', `/changes/${changeId}/revisions/${seg(revision)}/review`, z.unknown(), {

@@ -38,9 +38,12 @@ export function gerritExtension(env: NodeJS.ProcessEnv = process.env, opts: Gerr
       });
       logger.info(
         settings.connection
-          ? { url: settings.connection.url, user: settings.connection.user, project: settings.project, branches: settings.branches, baseRefreshSeconds: settings.baseRefreshSeconds }
+          ? {
+            url: settings.connection.url, user: settings.connection.user, project: settings.project, branches: settings.branches, baseRefreshSeconds: settings.baseRefreshSeconds,
+            watch: { query: settings.watch.query, seconds: settings.watch.seconds, vote: `${settings.watch.label} +${settings.watch.approve}/${settings.watch.block}` },
+          }
           : {},
-        settings.connection ? 'Gerrit proposals on' : 'Gerrit is not configured (GERRIT_URL): proposals are recorded as patches, not sent',
+        settings.connection ? 'Gerrit proposals and the bump-change watch on' : 'Gerrit is not configured (GERRIT_URL): proposals are recorded as patches, not sent',
       );
       opts.onStart?.(worker, settings);
       return { routers: [gerritRoutes(worker, rt.tokens)], stop: () => worker.stop() };

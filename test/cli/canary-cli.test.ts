@@ -96,6 +96,7 @@ describe('CLI: signoffs, freeze windows and the source change', () => {
 
     const show = await cli('show', tz.id);
     expect(show.stdout).toContain('Change  4711 patch set 2 on master (topic openstack/requirements/constraints, one of the 3 libraries it moves)  https://review.opendev.org/c/openstack/requirements/+/4711\n        Updated from generate-constraints\n');
+    expect(show.stdout).toContain('Gerrit  no change of its own: its verdict is the vote on change 4711\n');
     expect((await cli('show', other.id)).stdout).not.toContain('Change  ');
   });
 });

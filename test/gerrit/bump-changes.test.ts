@@ -90,7 +90,8 @@ test('a release job\'s change for one library: a rollout with its source, a star
   expect((await w.server.req('POST', `/v1/rollouts/${r.id}/promote`, { reason: 'again' })).json.error.message).toMatch(/completes when change \d+ merges/);
   await watch();
   msgs = await ourMessages(single);
-  expect(msgs.at(-1)!.message).toContain('at 100% of machines without evidence of a regression; this rollout would complete, merging is recommended');
+  expect(msgs.at(-1)!.message).toContain('os_vif 5.2.0 -> 5.3.0: promoted to 100% of machines by hand; this rollout would complete, merging is recommended');
+  expect(msgs.at(-1)!.message).toContain('  Moved by hand by bootstrap-admin (admin): quiet at 10%\n');
   expect(msgs.at(-1)!.message).toContain(`${LABEL}+1: every library's canary would complete; merging is recommended.`);
   expect(await vote(single)).toBe(1);
   const events = (await w.server.req('GET', `/v1/rollouts/${r.id}/events`)).json.events;
@@ -231,4 +232,35 @@ test('inside a freeze window a new change waits, saying why on the change; it st
   } finally {
     if (windows.includes(freeze)) windows.splice(windows.indexOf(freeze), 1);
   }
+});
+
+test('a vote Gerrit would not take (a label the project does not have) is said on the change, not claimed; the configured label then votes', async () => {
+  bot.checkout();
+  bot.bump('cliff', '4.16.0');
+  bot.commit(releaseMessage('cliff', '4.16.0', 'oslo'), UPDATE_CONSTRAINTS);
+  bot.push('new-release');
+  await watch();
+  const c = (await w.admin.allChanges(w.project)).find((x: any) => x.subject === 'update constraint for cliff to new release 4.16.0');
+  const [r] = await rolloutsOf(c._number);
+  await w.server.req('POST', `/v1/rollouts/${r.id}/promote`, { reason: 'quiet at 1%' });
+  await w.server.req('POST', `/v1/rollouts/${r.id}/promote`, { reason: 'quiet at 10%' });
+  // GERRIT_VOTE_LABEL=Verified on a project without that label (Gerrit drops such a vote silently), changed in place for this test.
+  w.settings.watch.label = 'Verified';
+  try {
+    await watch();
+    const msg = (await ourMessages(c._number)).at(-1)!.message;
+    expect(msg).toContain(`depcanary would vote Verified+1 here but cannot: the label Verified is not configured on this change, or ${w.bot.username} may not vote on it.`);
+    expect(msg).not.toContain('Verified+1: every library');
+    expect(await vote(c._number)).toBe(0);
+    const rec = (await w.server.req('GET', '/v1/admin/gerrit/changes')).json.changes.find((x: any) => x.number === c._number);
+    expect(rec).toMatchObject({ vote: null, voteRefused: { label: 'Verified', value: 1 } });
+    const n = (await ourMessages(c._number)).length;
+    expect(await watch()).toMatchObject({ reports: 0 }); // said once
+    expect(await ourMessages(c._number)).toHaveLength(n);
+  } finally {
+    w.settings.watch.label = LABEL;
+  }
+  await watch();
+  expect(await vote(c._number)).toBe(1);
+  expect((await ourMessages(c._number)).at(-1)!.message).toContain(`${LABEL}+1: every library's canary would complete; merging is recommended.`);
 });

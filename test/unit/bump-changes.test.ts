@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Webhook as Reference } from 'standardwebhooks';
 import { bumpsOf } from '../../server/domain/change-bumps';
-import { renderChangeReport, voteOf } from '../../server/domain/change-message';
+import { renderChangeReport, renderDeferral, voteOf } from '../../server/domain/change-message';
 import { parseConstraints } from '../../server/domain/constraints';
 import { diffConstraints } from '../../server/domain/constraints-diff';
 import { scheduleFreezeWindows } from '../../server/domain/freeze-schedule';
@@ -119,6 +119,22 @@ describe('the vote and the report on a change', () => {
     expect(text).toContain('yarl 1.17.0 -> 1.18.0: advanced to stage 2 of 3 (10%).\n  Rollout: https://x/rollouts/r2');
     expect(text).not.toContain('six 1.17.0 -> 1.18.0:');
     expect(text).toContain('All libraries: six at stage 1 of 3 (1%); yarl at stage 2 of 3 (10%).');
+  });
+  test('a move made by hand says who and why; a vote Gerrit would not take is said, not claimed; a deferral names the window', () => {
+    const at100 = { ...step(step(r, 'promote'), 'promote'), movedBy: { actor: 'alice (release-manager)', reason: 'quiet, 30 machines' } };
+    const text = renderChangeReport({
+      change: 9, patchSet: 2, rollouts: [at100], changed: new Set([at100.id]), skipped: [], vote: null, rolloutUrl: () => null,
+      voteRefused: { label: 'Verified', value: 1, reason: 'the label Verified is not configured on this change, or depcanary-bot may not vote on it' },
+    });
+    expect(text).toContain('six 1.17.0 -> 1.18.0: promoted to 100% of machines by hand; this rollout would complete, merging is recommended.');
+    expect(text).toContain('\n  Moved by hand by alice (release-manager): quiet, 30 machines\n');
+    expect(text).toContain('depcanary would vote Verified+1 here but cannot: the label Verified is not configured on this change, or depcanary-bot may not vote on it.');
+    expect(text).not.toMatch(/^Verified\+1:/m);
+    const rb = { ...step(r, 'rollback'), movedBy: { actor: 'bob (release-manager)', reason: 'rollback' } };
+    const rbText = renderChangeReport({ change: 9, patchSet: 2, rollouts: [rb], changed: new Set([rb.id]), skipped: [], vote: null, rolloutUrl: () => null });
+    expect(rbText).toContain('\n  Moved by hand by bob (release-manager)\n'); // the reason is already on the head line
+    expect(renderDeferral(3, { end: Date.UTC(2026, 2, 27), reason: 'requirements freeze (h-rf)' }))
+      .toBe('depcanary canary of patch set 3 deferred: a freeze window is in force until 2026-03-27T00:00:00.000Z (requirements freeze (h-rf)).\n\nNo machine gets the versions this change pins until the window ends; the canary starts then, and reports here.\n');
   });
 });
 

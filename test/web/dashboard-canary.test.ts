@@ -70,6 +70,7 @@ describe('dashboard: source change, signoffs, freeze', () => {
     await source.waitFor();
     expect(await source.textContent()).toBe('Canary of change #4711, patch set 2 on master · topic openstack/requirements/constraints · one of the 3 libraries it moves · Updated from generate-constraints');
     expect(await source.locator('a.gerrit-link').getAttribute('href')).toBe(url);
+    await page.getByText('No change of its own: its verdict is the vote on change #4711.').waitFor();
     const need = page.locator('.rollout-head .signoff-needed');
     expect(await need.textContent()).toBe('stage 1 (1%) needs 2 approvals from distinct release managers before it advances: 0 so far');
     expect(await page.locator('.rollout-head .freeze').textContent()).toMatch(/^❄ Freeze window: no automatic advance until .+: Requirements freeze \(2026\.1 hibiscus\)$/);

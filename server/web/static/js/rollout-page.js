@@ -231,6 +231,7 @@ function linesView(v) {
 
 /** A Gerrit change a rollback (or promotion) proposed: status, link, subject, patch. */
 function proposalView(p, v) {
+  if (!p && v.source) return h('p', { class: 'muted' }, `No change of its own: its verdict is the vote on change #${v.source.change}.`);
   if (!p) return h('p', { class: 'muted' }, v.state === 'rolled_back' ? 'No change proposed (no Gerrit proposer is running, or it has not picked this up yet).' : 'No change proposed.');
   const link = (text) => h('a', { href: p.url, target: '_blank', rel: 'noopener noreferrer', class: 'gerrit-link' }, text);
   const closed = p.mergedAt ? `merged ${clock(p.mergedAt)}` : p.abandonedAt ? `abandoned ${clock(p.abandonedAt)}` : null;
