@@ -20,6 +20,7 @@ export function renderChanges(changes: WatchRecord[], s: Style, width?: number):
     if (c.deferred) notes.push(s.yellow(`deferred: ${c.deferred}`));
     for (const k of c.skipped.slice(0, 5)) notes.push(`not canaried: ${k.library}: ${k.reason}`);
     if (c.skipped.length > 5) notes.push(`…and ${c.skipped.length - 5} more not canaried`);
+    if (c.voteRefused) notes.push(s.yellow(`vote not posted: ${c.voteRefused.label}${c.voteRefused.value > 0 ? '+' : ''}${c.voteRefused.value}: ${c.voteRefused.reason}`));
     if (c.error) notes.push(s.red(`last error: ${c.error}`));
     for (const n of notes) out.push(`  ↳ ${width ? truncate(n, width - 4) : n}`);
   });
@@ -79,6 +80,7 @@ export function sourceText(v: Pick<View, 'source'>): string | null {
 export interface WatchRecord {
   number: number; patchSet: number; status: string; branch: string; subject: string; rollouts: string[];
   skipped: { library: string; reason: string }[]; deferred: string | null; vote: number | null; error: string | null;
+  voteRefused?: { label: string; value: number; reason: string } | null;
 }
 
 export interface WebhookView { name: string; url: string; events: string[] | null; libraries: string[] | null; minSeverity: string }

@@ -254,6 +254,7 @@ test('a vote Gerrit would not take (a label the project does not have) is said o
     expect(await vote(c._number)).toBe(0);
     const rec = (await w.server.req('GET', '/v1/admin/gerrit/changes')).json.changes.find((x: any) => x.number === c._number);
     expect(rec).toMatchObject({ vote: null, voteRefused: { label: 'Verified', value: 1 } });
+    expect((await cli('changes')).stdout).toContain(`  ↳ vote not posted: Verified+1: the label Verified is not configured on this change, or ${w.bot.username} may not vote on it\n`);
     const n = (await ourMessages(c._number)).length;
     expect(await watch()).toMatchObject({ reports: 0 }); // said once
     expect(await ourMessages(c._number)).toHaveLength(n);
