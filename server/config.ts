@@ -132,7 +132,7 @@ const CONSTRAINTS_ENV: Record<string, string> = {
   DEPCANARY_INDEX_TIMEOUT_MS: 'index.timeoutMs',
 };
 
-// --- freeze windows, signoffs, webhooks (docs/notifications.md) ------------------------------
+// --- freeze windows, signoffs, webhooks (docs/operations.md) --------------------------------
 /**
  * DEPCANARY_FREEZE_WINDOWS  JSON [{"start": ISO, "end": ISO, "branches"?: [...], "reason"}]: no
  *                           rollout starts or advances automatically inside one

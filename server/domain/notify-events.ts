@@ -2,7 +2,7 @@ import { normalizeName } from './names';
 import { currentPercent, type Rollout, type RolloutEvent } from './rollout';
 
 /**
- * What goes out to webhooks (docs/notifications.md): the audit events of rollouts that
+ * What goes out to webhooks (docs/operations.md, "Webhooks"): the audit events of rollouts that
  * people want to hear about, as CloudEvents (structured JSON, specversion 1.0) with a
  * severity, and the subscriptions' filters. Pure.
  */

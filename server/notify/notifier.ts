@@ -9,7 +9,7 @@ import { sign } from './signing';
 import type { Delivery, Webhook } from './types';
 
 /**
- * Webhooks, at least once (docs/notifications.md):
+ * Webhooks, at least once (docs/operations.md, "Webhooks"):
  *  1. every audit event is on `<prefix>:feed`, written in the same Lua step as the change it
  *     records (transition, create, record, event scripts);
  *  2. fan-out: the feed is read after `<prefix>:feed:cursor`; each event a webhook's filters

@@ -226,7 +226,7 @@ export class RolloutService {
     // The rule's evidence goes with a proposal only when the rule decided (docs/gerrit.md).
     const ruleEvidence = action.automatic ? (opts.evidence ?? decision) : null;
     // A change's canary has the change itself as its proposal: its verdict is the vote on it
-    // (server/gerrit/change-report.ts). A rollback has nothing to revert (the bump never
+    // (server/gerrit/change-watch.ts). A rollback has nothing to revert (the bump never
     // merged); the exclusion only when the request asks for it.
     const fromChange = next.source !== null;
     const options = fromChange ? { exclude: false, ...(opts.proposal ?? {}) } : (opts.proposal ?? {});

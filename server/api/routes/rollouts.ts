@@ -37,7 +37,7 @@ export function rolloutRoutes(service: RolloutService, store: RolloutStore, toke
     res.json({ rollouts: await service.list({ state, branch, change }) });
   });
 
-  // Signoffs (docs/notifications.md): a release manager approves the current stage; audited.
+  // Signoffs (docs/operations.md): a release manager approves the current stage; audited.
   r.post('/v1/rollouts/:id/approve', requireRole(tokens, 'release-manager'), async (req, res) => {
     const id = parseId(req.params.id);
     const body = approveBody.safeParse(req.body ?? {});
