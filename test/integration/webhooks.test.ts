@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { Webhook as Verifier } from 'standardwebhooks';
 import { createLogger } from '../../server/logger';
+import { controllerExtension } from '../../server/controller/extension';
 import { notifyExtension } from '../../server/notify/extension';
 import { startTestServer, type TestServer } from '../support/server';
 
@@ -150,5 +151,38 @@ describe('webhooks', () => {
     const all = logLines.join('');
     expect(all).toContain('webhook delivery failed; retrying');
     for (const secret of [secretA, secretB, secretA.slice(6), secretB.slice(6)]) expect(all).not.toContain(secret);
+  });
+});
+
+describe('webhooks from the controller', () => {
+  let s: TestServer;
+  let hooks: Awaited<ReturnType<typeof receiver>>;
+
+  beforeAll(async () => {
+    hooks = await receiver(secretA, () => 204);
+    s = await startTestServer({
+      controller: { enabled: true, tickMs: 200, debounceMs: 50, leaseMs: 5000 },
+      webhooks: [{ name: 'ops', url: hooks.url, secret: secretA, minSeverity: 'warning' }],
+    }, [controllerExtension(), notifyExtension({ pollMs: 50 })]);
+  });
+  afterAll(async () => {
+    await s?.close();
+    hooks?.server.close();
+  });
+
+  test('a stage held past its maximum age is a warning, sent once', async () => {
+    const r = await s.req('POST', '/v1/rollouts', { library: 'stevedore', candidate: '5.10.0', requiresPython: '', policy: { maxStageAgeSeconds: 1 } });
+    expect(r.status).toBe(201);
+    const end = Date.now() + 20_000;
+    while (hooks.hits.length === 0 && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
+    await new Promise((res) => setTimeout(res, 1000)); // more evaluations: still one message
+    expect(hooks.hits).toHaveLength(1);
+    const h = hooks.hits[0]!;
+    expect(h.valid).toBe(true);
+    expect(h.body).toMatchObject({
+      type: 'org.depcanary.rollout.held_too_long', severity: 'warning', subject: r.json.id,
+      data: { event: { type: 'decision', actor: 'depcanary-controller', automatic: true }, detail: { verdict: 'hold', rule: 'max_stage_age' } },
+    });
+    expect(h.body.data.event.reason).toMatch(/^Holding for 1 s in the 1% stage \(max 1 s\), a human should look: /);
   });
 });
