@@ -27,7 +27,8 @@ export interface Skipped {
   reason: string;
 }
 
-export function bumpsOf(changes: readonly LibraryChange[]): { bumps: Bump[]; skipped: Skipped[] } {
+/** `max`: bumps beyond it (in file order) are skipped with a reason: one patch set cannot start unbounded rollouts. */
+export function bumpsOf(changes: readonly LibraryChange[], max = Number.POSITIVE_INFINITY): { bumps: Bump[]; skipped: Skipped[] } {
   const bumps: Bump[] = [];
   const skipped: Skipped[] = [];
   for (const c of changes) {
@@ -60,6 +61,10 @@ export function bumpsOf(changes: readonly LibraryChange[]): { bumps: Bump[]; ski
     }
     if (sameVersion(stable, fresh[0]!)) {
       skip(`${fresh[0]} is the version it already pins`);
+      continue;
+    }
+    if (bumps.length >= max) {
+      skip(`the patch set moves more than ${max} libraries; only the first ${max} are canaried`);
       continue;
     }
     bumps.push({ key: c.key, library: c.name, stable, candidate: fresh[0]!, lines: c.after.map((l) => l.text) });

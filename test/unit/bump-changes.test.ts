@@ -44,6 +44,15 @@ describe('what a bump change proposes (bumpsOf)', () => {
       'c: moves to several new versions at once (1.1, 1.2); one canary needs one candidate',
     ]);
   });
+
+  test('one patch set starts at most `max` canaries; the rest are listed, not canaried', () => {
+    const before = Array.from({ length: 5 }, (_, i) => `lib${i}===1.0\n`).join('');
+    const after = before.replace(/===1\.0/g, '===1.1');
+    const r = bumpsOf(diffConstraints(parseConstraints(before), parseConstraints(after)), 3);
+    expect(r.bumps.map((b) => b.library)).toEqual(['lib0', 'lib1', 'lib2']);
+    expect(r.skipped).toEqual([3, 4].map((i) => ({ key: `lib${i}`, library: `lib${i}`, reason: 'the patch set moves more than 3 libraries; only the first 3 are canaried' })));
+    expect(bumpsOf(diffConstraints(parseConstraints(before), parseConstraints(after))).bumps).toHaveLength(5);
+  });
 });
 
 const SOURCE: RolloutSource = { kind: 'gerrit', project: 'openstack/requirements', branch: 'master', change: 9, patchSet: 1, revision: 'r', parent: 'p', url: 'u', subject: 's', topic: 'new-release', changeId: 'I1', bundle: 1 };
