@@ -1,13 +1,15 @@
 import { evidenceBlock } from './proposal-message';
-import { percentLabel } from './proposal-evidence';
+import { percentLabel, readEvidence, strongestSegments } from './proposal-evidence';
 import { awaitingMerge, type Rollout } from './rollout';
 
 /**
  * The review messages depcanary posts on a bump change it canaries, and its vote. Pure.
  * One message per change and report: every library whose rollout started, moved a stage or
  * ended since the last report gets its paragraph (a bundle's libraries are judged one by
- * one), with the evidence per arm (and whatever else the decision record carries, through
- * `evidenceBlock`: the segment lines of decision v2) and a link.
+ * one), with the evidence per arm (`evidenceBlock`, shared with the proposals' commit
+ * messages, which names a segment that decided a rollback) and per segment (the strongest
+ * projects, Pythons or failing tests against the candidate, in decision v2's words), who
+ * moved it when a person did, and a link.
  */
 export type ChangeRollout = Pick<Rollout, 'id' | 'library' | 'stable' | 'candidate' | 'stages' | 'stageIndex' | 'state' | 'endReason' | 'source' | 'lastDecision'> & {
   /** Who made its last move, when a person did (a promote or rollback by hand): said before the evidence. */
@@ -39,7 +41,7 @@ function paragraph(r: ChangeRollout, link: string | null): string[] {
   const head = `${r.library} ${r.stable} -> ${r.candidate}`;
   const lines: string[] = [];
   const byHand = r.movedBy ? [`  Moved by hand by ${r.movedBy.actor}${r.movedBy.reason && r.movedBy.reason !== r.endReason ? `: ${r.movedBy.reason}` : ''}`.slice(0, 600)] : [];
-  const evidence = () => [...byHand, ...evidenceBlock(r.lastDecision, { stable: r.stable, candidate: r.candidate }, new Set([r.endReason ?? ''])).map((l) => (l === '' ? '' : `  ${l}`))];
+  const evidence = () => [...byHand, ...evidenceBlock(r.lastDecision, { stable: r.stable, candidate: r.candidate }, new Set([r.endReason ?? ''])).map((l) => (l === '' ? '' : `  ${l}`)), ...segmentLines(r.lastDecision)];
   if (r.state === 'active' || r.state === 'paused') {
     if (awaitingMerge(r)) {
       const how = r.movedBy ? 'promoted to 100% of machines by hand' : 'at 100% of machines without evidence of a regression';
@@ -62,6 +64,19 @@ function paragraph(r: ChangeRollout, link: string | null): string[] {
   }
   if (link) lines.push(`  Rollout: ${link}`);
   return lines;
+}
+
+/**
+ * The evidence per segment at this stage (decision v2): the strongest projects, Pythons or
+ * failing tests against the candidate, or that none is worse. A segment that decided a
+ * rollback is already in the evidence block ("Segment that decided").
+ */
+function segmentLines(decision: unknown): string[] {
+  const top = strongestSegments(decision, 3);
+  if (top === null || readEvidence(decision)?.segment) return [];
+  if (top.length === 0) return ['', '  Segments: no project, Python or failing test is worse on the candidate so far.'];
+  return ['', '  Segments (strongest evidence against the candidate):', ...top.map((l) =>
+    `    ${l.sentence} (${l.figure})${l.suspect ? ': nearly proven worse, it holds the advance' : ''}`.slice(0, 600))];
 }
 
 export interface ChangeReport {

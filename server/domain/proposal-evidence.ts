@@ -117,22 +117,46 @@ export interface SegmentLine {
 const FAMILIES = new Set(['project', 'python', 'signature']);
 const EVENTS = new Set(['test', 'failure', 'error']);
 
-/** The decision's fired segment, if it is well formed (the sentence is the rule's own, domain/segments). */
-function segmentLine(v: unknown): SegmentLine | undefined {
-  if (!isObj(v) || !isObj(v.fired)) return undefined;
-  const f = v.fired;
+/** A stored finding, if well formed (the decision record is read back from the store: untrusted). */
+function readFinding(f: unknown): SegmentFinding | null {
+  if (!isObj(f)) return null;
   const n = (k: string) => (typeof f[k] === 'number' && Number.isFinite(f[k]) ? (f[k] as number) : null);
-  if (!FAMILIES.has(f.family as string) || !EVENTS.has(f.event as string) || typeof f.segment !== 'string' || typeof f.label !== 'string') return undefined;
-  if (n('candidateEvents') === null || n('controlEvents') === null || n('log10E') === null || n('log10Threshold') === null) return undefined;
-  const tests = Array.isArray(v.firedTests) ? v.firedTests.filter((t): t is string => typeof t === 'string' && t !== '').slice(0, MAX_NEW_TESTS) : [];
-  const finding: SegmentFinding = {
+  if (!FAMILIES.has(f.family as string) || !EVENTS.has(f.event as string) || typeof f.segment !== 'string' || typeof f.label !== 'string') return null;
+  if (n('candidateEvents') === null || n('controlEvents') === null || n('log10E') === null || n('log10Threshold') === null) return null;
+  return {
     family: f.family as SegmentFinding['family'], event: f.event as SegmentFinding['event'], segment: f.segment.slice(0, 200),
     test: typeof f.test === 'string' ? f.test.slice(0, 512) : null, label: f.label.slice(0, 300),
     candidateEvents: n('candidateEvents')!, controlEvents: n('controlEvents')!, candidateMachines: n('candidateMachines'),
     controlMachines: n('controlMachines'), candidateRuns: n('candidateRuns'), controlRuns: n('controlRuns'),
-    log10E: n('log10E')!, log10Threshold: n('log10Threshold')!, fired: true, suspect: false,
+    log10E: n('log10E')!, log10Threshold: n('log10Threshold')!, fired: f.fired === true, suspect: f.suspect === true,
   };
-  return { sentence: findingSentence(finding, tests), figure: evidenceFigure(finding), tests: tests.map((t) => t.slice(0, 512)) };
+}
+
+/** The decision's fired segment, if it is well formed (the sentence is the rule's own, domain/segments). */
+function segmentLine(v: unknown): SegmentLine | undefined {
+  if (!isObj(v)) return undefined;
+  const finding = readFinding(v.fired);
+  if (!finding) return undefined;
+  const tests = Array.isArray(v.firedTests) ? v.firedTests.filter((t): t is string => typeof t === 'string' && t !== '').slice(0, MAX_NEW_TESTS) : [];
+  return { sentence: findingSentence({ ...finding, fired: true, suspect: false }, tests), figure: evidenceFigure(finding), tests: tests.map((t) => t.slice(0, 512)) };
+}
+
+/**
+ * The strongest segment evidence against the candidate (decision v2's `segments.top`: a
+ * project, a Python version or a failing test), at most `max`, in the rule's own words; null
+ * when the decision has no segment evidence (decision v1, or none recorded).
+ */
+export function strongestSegments(decision: unknown, max = 3): (SegmentLine & { suspect: boolean })[] | null {
+  if (!isObj(decision) || !isObj(decision.segments)) return null;
+  const top = Array.isArray(decision.segments.top) ? decision.segments.top : [];
+  const out: (SegmentLine & { suspect: boolean })[] = [];
+  for (const raw of top.slice(0, 50)) {
+    const f = readFinding(raw);
+    if (!f) continue;
+    out.push({ sentence: findingSentence(f), figure: evidenceFigure(f), tests: f.test ? [f.test] : [], suspect: f.suspect && !f.fired });
+    if (out.length >= max) break;
+  }
+  return out;
 }
 // --- end segments ------------------------------------------------------------------------------
 

@@ -137,7 +137,15 @@ test('the weekly bundle: one rollout per library with independent salts, judged 
   // The rule rolls tzdata back at 10%; the others go on.
   const tz = rs.find((r) => r.library === 'tzdata');
   await w.server.req('POST', `/v1/rollouts/${tz.id}/promote`, { reason: 'quiet at 1%' });
-  const decision = regressionDecision(1, 10);
+  // The regression with its segment evidence (decision v2): nova's runs fail most on the candidate.
+  const nova = {
+    family: 'project' as const, event: 'failure' as const, segment: 'nova', test: null, label: 'nova', candidateEvents: 14, controlEvents: 9,
+    candidateMachines: 20, controlMachines: 160, candidateRuns: 190, controlRuns: 1500, log10E: 3.9, log10Threshold: 6.3, fired: false, suspect: false,
+  };
+  const decision = {
+    ...regressionDecision(1, 10),
+    segments: { fired: null, firedTests: [], suspect: null, top: [nova], tracked: { project: 4, python: 3, signature: 12 }, limits: { project: 200, python: 20, signature: 2000 }, refused: { project: 0, python: 0, signature: 0 }, alpha: { run: 0.0375, project: 0.005, python: 0.0025, signature: 0.005 } },
+  };
   await w.server.server.runtime.rollouts.act(tz.id, 'rollback', CONTROLLER_ACTOR, decision.reason, { automatic: true, evidence: decision });
   expect(await served('tzdata')).toBe('2026.3');
   await watch();
@@ -146,6 +154,7 @@ test('the weekly bundle: one rollout per library with independent salts, judged 
   expect(msg).toContain('2026.4 is no longer served; nothing needs reverting, since this change has not merged.');
   expect(msg).toContain('    candidate  2026.4    412        38      61        3         14.8%');
   expect(msg).toContain('Decision: rollback (rule: regression)');
+  expect(msg).toContain('  Segments (strongest evidence against the candidate):\n    nova: the first run failed on 14 of 20 candidate machines, 9 of 160 control machines (e = 7.9e+3, needs 2.0e+6)\n');
   expect(msg).toContain(`${LABEL}-1: a library's canary was rolled back; this change should not merge as it is.`);
   expect(msg).toMatch(/All libraries: .*tzdata rolled back/);
   expect(await vote(bundle)).toBe(-1);

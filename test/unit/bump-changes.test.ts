@@ -147,6 +147,39 @@ describe('the vote and the report on a change', () => {
   });
 });
 
+describe('the review message: evidence per segment (decision v2)', () => {
+  const finding = (over: Record<string, unknown>) => ({
+    family: 'project', event: 'failure', segment: 'blazar', test: null, label: 'blazar', candidateEvents: 2, controlEvents: 1,
+    candidateMachines: 5, controlMachines: 61, candidateRuns: 9, controlRuns: 80, log10E: 0.9, log10Threshold: 6.12, fired: false, suspect: false, ...over,
+  });
+  const decision = (segments: unknown) => ({ verdict: 'advance', rule: 'advance', stageIndex: 0, percent: 1, reason: 'Advance: ...', segments });
+  const report = (lastDecision: unknown) => {
+    const r = { ...step(rollout({ source: SOURCE }), 'promote'), lastDecision };
+    return renderChangeReport({ change: 9, patchSet: 1, rollouts: [r], changed: new Set([r.id]), skipped: [], vote: null, rolloutUrl: () => null });
+  };
+
+  test('the strongest projects, Pythons or tests against the candidate, in the rule\'s words, or that none is worse', () => {
+    const python = finding({ family: 'python', event: 'error', segment: '3.13', label: 'Python 3.13', candidateEvents: 3, controlEvents: 0, log10E: 5.5, suspect: true });
+    const text = report(decision({ fired: null, suspect: python, top: [python, finding({}), { junk: true }], firedTests: [] }));
+    expect(text).toContain([
+      '  Segments (strongest evidence against the candidate):',
+      '    Python 3.13: the first run errored (install or set-up) on 3 of 5 candidate machines, 0 of 61 control machines (e = 3.2e+5, needs 1.3e+6): nearly proven worse, it holds the advance',
+      '    blazar: the first run failed on 2 of 5 candidate machines, 1 of 61 control machines (e = 7.9e+0, needs 1.3e+6)',
+    ].join('\n'));
+    expect(report(decision({ fired: null, suspect: null, top: [], firedTests: [] }))).toContain('\n  Segments: no project, Python or failing test is worse on the candidate so far.\n');
+    // A decision of v1 (no segment evidence) says nothing about segments.
+    expect(report({ verdict: 'advance', rule: 'advance', stageIndex: 0 })).not.toContain('Segments');
+  });
+
+  test('a segment that decided a rollback is named once, as the segment that decided', () => {
+    const fired = finding({ family: 'signature', event: 'test', test: 'blazar.tests.unit.test_leases.LeaseTest.test_create', label: 'blazar: test_create', candidateEvents: 4, controlEvents: 0, log10E: 7.77, fired: true });
+    const r = { ...step(rollout({ source: SOURCE }), 'rollback'), lastDecision: { verdict: 'rollback', rule: 'segment', stageIndex: 0, percent: 1, reason: 'Segment regression', segments: { fired, suspect: null, top: [fired], firedTests: [fired.test] } } };
+    const text = renderChangeReport({ change: 9, patchSet: 1, rollouts: [r], changed: new Set([r.id]), skipped: [], vote: null, rolloutUrl: () => null });
+    expect(text).toContain('  Segment that decided:\n    blazar: blazar.tests.unit.test_leases.LeaseTest.test_create fails on 4\n    of 5 candidate machines, 0 of 61 control machines (e = 5.9e+7, needs');
+    expect(text).not.toContain('Segments (strongest');
+  });
+});
+
 describe('webhook events and signatures', () => {
   test('which events are sent, at which severity, and the filters', () => {
     expect(classify({ type: 'rolled_back' })).toEqual({ type: 'rollout.rolled_back', severity: 'critical' });

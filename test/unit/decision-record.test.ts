@@ -17,6 +17,13 @@ describe('decision record', () => {
     expect(parseDecision(text)).toEqual(d);
   });
 
+  test('the gate that held an advance (freeze, signoff, awaiting merge) is kept with the decision', () => {
+    const d = decide({ now: T0 + 48 * HOUR_MS, rollout: rollout({ stages: [1, 10, 100] }), evidence: withSegs });
+    const gated = { ...d, verdict: 'hold' as const, gate: { gate: 'freeze' as const, reason: 'freeze window until 2026-09-04T00:00:00.000Z: rf', until: 1788480000000 } };
+    expect(parseDecision(serializeDecision(gated))).toEqual(gated);
+    expect(parseDecision(serializeDecision({ ...gated, gate: { ...gated.gate, gate: 'vacation' } } as never))).toBeNull();
+  });
+
   test('a version-1 record (before the segment tests) reads with its one level and no segments', () => {
     const d = decide({ now: T0, rollout: rollout(), evidence: evidence(fleet('t', 20, 20, 1), control180()) });
     const { runAlpha: _r, segments: _s, ...v1 } = d;

@@ -22,6 +22,7 @@ describe('createRollout', () => {
       frozen: false, salt: 's', revision: 1, policy: resolvePolicy(3), q0: 0.02, createdAt: 1000, createdBy: 'rm', updatedAt: 1000,
       stageEnteredAt: 1000, history: [{ stageIndex: 0, percent: 1, at: 1000 }], endedAt: null, endReason: null, lastDecision: null, proposal: null,
       branch: 'master', baseMode: 'stable', pythons: [], keptPythons: [], requiresPython: null, requiresPythonSource: 'none', stableRequiresPython: null,
+      source: null, approvals: [],
     });
     stages.push(7);
     expect(r.stages).toEqual([1, 10, 100]); // a copy
