@@ -69,7 +69,10 @@ describe('gates beside the rule: freeze windows and signoffs', () => {
     expect(held.decision.reason).toMatch(new RegExp(`^Holding: freeze window until ${new Date(freezeEnd).toISOString().replace(/\./g, '\\.')}: stable/2025.2 point release in progress\\. The rule would advance: `));
     expect(Date.now()).toBeLessThan(freezeEnd);
     const done = await until(r.id, 'stable/2025.2', (v) => v.state === 'promoted', 'the advance after the window');
-    const promoted = (await s.req('GET', `/v1/rollouts/${r.id}/events`)).json.events.find((e: any) => e.type === 'promoted');
+    const events = (await s.req('GET', `/v1/rollouts/${r.id}/events`)).json.events;
+    // The hold is one turn in the audit trail however many evaluations it lasted.
+    expect(events.filter((e: any) => e.type === 'decision' && e.reason.startsWith('Holding: freeze'))).toHaveLength(1);
+    const promoted = events.find((e: any) => e.type === 'promoted');
     expect(promoted).toMatchObject({ actor: 'depcanary-controller', automatic: true });
     expect(promoted.at).toBeGreaterThanOrEqual(freezeEnd);
     expect(done.freeze).toBeNull();
