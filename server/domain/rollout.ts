@@ -249,9 +249,7 @@ export function applyAction(r: Rollout, a: Action, now: number, evidence?: unkno
       if (to >= last && r.source) {
         type = 'advanced';
       } else if (to >= last) {
-        next.state = 'promoted';
-        next.endedAt = now;
-        next.endReason = a.reason;
+        endAs(next, 'promoted', a.reason, now);
         type = 'promoted';
       } else {
         type = 'advanced';
@@ -267,15 +265,11 @@ export function applyAction(r: Rollout, a: Action, now: number, evidence?: unkno
       next.state = 'active';
       break;
     case 'rollback':
-      next.state = 'rolled_back';
-      next.endedAt = now;
-      next.endReason = a.reason;
+      endAs(next, 'rolled_back', a.reason, now);
       type = 'rolled_back';
       break;
     case 'supersede':
-      next.state = 'superseded';
-      next.endedAt = now;
-      next.endReason = a.reason;
+      endAs(next, 'superseded', a.reason, now);
       type = 'superseded';
       break;
     case 'freeze':
@@ -296,15 +290,11 @@ export function applyAction(r: Rollout, a: Action, now: number, evidence?: unkno
         next.stageEnteredAt = now;
         next.history.push({ stageIndex: last, percent: r.stages[last]!, at: now });
       }
-      next.state = 'promoted';
-      next.endedAt = now;
-      next.endReason = a.reason;
+      endAs(next, 'promoted', a.reason, now);
       type = 'promoted';
       break;
     case 'abandon':
-      next.state = 'abandoned';
-      next.endedAt = now;
-      next.endReason = a.reason;
+      endAs(next, 'abandoned', a.reason, now);
       type = 'abandoned';
       break;
     case 'approve': {
@@ -335,6 +325,13 @@ export function applyAction(r: Rollout, a: Action, now: number, evidence?: unkno
 }
 
 /** A rollout stored before branches and Python support: master, no Requires-Python known. */
+/** Ends `next` in a terminal state: when and why. */
+function endAs(next: Rollout, state: RolloutState, reason: string, now: number): void {
+  next.state = state;
+  next.endedAt = now;
+  next.endReason = reason;
+}
+
 export function upgradeRollout(r: Rollout): Rollout {
   return {
     ...r,

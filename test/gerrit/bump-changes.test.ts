@@ -29,6 +29,14 @@ const watch = async () => {
 const rolloutsOf = async (change: number) => (await w.server.req('GET', `/v1/rollouts?change=${change}`)).json.rollouts as any[];
 const ourMessages = async (change: number) => (await w.admin.messages(w.project, change)).filter((m) => m.author?.username === w.bot.username);
 const vote = (change: number) => w.admin.vote(w.project, change, LABEL, w.bot.username);
+/** The release job's change for one library (update_constraints.sh, `git review -t new-release`); its ChangeInfo. */
+const release = async (library: string, version: string, team: string) => {
+  bot.checkout();
+  bot.bump(library, version);
+  bot.commit(releaseMessage(library, version, team), UPDATE_CONSTRAINTS);
+  bot.push('new-release');
+  return (await w.admin.allChanges(w.project)).find((x: any) => x.subject === `update constraint for ${library} to new release ${version}`);
+};
 const cli = (...args: string[]) => runCli(args, { DEPCANARY_URL: w.server.url, DEPCANARY_TOKEN: ADMIN_TOKEN });
 const served = async (library: string) => {
   const text = (await w.server.req('GET', `/v1/constraints.txt?machine=${randomUUID()}`, undefined, null)).text;
@@ -53,11 +61,7 @@ afterAll(async () => {
 let single: number;
 
 test('a release job\'s change for one library: a rollout with its source, a start message, stage messages, a vote to merge at 100%, completed by the merge', async () => {
-  bot.checkout();
-  bot.bump('os_vif', '5.3.0');
-  bot.commit(releaseMessage('os_vif', '5.3.0', 'nova'), UPDATE_CONSTRAINTS);
-  bot.push('new-release');
-  const c = (await w.admin.allChanges(w.project)).find((x: any) => x.subject === 'update constraint for os_vif to new release 5.3.0');
+  const c = await release('os_vif', '5.3.0', 'nova');
   single = c._number;
 
   expect(await watch()).toMatchObject({ open: 1, started: 1, reports: 1 });
@@ -194,12 +198,8 @@ test('a new patch set restarts its canaries on the new versions; a merge before 
 });
 
 test('an abandoned change ends its rollout: the candidate is no longer served', async () => {
-  bot.checkout();
-  bot.bump('six', '1.18.0');
-  bot.commit(releaseMessage('six', '1.18.0', 'python'), UPDATE_CONSTRAINTS);
-  bot.push('new-release');
+  const c = await release('six', '1.18.0', 'python');
   await watch();
-  const c = (await w.admin.allChanges(w.project)).find((x: any) => x.subject === 'update constraint for six to new release 1.18.0');
   const [r] = await rolloutsOf(c._number);
   await w.server.req('POST', `/v1/rollouts/${r.id}/promote`, { reason: 'quiet at 1%' });
   await w.server.req('POST', `/v1/rollouts/${r.id}/promote`, { reason: 'quiet at 10%' });
@@ -219,11 +219,7 @@ test('inside a freeze window a new change waits, saying why on the change; it st
   const freeze = { start: Date.now() - 1000, end: Date.now() + 3_600_000, branches: ['master'], reason: 'requirements freeze (h-rf)' };
   windows.push(freeze);
   try {
-    bot.checkout();
-    bot.bump('stevedore', '5.10.0');
-    bot.commit(releaseMessage('stevedore', '5.10.0', 'oslo'), UPDATE_CONSTRAINTS);
-    bot.push('new-release');
-    const c = (await w.admin.allChanges(w.project)).find((x: any) => x.subject === 'update constraint for stevedore to new release 5.10.0');
+    const c = await release('stevedore', '5.10.0', 'oslo');
     expect(await watch()).toMatchObject({ started: 0 });
     expect(await rolloutsOf(c._number)).toEqual([]);
     const msgs = await ourMessages(c._number);
@@ -244,12 +240,8 @@ test('inside a freeze window a new change waits, saying why on the change; it st
 });
 
 test('a vote Gerrit would not take (a label the project does not have) is said on the change, not claimed; the configured label then votes', async () => {
-  bot.checkout();
-  bot.bump('cliff', '4.16.0');
-  bot.commit(releaseMessage('cliff', '4.16.0', 'oslo'), UPDATE_CONSTRAINTS);
-  bot.push('new-release');
+  const c = await release('cliff', '4.16.0', 'oslo');
   await watch();
-  const c = (await w.admin.allChanges(w.project)).find((x: any) => x.subject === 'update constraint for cliff to new release 4.16.0');
   const [r] = await rolloutsOf(c._number);
   await w.server.req('POST', `/v1/rollouts/${r.id}/promote`, { reason: 'quiet at 1%' });
   await w.server.req('POST', `/v1/rollouts/${r.id}/promote`, { reason: 'quiet at 10%' });
