@@ -128,9 +128,10 @@ function segmentLine(v: unknown): SegmentLine | undefined {
   const finding: SegmentFinding = {
     family: f.family as SegmentFinding['family'], event: f.event as SegmentFinding['event'], segment: f.segment.slice(0, 200),
     test: typeof f.test === 'string' ? f.test.slice(0, 512) : null, label: f.label.slice(0, 300),
-    candidateEvents: n('candidateEvents')!, controlEvents: n('controlEvents')!, candidateMachines: n('candidateMachines'),
+    candidateEvents: n('candidateEvents')!, controlEvents: n('controlEvents')!, candidateSources: n('candidateSources') ?? n('candidateEvents')!,
+    candidateMachines: n('candidateMachines'),
     controlMachines: n('controlMachines'), candidateRuns: n('candidateRuns'), controlRuns: n('controlRuns'),
-    log10E: n('log10E')!, log10Threshold: n('log10Threshold')!, fired: true, suspect: false,
+    log10E: n('log10E')!, log10Threshold: n('log10Threshold')!, fired: true, held: false, suspect: false,
   };
   return { sentence: findingSentence(finding, tests), figure: evidenceFigure(finding), tests: tests.map((t) => t.slice(0, 512)) };
 }

@@ -28,7 +28,7 @@ describe('segments end to end: a one-project break is rolled back and named', ()
 
   async function post(reports: ReturnType<typeof report>[]) {
     for (let i = 0; i < reports.length; i += 100) {
-      expect((await s.req('POST', '/v1/reports', { reports: reports.slice(i, i + 100) }, null)).status).toBe(202);
+      expect((await s.postReports({ reports: reports.slice(i, i + 100) })).status).toBe(202);
     }
   }
 

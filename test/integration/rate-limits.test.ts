@@ -8,7 +8,7 @@ import { ADMIN_TOKEN, report, startTestServer, type TestServer } from '../suppor
  * believed only from a trusted proxy, IPv6 counted by /64.
  */
 const reports = (n: number, machine = randomUUID()) => ({ reports: Array.from({ length: n }, () => report({ machine, installed: { six: '1.0' } })) });
-const off = { reportsPerMinute: 0, authFailuresPerMinute: 0, authBlockSeconds: 300 };
+const off = { reportsPerMinute: 0, authFailuresPerMinute: 0, authBlockSeconds: 300, reportsPerSourcePerMinute: 0, authFailuresPerBlockPerMinute: 0, enrolmentsPerAddressPerHour: 0, enrolmentsPerBlockPerHour: 0 };
 
 describe('rate limits', () => {
   const servers: TestServer[] = [];
@@ -24,11 +24,11 @@ describe('rate limits', () => {
   test('reports per address are counted across replicas; over the limit: 429, Retry-After, nothing stored', async () => {
     const a = await start({ limits: { ...off, reportsPerMinute: 10 } });
     const b = await start({ keyPrefix: a.config.keyPrefix, limits: { ...off, reportsPerMinute: 10 } });
-    expect((await a.req('POST', '/v1/reports', reports(6), null)).status).toBe(202);
-    expect((await b.req('POST', '/v1/reports', reports(4), null)).status).toBe(202);
+    expect((await a.postReports(reports(6))).status).toBe(202);
+    expect((await b.postReports(reports(4))).status).toBe(202);
     const machine = randomUUID();
     for (const s of [a, b]) {
-      const r = await s.req('POST', '/v1/reports', reports(1, machine), null);
+      const r = await s.postReports(reports(1, machine));
       expect(r.status).toBe(429);
       expect(r.json).toEqual({ error: { code: 'rate_limited', message: expect.stringMatching(/reports-per-address.*retry after \d+ s/) } });
       const after = Number(r.headers.get('retry-after'));
@@ -43,7 +43,7 @@ describe('rate limits', () => {
   test('behind a trusted proxy each forwarded client has its own allowance; otherwise X-Forwarded-For is ignored', async () => {
     const proxied = await start({ trustProxy: ['loopback'], limits: { ...off, reportsPerMinute: 3 } });
     const xff = (ip: string) => ({ 'x-forwarded-for': ip, 'content-type': 'application/json' });
-    const post = (s: TestServer, ip: string, n = 1) => s.req('POST', '/v1/reports', JSON.stringify(reports(n)), null, xff(ip)).then((r) => r.status);
+    const post = (s: TestServer, ip: string, n = 1) => s.postReports(JSON.stringify(reports(n)), undefined, xff(ip)).then((r) => r.status);
     expect(await post(proxied, '203.0.113.5', 3)).toBe(202);
     expect(await post(proxied, '203.0.113.5')).toBe(429);
     expect(await post(proxied, '203.0.113.6')).toBe(202);
@@ -70,7 +70,7 @@ describe('rate limits', () => {
     expect((await s.req('GET', '/v1/rollouts', undefined, null, from('198.51.100.2', ADMIN_TOKEN))).status).toBe(200);
     // Requests without credentials are not guesses: open routes and a plain 401 stay as they were.
     expect((await s.req('GET', '/v1/rollouts', undefined, null, from('198.51.100.1', null))).status).toBe(401);
-    expect((await s.req('POST', '/v1/reports', reports(1), null, from('198.51.100.1', null))).status).toBe(202);
+    expect((await s.postReports(reports(1), undefined, from('198.51.100.1', null))).status).toBe(202);
   });
 
   test('addressKey: IPv4 as is (also IPv4-mapped), IPv6 by /64', () => {

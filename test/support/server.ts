@@ -25,6 +25,10 @@ export async function startTestServer(overrides: Partial<Config> = {}, extension
     // One test client blasts from 127.0.0.1: limits are off unless a test turns them on.
     DEPCANARY_LIMIT_REPORTS_PER_MIN: '0',
     DEPCANARY_LIMIT_AUTH_FAILURES_PER_MIN: '0',
+    DEPCANARY_LIMIT_REPORTS_PER_SOURCE_PER_MIN: '0',
+    DEPCANARY_LIMIT_AUTH_FAILURES_PER_BLOCK_PER_MIN: '0',
+    DEPCANARY_LIMIT_ENROLMENTS_PER_ADDRESS_PER_HOUR: '0',
+    DEPCANARY_LIMIT_ENROLMENTS_PER_BLOCK_PER_HOUR: '0',
     // No network in tests: Requires-Python comes from the request, or the index tests' own index.
     DEPCANARY_INDEX_URL: 'off',
   });
@@ -34,7 +38,39 @@ export async function startTestServer(overrides: Partial<Config> = {}, extension
 }
 
 export class TestServer {
+  private readonly reporterTokens = new Map<string, Promise<string>>();
   constructor(readonly server: RunningServer, readonly config: Config) {}
+
+  /**
+   * A reporter token (a CI system's; docs/trust.md) made through the API once per name: its
+   * reports count under the source `ci:<name>`.
+   */
+  reporter(name = 'test-ci'): Promise<string> {
+    let t = this.reporterTokens.get(name);
+    if (!t) {
+      t = this.req('POST', '/v1/tokens', { name, role: 'reporter' }).then((r) => {
+        if (r.status !== 201) throw new Error(`could not make reporter token ${name}: ${r.text}`);
+        return r.json.token as string;
+      });
+      this.reporterTokens.set(name, t);
+    }
+    return t;
+  }
+
+  /**
+   * Enrols a machine over HTTP; `from` is the client address claimed in X-Forwarded-For
+   * (believed only when the server trusts the loopback proxy), which sets its source.
+   */
+  async enrol(from?: string, machine?: string): Promise<{ machine: string; credential: string }> {
+    const r = await this.req('POST', '/v1/enrol', machine ? { machine } : {}, null, from ? { 'x-forwarded-for': from } : {});
+    if (r.status !== 201) throw new Error(`enrolment failed: ${r.status} ${r.text}`);
+    return r.json;
+  }
+
+  /** POST /v1/reports with the default reporter token (or the given credential). */
+  async postReports(body: unknown, credential?: string, headers: Record<string, string> = {}) {
+    return this.req('POST', '/v1/reports', body, credential ?? (await this.reporter()), headers);
+  }
   get url() {
     return this.server.url;
   }
