@@ -39,6 +39,7 @@ export async function startTestServer(overrides: Partial<Config> = {}, extension
 
 export class TestServer {
   private readonly reporterTokens = new Map<string, Promise<string>>();
+  private readonly spread = new Map<string, number>();
   constructor(readonly server: RunningServer, readonly config: Config) {}
 
   /**
@@ -65,6 +66,28 @@ export class TestServer {
     const r = await this.req('POST', '/v1/enrol', machine ? { machine } : {}, null, from ? { 'x-forwarded-for': from } : {});
     if (r.status !== 201) throw new Error(`enrolment failed: ${r.status} ${r.text}`);
     return r.json;
+  }
+
+  /**
+   * Reports of many machines from `sources` CI systems (reporter tokens `ci-0`…): each
+   * machine always reports through the same one, so the evidence has that many sources.
+   * Batches of 100; throws on anything but 202.
+   */
+  async postSpread(reports: { machine: string }[], sources = 6): Promise<void> {
+    const by = new Map<number, { machine: string }[]>();
+    for (const r of reports) {
+      // round-robin by first appearance: a few machines already span several sources
+      let k = this.spread.get(r.machine);
+      if (k === undefined) this.spread.set(r.machine, (k = this.spread.size % sources));
+      by.set(k, [...(by.get(k) ?? []), r]);
+    }
+    for (const [k, rs] of by) {
+      const token = await this.reporter(`ci-${k}`);
+      for (let i = 0; i < rs.length; i += 100) {
+        const r = await this.req('POST', '/v1/reports', { reports: rs.slice(i, i + 100) }, token);
+        if (r.status !== 202) throw new Error(`reports refused: ${r.status} ${r.text}`);
+      }
+    }
   }
 
   /** POST /v1/reports with the default reporter token (or the given credential). */

@@ -20,6 +20,8 @@ export function enrolRoutes(enrolments: EnrolmentStore, tokens: TokenStore, metr
     const block = addressBlock(req.ip);
     await req.limits?.consume('enrolments-per-address', addressKey(req.ip));
     await req.limits?.consume('enrolments-per-block', block);
+    const sent = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (req.body === undefined && sent) throw new HttpError(400, 'bad_request', 'body: send JSON (Content-Type: application/json), {} or {"machine": "<uuid>"}, or no body');
     const body = enrolBody.safeParse(req.body ?? {});
     if (!body.success) throw fromZod(body.error);
     const source = blockSource(await enrolments.sourceSalt(), block);
