@@ -85,6 +85,7 @@ export const policyOverride = z.strictObject({
   segmentHoldFactor: z.number().min(1).max(1e6).optional(),
   // sources (docs/trust.md); sourceCap 0 turns the cap off, 1 source turns a gate off
   sourceCap: z.number().int().min(0).max(1e7).optional(),
+  segmentSourceCap: z.number().int().min(1).max(1e6).optional(),
   minSources: z.number().int().min(1).max(1000).optional(),
   rollbackMinSources: z.number().int().min(1).max(1000).optional(),
   stage: stagePolicy.optional(),

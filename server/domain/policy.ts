@@ -78,6 +78,11 @@ export interface Policy {
    * 0 turns the cap off.
    */
   sourceCap: number;
+  /**
+   * Segment events (a machine's first failed run in a project or Python, its first failure of a
+   * test) one source adds to one segment per UTC day, across both arms.
+   */
+  segmentSourceCap: number;
   /** The last automatic step (to 100%) needs candidate evidence from this many distinct sources; a manual promote does not. */
   minSources: number;
   /**
@@ -120,6 +125,7 @@ export const POLICY_DEFAULTS: Omit<Policy, 'stages'> = {
   segmentMinMachines: 3,
   segmentHoldFactor: 10,
   sourceCap: 50,
+  segmentSourceCap: 3,
   minSources: 3,
   rollbackMinSources: 3,
 };

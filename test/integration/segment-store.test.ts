@@ -9,7 +9,7 @@ import { SegmentLedger, segmentPlan, type SegmentPolicy } from '../../server/dom
 import { TelemetryStore, type IngestItem } from '../../server/store/telemetry-store';
 import { useTestRedis } from '../support/store';
 
-const POLICY: SegmentPolicy = { cap: 2, maxProjects: 3, maxPythons: 2, maxSignatures: 5, maxNewSegmentsPerMachineDay: 4 };
+const POLICY: SegmentPolicy = { cap: 2, maxProjects: 3, maxPythons: 2, maxSignatures: 5, maxNewSegmentsPerMachineDay: 4, segmentSourceCap: 2 };
 
 function item(over: Partial<IngestItem> & { machine: string }, arm: 'candidate' | 'control' | 'mismatch', stage: number, rollout: string, policy: SegmentPolicy | null = POLICY): IngestItem {
   return {

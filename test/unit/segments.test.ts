@@ -93,25 +93,25 @@ describe('ingestion plan', () => {
     expect(p.groups[0]!.incr).toEqual(['N\tp\tnova', 'F\tp\tnova']);
     // the source's event (no source: the machine stands for itself) before the machine's first run
     expect(p.groups[1]).toEqual({
-      guards: [{ op: 'member', family: 'project', member: 'nova' }, { op: 'absent', member: 'p\tnova\tm1' }, { op: 'first', member: 'SF\tp\tnova\tm:m1' }],
+      guards: [{ op: 'member', family: 'project', member: 'nova' }, { op: 'absent', member: 'p\tnova\tm1' }, { op: 'first', member: 'SF\tp\tnova\tcandidate\tm:m1' }],
       incr: ['SF\tp\tnova'],
     });
     expect(p.groups[2]!.incr).toEqual(['r1\tp\tnova', 'f1\tp\tnova']);
     expect(p.groups.slice(6)).toEqual([
       {
-        guards: [{ op: 'admit', family: 'signature', member: 'nova\ta' }, { op: 'absent', member: 's\tnova\ta\tm1' }, { op: 'first', member: 'u\ts\tnova\ta\tm:m1' }],
+        guards: [{ op: 'admit', family: 'signature', member: 'nova\ta' }, { op: 'absent', member: 's\tnova\ta\tm1' }, { op: 'first', member: 'u\ts\tnova\ta\tcandidate\tm:m1' }],
         incr: ['u\ts\tnova\ta'],
       },
       { guards: [{ op: 'member', family: 'signature', member: 'nova\ta' }, { op: 'first', member: 's\tnova\ta\tm1' }], incr: ['t1\ts\tnova\ta'] },
       {
-        guards: [{ op: 'admit', family: 'signature', member: 'nova\tb' }, { op: 'absent', member: 's\tnova\tb\tm1' }, { op: 'first', member: 'u\ts\tnova\tb\tm:m1' }],
+        guards: [{ op: 'admit', family: 'signature', member: 'nova\tb' }, { op: 'absent', member: 's\tnova\tb\tm1' }, { op: 'first', member: 'u\ts\tnova\tb\tcandidate\tm:m1' }],
         incr: ['u\ts\tnova\tb'],
       },
       { guards: [{ op: 'member', family: 'signature', member: 'nova\tb' }, { op: 'first', member: 's\tnova\tb\tm1' }], incr: ['t1\ts\tnova\tb'] },
     ]);
     // with a source, events count it (first per segment and source)
     const q = segmentPlan(rep({ outcome: 'fail', source: 'net:0123456789abcdef' }), POLICY);
-    expect(q.groups[1]!.guards[2]).toEqual({ op: 'first', member: 'SF\tp\tnova\tnet:0123456789abcdef' });
+    expect(q.groups[1]!.guards[2]).toEqual({ op: 'first', member: 'SF\tp\tnova\tcandidate\tnet:0123456789abcdef' });
   });
 
   test('an errored run counts as failed and errored; a pass never carries signatures', () => {
@@ -171,6 +171,21 @@ describe('ledger: the plan semantics', () => {
       { project: 'nova', test: 't', candidate: [1, 1], control: [1], sources: { candidate: 2, control: 1 } },
       { project: 'nova', test: 'u', candidate: [0, 1], control: [], sources: { candidate: 1, control: 0 } },
     ]);
+  });
+
+  test('one source adds at most segmentSourceCap events to a segment a day, across both arms; passes are not capped', () => {
+    const capped = { ...POLICY, segmentSourceCap: 2 };
+    const l = ledgerOf([
+      ...['m1', 'm2', 'm3'].map((machine) => rep({ machine, source: 'net:a', outcome: 'fail', failedTests: ['t'] })),
+      rep({ machine: 'm4', source: 'net:a', arm: 'control', outcome: 'fail', failedTests: ['t'] }),
+      rep({ machine: 'm5', source: 'net:a', outcome: 'fail', failedTests: ['t'], day: '2025-01-07' }),
+      ...['m6', 'm7', 'm8'].map((machine) => rep({ machine, source: 'net:a' })),
+      rep({ machine: 'm9', source: 'net:b', arm: 'control', outcome: 'fail', failedTests: ['t'] }),
+    ], capped);
+    const ev = l.evidence();
+    expect(ev.projects[0]!.candidate).toMatchObject({ firstRuns: [6], firstFailed: [3], sourcesFailed: 1 });
+    expect(ev.projects[0]!.control).toMatchObject({ firstRuns: [1], firstFailed: [1], sourcesFailed: 2 });
+    expect(ev.signatures[0]).toMatchObject({ candidate: [3], control: [1] });
   });
 
   test('events count their sources once: many machines of one source are one source', () => {

@@ -59,6 +59,8 @@ export interface SegmentPolicy {
   maxPythons: number;
   maxSignatures: number;
   maxNewSegmentsPerMachineDay: number;
+  /** Events (a machine's first failed or errored run, first failure of a test) one source adds to one segment per UTC day; absent: no cap. */
+  segmentSourceCap?: number;
 }
 
 export interface SegmentReport {
@@ -78,7 +80,10 @@ export interface SegmentReport {
 
 /** The segment caps of a rollout's policy. */
 export function segmentPolicyOf(p: SegmentPolicy): SegmentPolicy {
-  return { cap: p.cap, maxProjects: p.maxProjects, maxPythons: p.maxPythons, maxSignatures: p.maxSignatures, maxNewSegmentsPerMachineDay: p.maxNewSegmentsPerMachineDay };
+  return {
+    cap: p.cap, maxProjects: p.maxProjects, maxPythons: p.maxPythons, maxSignatures: p.maxSignatures, maxNewSegmentsPerMachineDay: p.maxNewSegmentsPerMachineDay,
+    ...(p.segmentSourceCap !== undefined ? { segmentSourceCap: p.segmentSourceCap } : {}),
+  };
 }
 
 export function tableLimits(p: SegmentPolicy): TableLimits {
@@ -89,11 +94,14 @@ export function tableLimits(p: SegmentPolicy): TableLimits {
  * Groups per segment with runs (project, Python):
  *  1. admit; cap (runs of this machine, day and segment ≤ cap) → N, and F / E when it failed / errored;
  *  2. when it failed (errored): member; absent (the machine's first run in the segment is not
- *     counted yet); first (the source's first such event) → sources with a failed (errored) first run;
- *  3. member; first (this machine's first run in the segment) → first runs of the stage, failed / errored.
+ *     counted yet); first (the source's first such event in this arm) → sources with a failed (errored) first run;
+ *  3. member; first (this machine's first run in the segment); when it failed, cap (the source's events in
+ *     the segment that UTC day ≤ segmentSourceCap) → first runs of the stage, failed / errored.
  * Per failing test id of a failed or errored run (each id once; signatures need a project):
  *  4. admit the signature; absent (this machine's first failure of it); first (the source's) → its sources;
- *  5. member; first (this machine's first failure of it) → first failures of the stage.
+ *  5. member; first (this machine's first failure of it); cap (the source's, as in 3) → first failures of the stage.
+ * The event cap counts across both arms (an event's arm plays no part in whether it counts), so
+ * under the null an event that counts is still a candidate one with the stage's share.
  */
 export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
   const groups: PlanGroup[] = [];
@@ -101,6 +109,9 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
   const err = r.outcome === 'error';
   const unitDay = `${r.machine}${SEP}${r.day}`;
   const source = r.source || `m:${r.machine}`;
+  /** The source's events in `seg` today within its cap (no guard without a cap). */
+  const eventCap = (seg: string): Guard[] =>
+    p.segmentSourceCap === undefined ? [] : [{ op: 'cap', field: `ev${SEP}${seg}${SEP}${source}${SEP}${r.day}`, limit: p.segmentSourceCap }];
   const withRuns = (family: 'project' | 'python', name: string | null) => {
     if (name === null) return;
     const seg = `${CODE[family]}${SEP}${name}`;
@@ -121,7 +132,7 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
         guards: [
           { op: 'member', family, member: name },
           { op: 'absent', member: `${seg}${SEP}${r.machine}` },
-          { op: 'first', member: `${stat}${SEP}${seg}${SEP}${source}` },
+          { op: 'first', member: `${stat}${SEP}${seg}${SEP}${r.arm}${SEP}${source}` },
         ],
         incr: [field(stat, family, name)],
       });
@@ -133,6 +144,7 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
       guards: [
         { op: 'member', family, member: name },
         { op: 'first', member: `${seg}${SEP}${r.machine}` },
+        ...(bad ? eventCap(seg) : []),
       ],
       incr: first,
     });
@@ -149,7 +161,7 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
         guards: [
           { op: 'admit', family: 'signature', member: sig },
           { op: 'absent', member: machineFirst },
-          { op: 'first', member: `${STAT.signatureSources}${SEP}${CODE.signature}${SEP}${sig}${SEP}${source}` },
+          { op: 'first', member: `${STAT.signatureSources}${SEP}${CODE.signature}${SEP}${sig}${SEP}${r.arm}${SEP}${source}` },
         ],
         incr: [field(STAT.signatureSources, 'signature', project, test)],
       });
@@ -157,6 +169,7 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
         guards: [
           { op: 'member', family: 'signature', member: sig },
           { op: 'first', member: machineFirst },
+          ...eventCap(`${CODE.signature}${SEP}${sig}`),
         ],
         incr: [field(STAT.firstFailure(r.stage), 'signature', project, test)],
       });
