@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { controllerExtension } from '../../server/controller/extension';
 import { bucketOf, inCandidateArm } from '../../server/domain/bucketing';
-import { report, startTestServer, type TestServer } from '../support/server';
+import { report, startTestServer, type TestServer, waitFor } from '../support/server';
 
 /**
  * Poisoning through HTTP (issue 12; docs/trust.md): the real server, real Redis, the
@@ -71,15 +71,7 @@ describe('poisoning: no single source decides', () => {
     }
     await s.postSpread(reports);
   }
-  async function waitFor<T>(what: string, get: () => Promise<T>, ok: (x: T) => boolean, ms = 30_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const x = await get();
-      if (ok(x)) return x;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(x).slice(0, 600)}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  const waitForLong = <T,>(what: string, get: () => Promise<T>, ok: (x: T) => boolean) => waitFor(what, get, ok, 30_000, 200);
   const enrolFrom = async (ip: string, machine: string) => s.enrol(ip, machine);
   // (the candidate ids of test 1 and the spammer are proposed at enrolment: an enrolling machine may keep its id)
 
@@ -89,7 +81,7 @@ describe('poisoning: no single source decides', () => {
     const guarded = (await s.req('POST', '/v1/rollouts', { library: 'oslo.config', candidate: '10.8.0', stages: [10, 50, 100], policy: slow })).json as View;
     const open = (await s.req('POST', '/v1/rollouts', { library: 'oslo.utils', candidate: '9.9.9', stages: [10, 50, 100], policy: { ...slow, ...UNGUARDED } })).json as View;
     for (const round of [1, 2, 3]) await honestRound(() => 0.03, round);
-    await waitFor('the healthy rollouts evaluated', () => view(guarded.id), (v) => v.decision?.control.machines > 100);
+    await waitForLong('the healthy rollouts evaluated', () => view(guarded.id), (v) => v.decision?.control.machines > 100);
 
     // 20 fakes in each candidate arm, enrolled from 203.0.113.7 with ids of the attackers' choosing
     let requests = 0;
@@ -104,11 +96,11 @@ describe('poisoning: no single source decides', () => {
     }
     expect(requests).toBe(120);
     // the unguarded twin falls for it: a hard break from one address
-    const fell = await waitFor('the unguarded twin rolled back', () => view(open.id), (v) => v.state === 'rolled_back');
+    const fell = await waitForLong('the unguarded twin rolled back', () => view(open.id), (v) => v.state === 'rolled_back');
     expect(fell.decision.verdict).toBe('rollback');
     expect(['hard_break', 'segment']).toContain(fell.decision.rule);
     // the guarded rollout holds and asks a human, naming why
-    const held = await waitFor('the guarded rollout evaluated the fakes', () => view(guarded.id), (v) => v.decision?.candidate.allFailingMachines >= 20);
+    const held = await waitForLong('the guarded rollout evaluated the fakes', () => view(guarded.id), (v) => v.decision?.candidate.allFailingMachines >= 20);
     expect(held.state).toBe('active');
     // (a hard break, or the failing test's segment, whichever the rule reaches first)
     expect(held.decision).toMatchObject({ verdict: 'hold', rule: 'rollback_needs_sources', alert: true, held: { sources: 1, needed: 3 } });
@@ -148,7 +140,7 @@ describe('poisoning: no single source decides', () => {
     for (let i = 0; i < FAKES; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => fake(viaAddress, i + j, '198.51.100.23')));
     for (let i = 0; i < FAKES; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => fake(sybils, i + j, `10.${(i + j) >> 8}.${(i + j) & 255}.9`)));
     const attackSeconds = (Date.now() - t0) / 1000;
-    const promoted = await waitFor('the counterfactual promoted', () => view(sybils.id), (v) => v.state === 'promoted');
+    const promoted = await waitForLong('the counterfactual promoted', () => view(sybils.id), (v) => v.state === 'promoted');
     expect(promoted.decision.candidate.sources).toBeGreaterThanOrEqual(3);
     const events = (await s.req('GET', `/v1/rollouts/${sybils.id}/events`)).json.events;
     expect(events.at(-1)).toMatchObject({ type: 'promoted', actor: 'depcanary-controller', automatic: true });
@@ -162,7 +154,7 @@ describe('poisoning: no single source decides', () => {
     }
     const honestDone = Date.now();
     for (const ro of [viaToken, viaAddress]) {
-      const v = await waitFor(`${ro.library} evaluated with the honest fleet`, () => view(ro.id), (x) => x.state !== 'active' || x.decision?.at > honestDone);
+      const v = await waitForLong(`${ro.library} evaluated with the honest fleet`, () => view(ro.id), (x) => x.state !== 'active' || x.decision?.at > honestDone);
       if (process.env.POISON_DEBUG) console.log(ro.library, v.state, v.decision.reason, JSON.stringify(v.decision.candidate), v.decision.sourceCapped);
       expect([ro.library, v.state]).not.toEqual([ro.library, 'promoted']);
       expect([ro.library, v.decision.verdict]).not.toEqual([ro.library, 'advance']);
@@ -189,7 +181,7 @@ describe('poisoning: no single source decides', () => {
     // 400 reports a minute per source, whatever address they come from
     expect(statuses).toEqual([202, 202, 202, 202, 429, 429]);
     expect(retryAfter).toBeGreaterThanOrEqual(1);
-    const v = await waitFor('the spam evaluated', () => view(ro.id), (x) => x.decision?.candidate.runs >= 400);
+    const v = await waitForLong('the spam evaluated', () => view(ro.id), (x) => x.decision?.candidate.runs >= 400);
     expect(v.decision.candidate).toMatchObject({ runs: 400, machines: 1, N: FAST.cap, sources: 1 });
     expect(v.state).toBe('active');
   }, 60_000);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { controllerExtension } from '../../server/controller/extension';
 import { runCli } from '../cli/run-cli';
-import { ADMIN_TOKEN, report, startTestServer, type TestServer } from '../support/server';
+import { ADMIN_TOKEN, report, startTestServer, type TestServer, waitFor } from '../support/server';
 
 /**
  * Decision v2 end to end: real server, real Redis, the controller, reports over HTTP. One
@@ -28,16 +28,6 @@ describe('segments end to end: a one-project break is rolled back and named', ()
 
   async function post(reports: ReturnType<typeof report>[]) {
     await s.postSpread(reports);
-  }
-
-  async function waitFor<T>(what: string, get: () => Promise<T>, ok: (x: T) => boolean, ms = 20_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const x = await get();
-      if (ok(x)) return x;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(x).slice(0, 400)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
   }
 
   test('blazar: 2 tests fail on 6 of 6 candidate machines, 0 of 60 control machines', async () => {

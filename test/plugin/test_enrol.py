@@ -26,11 +26,11 @@ def test_a_new_user_enrols_at_its_first_run_and_its_report_counts(server: Server
     mid = config_of(machine)["machine"]
     assert "credentials" not in config_of(machine)
     assert "enrolled:   not yet" in machine.depcanary("status").stdout
-    result = machine.tox()
-    assert result.code == 0, result.output
+    result = machine.tox()  # (a random id: either arm, so the run may fail on the candidate)
+    assert "depcanary> constraints from" in result.output, result.output
     assert config_of(machine)["credentials"][server.url]["machine"] == mid
     reports = server.wait_reports(mid, 1)
-    assert len(reports) == 1 and reports[0]["outcome"] == "pass"
+    assert len(reports) == 1 and reports[0]["outcome"] == ("pass" if result.code == 0 else "fail")
     assert not list(machine.spool.glob("*.json"))
 
 

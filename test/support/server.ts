@@ -136,3 +136,14 @@ export function report(fields: Partial<Record<string, unknown>> & { machine: str
     ...fields,
   };
 }
+
+/** Polls `get` until `ok` holds (a condition, never a fixed sleep); throws naming `what` after `ms`. */
+export async function waitFor<T>(what: string, get: () => Promise<T>, ok: (x: T) => boolean, ms = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const x = await get();
+    if (ok(x)) return x;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(x).slice(0, 600)}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
