@@ -54,9 +54,8 @@ def cmd_opt_in(args: argparse.Namespace) -> int:
         and not settings.reporter_token()
         and not enrol.saved(ident.server, ident.machine)
     ):
-        own = ident.machine == ident.saved_machine and not os.environ.get("DEPCANARY_MACHINE_ID")
         try:
-            got = enrol.enrol(ident.server, ident.machine, settings.timeout(), may_change=own)
+            got = enrol.enrol(ident.server, ident.machine, settings.timeout(), may_change=enrol.is_own(ident.machine))
         except enrol.EnrolFailed as err:
             print(f"note: not enrolled with {ident.server} yet ({err}); the next tox run tries again")
             return 0

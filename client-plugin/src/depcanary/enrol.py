@@ -11,6 +11,7 @@ an admin made); its jobs then need no enrolment and may use any machine id.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from dataclasses import dataclass
 
@@ -101,14 +102,22 @@ def enrol(server: str, machine: str, seconds: float, *, may_change: bool) -> Enr
     return Enrolled(got, credential, changed)
 
 
+def is_own(machine: str) -> bool:
+    """The machine id is this machine's opted-in one (not a CI job's DEPCANARY_MACHINE_ID or
+    --ci-key id): only such an id enrols; a CI job reports with a reporter token."""
+    return identity.load_config().get("machine") == machine and not os.environ.get("DEPCANARY_MACHINE_ID")
+
+
 def authorization(server: str, machine: str, seconds: float, *, renew: bool = False) -> str | None:
     """The Authorization header for this machine's reports to `server`: the reporter token
-    (CI), else the machine's credential, enrolling when it has none (or `renew`, after the
-    server said 401). None when there is no way to get one now."""
+    (CI), else the machine's credential, enrolling its own id when it has none (or `renew`,
+    after the server said 401). None when there is no way to get one now."""
     token = settings.reporter_token()
     if token:
         return f"Bearer {token}"
     credential = None if renew else saved(server, machine)
+    if credential is None and not is_own(machine):
+        return None
     if credential is None:
         try:
             credential = enrol(server, machine, seconds, may_change=False).credential

@@ -149,11 +149,10 @@ class Run:
         ident = self.ident
         if not self.reporting or ident.machine is None or ident.server is None or settings.reporter_token():
             return False
-        if enrol.saved(ident.server, ident.machine):
-            return False
-        own = ident.machine == ident.saved_machine and not os.environ.get("DEPCANARY_MACHINE_ID")
+        if enrol.saved(ident.server, ident.machine) or not enrol.is_own(ident.machine):
+            return False  # enrolled already, or a CI job's id (it reports with a reporter token)
         try:
-            got = enrol.enrol(ident.server, ident.machine, seconds, may_change=own)
+            got = enrol.enrol(ident.server, ident.machine, seconds, may_change=True)
         except enrol.EnrolFailed as err:
             LOGGER.info(
                 "depcanary> not enrolled with %s yet (%s); reports are kept and sent once it is", ident.server, err
