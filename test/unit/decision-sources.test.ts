@@ -68,6 +68,14 @@ describe('no single source decides', () => {
     expect(first.candidate.sources).toBe(1);
   });
 
+  test('reports over their source\'s cap ran their arm\'s version: they are no mismatches', () => {
+    const ev = { ...evidence(fleet('c', 40, 5), control180()), mismatched: 50, counted: 500 };
+    const alarmed = decide({ now: T0 + HOUR_MS, rollout: rollout({ policy: P }), evidence: ev });
+    expect(alarmed.alarms.some((a) => a.startsWith('mismatched_reports: 50 of 550 reports'))).toBe(true);
+    const capped = decide({ now: T0 + HOUR_MS, rollout: rollout({ policy: P }), evidence: { ...ev, sourceCapped: 1000 } });
+    expect(capped.alarms.filter((a) => a.startsWith('mismatched_reports'))).toEqual([]);
+  });
+
   test('a decision with held evidence and capped reports round-trips through its stored record; older records read with defaults', () => {
     const d = decide({ now: T0 + HOUR_MS, rollout: rollout({ policy: P }), evidence: { ...evidence(from('net:x', fleet('a', 12, 3, 3)), control180()), sourceCapped: 7 } });
     expect(d).toMatchObject({ rule: 'rollback_needs_sources', sourceCapped: 7 });

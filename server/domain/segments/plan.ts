@@ -95,11 +95,12 @@ export function tableLimits(p: SegmentPolicy): TableLimits {
  *  1. admit; cap (runs of this machine, day and segment ≤ cap) → N, and F / E when it failed / errored;
  *  2. when it failed (errored): member; absent (the machine's first run in the segment is not
  *     counted yet); first (the source's first such event in this arm) → sources with a failed (errored) first run;
- *  3. member; first (this machine's first run in the segment); when it failed, cap (the source's events in
- *     the segment that UTC day ≤ segmentSourceCap) → first runs of the stage, failed / errored.
+ *  3. when it failed: member; absent (as in 2); cap (the source's events in the segment that UTC day
+ *     ≤ segmentSourceCap) → first runs of the stage that failed / errored (the events);
+ *  4. member; first (this machine's first run in the segment) → first runs of the stage.
  * Per failing test id of a failed or errored run (each id once; signatures need a project):
- *  4. admit the signature; absent (this machine's first failure of it); first (the source's) → its sources;
- *  5. member; first (this machine's first failure of it); cap (the source's, as in 3) → first failures of the stage.
+ *  5. admit the signature; absent (this machine's first failure of it); first (the source's) → its sources;
+ *  6. member; first (this machine's first failure of it); cap (the source's, as in 3) → first failures of the stage.
  * The event cap counts across both arms (an event's arm plays no part in whether it counts), so
  * under the null an event that counts is still a candidate one with the stage's share.
  */
@@ -137,16 +138,26 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
         incr: [field(stat, family, name)],
       });
     }
-    const first = [field(STAT.firstRuns(r.stage), family, name)];
-    if (bad) first.push(field(STAT.firstFailed(r.stage), family, name));
-    if (err) first.push(field(STAT.firstErrored(r.stage), family, name));
+    // the event (a failed / errored first run) before the machine's first run is marked, so
+    // that it can be capped per source without the first run going uncounted
+    if (bad) {
+      const event = [field(STAT.firstFailed(r.stage), family, name)];
+      if (err) event.push(field(STAT.firstErrored(r.stage), family, name));
+      groups.push({
+        guards: [
+          { op: 'member', family, member: name },
+          { op: 'absent', member: `${seg}${SEP}${r.machine}` },
+          ...eventCap(seg),
+        ],
+        incr: event,
+      });
+    }
     groups.push({
       guards: [
         { op: 'member', family, member: name },
         { op: 'first', member: `${seg}${SEP}${r.machine}` },
-        ...(bad ? eventCap(seg) : []),
       ],
-      incr: first,
+      incr: [field(STAT.firstRuns(r.stage), family, name)],
     });
   };
   const project = projectSegment(r.project);
