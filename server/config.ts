@@ -33,6 +33,11 @@ const trustProxy = z.union([z.number().int().min(0).max(10), z.string()]).transf
   return items;
 });
 
+const LIMIT_DEFAULTS = {
+  reportsPerMinute: 6000, authFailuresPerMinute: 30, authBlockSeconds: 300,
+  reportsPerSourcePerMinute: 6000, authFailuresPerBlockPerMinute: 120, enrolmentsPerAddressPerHour: 20, enrolmentsPerBlockPerHour: 200,
+};
+
 const schema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -71,7 +76,12 @@ const schema = z.strictObject({
     reportsPerMinute: z.coerce.number().int().min(0).max(10_000_000).default(6000),
     authFailuresPerMinute: z.coerce.number().int().min(0).max(1_000_000).default(30),
     authBlockSeconds: z.coerce.number().int().min(1).max(86_400).default(300),
-  }).default({ reportsPerMinute: 6000, authFailuresPerMinute: 30, authBlockSeconds: 300 }),
+    // --- per source and address block (docs/trust.md) ---
+    reportsPerSourcePerMinute: z.coerce.number().int().min(0).max(10_000_000).default(6000),
+    authFailuresPerBlockPerMinute: z.coerce.number().int().min(0).max(1_000_000).default(120),
+    enrolmentsPerAddressPerHour: z.coerce.number().int().min(0).max(1_000_000).default(20),
+    enrolmentsPerBlockPerHour: z.coerce.number().int().min(0).max(1_000_000).default(200),
+  }).default(LIMIT_DEFAULTS),
   ...constraintsSchema(),
   ...notifySchema(),
 });
@@ -105,6 +115,11 @@ const LIMITS_ENV: Record<string, string> = {
   DEPCANARY_LIMIT_REPORTS_PER_MIN: 'reportsPerMinute',
   DEPCANARY_LIMIT_AUTH_FAILURES_PER_MIN: 'authFailuresPerMinute',
   DEPCANARY_LIMIT_AUTH_BLOCK_S: 'authBlockSeconds',
+  // per source and address block (docs/trust.md)
+  DEPCANARY_LIMIT_REPORTS_PER_SOURCE_PER_MIN: 'reportsPerSourcePerMinute',
+  DEPCANARY_LIMIT_AUTH_FAILURES_PER_BLOCK_PER_MIN: 'authFailuresPerBlockPerMinute',
+  DEPCANARY_LIMIT_ENROLMENTS_PER_ADDRESS_PER_HOUR: 'enrolmentsPerAddressPerHour',
+  DEPCANARY_LIMIT_ENROLMENTS_PER_BLOCK_PER_HOUR: 'enrolmentsPerBlockPerHour',
 };
 /** Settings whose env value is a word compared in lower case. */
 const LOWER_CASE = new Set(['logLevel', 'publicRead', 'enabled']);

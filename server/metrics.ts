@@ -30,6 +30,11 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    enrolments: new Counter({
+      name: 'depcanary_enrolments_total',
+      help: 'Machines enrolled (POST /v1/enrol)',
+      registers: [registry],
+    }),
     pinsServed: new Counter({
       name: 'depcanary_pins_served_total',
       help: 'Constraints and pins responses, by endpoint and whether any candidate override applied',

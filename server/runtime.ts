@@ -9,6 +9,7 @@ import { createApp } from './api/app';
 import { fastPins } from './api/fast-pins';
 import type { Config } from './config';
 import { MASTER } from './domain/branches';
+import { resolvePolicy } from './domain/policy';
 import { outboxFor } from './gerrit/outbox-item';
 import { DEFAULT_INDEX_MAX_BYTES, IndexClient } from './index/client';
 import { createMetrics, type Metrics } from './metrics';
@@ -25,6 +26,7 @@ import { StoreHealth } from './store/health';
 import { createRedis, type DcRedis } from './store/redis';
 import { RolloutStore } from './store/rollout-store';
 import { TelemetryStore } from './store/telemetry-store';
+import { EnrolmentStore } from './store/enrolment-store';
 import { TokenStore } from './store/token-store';
 import { staticTokens } from './tokens-file';
 
@@ -38,6 +40,8 @@ export interface Runtime {
   telemetry: TelemetryStore;
   baseStore: BaseStore;
   tokens: TokenStore;
+  /** Enrolled machines and their credentials (docs/trust.md). */
+  enrolments: EnrolmentStore;
   pins: PinsCache;
   rollouts: RolloutService;
   reports: ReportService;
@@ -127,15 +131,16 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     const telemetry = new TelemetryStore(redis, p);
     const baseStore = new BaseStore(redis, p);
     const tokens = new TokenStore(redis, p, staticTokens(config.adminToken, config.tokensFile), config.publicRead ? 'viewer' : null);
+    const enrolments = new EnrolmentStore(redis, p);
     const pythons = config.pythonVersions ?? null;
     const pins = new PinsCache(redis, subscriber, p, rolloutStore, baseStore, logger, config.pinsRefreshMs, pythons);
     const constraints = new ConstraintsService(baseStore, pins, Date.now, pythons);
     const index = new IndexClient({ url: config.index.url === 'off' ? null : config.index.url, timeoutMs: config.index.timeoutMs, maxBytes: DEFAULT_INDEX_MAX_BYTES });
     const rt: Runtime = {
-      config, logger, metrics, redis, rolloutStore, telemetry, baseStore, tokens, pins, constraints, index, newConnection,
+      config, logger, metrics, redis, rolloutStore, telemetry, baseStore, tokens, enrolments, pins, constraints, index, newConnection,
       // Every rollback and promotion writes its Gerrit outbox items in the same Lua step.
       rollouts: new RolloutService(rolloutStore, telemetry, pins, config.policy, Date.now, outboxFor, index, baseStore, gateSettings(config)),
-      reports: new ReportService(telemetry, pins),
+      reports: new ReportService(telemetry, pins, Date.now, fleetCaps(config)),
     };
     await baseStore.migrate();
     await rolloutStore.migrate();
@@ -162,10 +167,15 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     }
     const app = createApp({
       logger, metrics, redis, pins, rollouts: rt.rollouts, rolloutStore, reports: rt.reports, telemetry,
-      constraints, tokens, extra: routers, beforeScrape: () => refreshGauges(rt), health, trustProxy: config.trustProxy,
+      constraints, tokens, enrolments, extra: routers, beforeScrape: () => refreshGauges(rt), health, trustProxy: config.trustProxy,
       limits: new RateLimits(redis, p, {
         'reports-per-address': { points: config.limits.reportsPerMinute, windowSeconds: 60 },
         'auth-failures-per-address': { points: config.limits.authFailuresPerMinute, windowSeconds: 60, blockSeconds: config.limits.authBlockSeconds },
+        // per source and address block (docs/trust.md)
+        'reports-per-source': { points: config.limits.reportsPerSourcePerMinute, windowSeconds: 60 },
+        'auth-failures-per-block': { points: config.limits.authFailuresPerBlockPerMinute, windowSeconds: 60, blockSeconds: config.limits.authBlockSeconds },
+        'enrolments-per-address': { points: config.limits.enrolmentsPerAddressPerHour, windowSeconds: 3600 },
+        'enrolments-per-block': { points: config.limits.enrolmentsPerBlockPerHour, windowSeconds: 3600 },
       }, logger),
     });
     const fast = fastPins(pins, metrics);
@@ -223,6 +233,12 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     await lock?.release();
     throw e;
   }
+}
+
+/** The fleet history's caps per machine and per source: the server's default policy's. */
+function fleetCaps(config: Config): { machine: number; source: number } {
+  const p = resolvePolicy(2, config.policy);
+  return { machine: p.cap, source: p.sourceCap };
 }
 
 /** How long close() waits, in all, for extensions and caches to stop before it lets go of Redis. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { hashToken, type TokenEntry } from './store/token-store';
+import { hashToken, ROLES, type TokenEntry } from './store/token-store';
 
 /**
  * Tokens file (DEPCANARY_TOKENS_FILE): a JSON array of `{"name", "role", "sha256"}`, where
@@ -9,7 +9,7 @@ import { hashToken, type TokenEntry } from './store/token-store';
  */
 const fileSchema = z.array(z.strictObject({
   name: z.string().min(1).max(100),
-  role: z.enum(['viewer', 'release-manager', 'admin']),
+  role: z.enum(ROLES),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex sha256'),
 }));
 

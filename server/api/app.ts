@@ -7,12 +7,14 @@ import type { ReportService } from '../services/reports';
 import type { RateLimits } from '../services/rate-limits';
 import type { RolloutService } from '../services/rollouts';
 import type { StoreHealth } from '../store/health';
+import type { EnrolmentStore } from '../store/enrolment-store';
 import type { DcRedis } from '../store/redis';
 import type { RolloutStore } from '../store/rollout-store';
 import type { TelemetryStore } from '../store/telemetry-store';
 import type { TokenStore } from '../store/token-store';
 import { errorHandler, notFoundHandler } from './errors';
 import { adminRoutes } from './routes/admin';
+import { enrolRoutes } from './routes/enrol';
 import { opsRoutes } from './routes/ops';
 import { pinsRoutes } from './routes/pins';
 import { reportRoutes } from './routes/reports';
@@ -29,6 +31,7 @@ export interface AppDeps {
   telemetry: TelemetryStore;
   constraints: ConstraintsService;
   tokens: TokenStore;
+  enrolments: EnrolmentStore;
   /** Refreshes gauges before a scrape. */
   beforeScrape: () => Promise<void>;
   /** Extra routers (dashboard, Gerrit admin) mounted before the 404 handler. */
@@ -64,7 +67,8 @@ export function createApp(d: AppDeps): Express {
   app.use(express.json({ limit: BODY_LIMIT }));
   app.use(opsRoutes(d.redis, d.metrics, d.beforeScrape, d.health));
   app.use(pinsRoutes(d.pins, d.metrics));
-  app.use(reportRoutes(d.reports, d.telemetry, d.tokens, d.metrics));
+  app.use(reportRoutes(d.reports, d.telemetry, d.tokens, d.metrics, d.enrolments));
+  app.use(enrolRoutes(d.enrolments, d.tokens, d.metrics));
   app.use(rolloutRoutes(d.rollouts, d.rolloutStore, d.tokens));
   app.use(adminRoutes(d.constraints, d.tokens, d.pins));
   for (const r of d.extra ?? []) app.use(r);

@@ -1,11 +1,19 @@
 import type { Request, RequestHandler } from 'express';
 import { addressKey, type RateLimits } from '../services/rate-limits';
+import { addressBlock, tokenSource } from '../services/sources';
+import { CREDENTIAL_PREFIX, type EnrolmentStore } from '../store/enrolment-store';
 import { ROLE_RANK, type Role, type TokenEntry, type TokenStore } from '../store/token-store';
 import { HttpError } from './errors';
+
+/** Who sent a report: an enrolled machine (only its own reports) or a CI system's reporter token. */
+export type Reporter =
+  | { kind: 'machine'; machine: string; source: string }
+  | { kind: 'token'; name: string; source: string };
 
 declare module 'express-serve-static-core' {
   interface Request {
     principal?: TokenEntry;
+    reporter?: Reporter;
     /** The server's rate limits (set by app.ts for every request). */
     limits?: RateLimits;
   }
@@ -28,9 +36,8 @@ export function requireRole(tokens: TokenStore, role: Role): RoleGuard {
       req.principal = { name: 'anonymous', role: tokens.publicRole, sha256: '' };
       return next();
     }
-    const address = addressKey(req.ip);
-    const failed = async () => req.limits?.consume('auth-failures-per-address', address);
-    if (header !== undefined) await req.limits?.check('auth-failures-per-address', address);
+    const failed = async () => authFailed(req);
+    if (header !== undefined) await checkAuthFailures(req);
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     if (!m) {
       if (header !== undefined) await failed();
@@ -48,6 +55,61 @@ export function requireRole(tokens: TokenStore, role: Role): RoleGuard {
     next();
   };
   return Object.assign(guard, { requiredRole: role });
+}
+
+/** Presented credentials that failed count against the client address and its address block. */
+async function authFailed(req: Request): Promise<void> {
+  await req.limits?.consume('auth-failures-per-address', addressKey(req.ip));
+  await req.limits?.consume('auth-failures-per-block', addressBlock(req.ip));
+}
+
+/** Over either failed-credentials limit, every credentialed request gets 429 until the block ends. */
+async function checkAuthFailures(req: Request): Promise<void> {
+  await req.limits?.check('auth-failures-per-address', addressKey(req.ip));
+  await req.limits?.check('auth-failures-per-block', addressBlock(req.ip));
+}
+
+export const NO_REPORT_CREDENTIAL =
+  'reports count only from an enrolled source: send Authorization: Bearer <credential> with the credential ' +
+  'POST /v1/enrol gave this machine (the depcanary plugin enrols at opt-in), or a reporter token (CI systems)';
+
+/**
+ * POST /v1/reports: 401 without a credential or with a bad one (counted as a failed
+ * credential), 403 for a token of another role than `reporter`. Sets `req.reporter`.
+ */
+export function requireReporter(tokens: TokenStore, enrolments: EnrolmentStore): RoleGuard {
+  const guard: RequestHandler = async (req, _res, next) => {
+    const header = req.headers.authorization;
+    if (header === undefined) throw new HttpError(401, 'unauthorized', NO_REPORT_CREDENTIAL);
+    await checkAuthFailures(req);
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) {
+      await authFailed(req);
+      throw new HttpError(401, 'unauthorized', `malformed Authorization header; ${NO_REPORT_CREDENTIAL}`);
+    }
+    const presented = m[1]!;
+    if (presented.startsWith(CREDENTIAL_PREFIX)) {
+      const e = await enrolments.lookup(presented);
+      if (!e) {
+        await authFailed(req);
+        throw new HttpError(401, 'unauthorized', 'unknown or forgotten machine credential: enrol again (POST /v1/enrol)');
+      }
+      req.reporter = { kind: 'machine', machine: e.machine, source: e.source };
+      return next();
+    }
+    const entry = await tokens.lookup(presented);
+    if (!entry) {
+      await authFailed(req);
+      throw new HttpError(401, 'unauthorized', 'unknown or revoked token');
+    }
+    if (entry.role !== 'reporter') {
+      throw new HttpError(403, 'forbidden', `reports need a reporter token or an enrolled machine's credential; token "${entry.name}" has ${entry.role}`);
+    }
+    req.principal = entry;
+    req.reporter = { kind: 'token', name: entry.name, source: tokenSource(entry.name) };
+    next();
+  };
+  return Object.assign(guard, { requiredRole: 'reporter' as const });
 }
 
 export function actorOf(req: Request): string {

@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
 import { DomainError, type DomainErrorCode } from '../domain/errors';
-import { RateLimited } from '../services/rate-limits';
+import { LIMIT_SUBJECT, RateLimited } from '../services/rate-limits';
 
 /** The one place where errors become HTTP responses: `{"error": {code, message, field?}}`. */
 export class HttpError extends Error {
@@ -34,7 +34,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       const [status, code] = STATUS[err.code];
       e = new HttpError(status, code, err.message, typeof err.details?.field === 'string' ? err.details.field : undefined);
     } else if (err instanceof RateLimited) {
-      e = new HttpError(429, 'rate_limited', `too many requests from this address (${err.limit}); retry after ${err.retryAfterSeconds} s`, undefined, { 'retry-after': String(err.retryAfterSeconds) });
+      e = new HttpError(429, 'rate_limited', `too many ${LIMIT_SUBJECT[err.limit]} (${err.limit}); retry after ${err.retryAfterSeconds} s`, undefined, { 'retry-after': String(err.retryAfterSeconds) });
     } else if (err?.type === 'entity.too.large') e = new HttpError(413, 'payload_too_large', `request body is larger than ${err.limit} bytes`);
     else if (err?.type === 'entity.parse.failed') e = new HttpError(400, 'bad_request', 'body is not valid JSON');
     else if (err?.type === 'charset.unsupported' || err?.type === 'encoding.unsupported') e = new HttpError(415, 'unsupported_media_type', err.message);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isValidName } from '../domain/names';
 import { isPep440 } from '../domain/versions';
+import { ROLES } from '../store/token-store';
 
 /** Every request body and query is parsed here, at the edge, before any domain call. */
 export const MAX_FAILED_TESTS = 100;
@@ -82,6 +83,11 @@ export const policyOverride = z.strictObject({
   maxNewSegmentsPerMachineDay: z.number().int().min(0).max(10_000).optional(),
   segmentMinMachines: z.number().int().min(1).max(1e6).optional(),
   segmentHoldFactor: z.number().min(1).max(1e6).optional(),
+  // sources (docs/trust.md); sourceCap 0 turns the cap off, 1 source turns a gate off
+  sourceCap: z.number().int().min(0).max(1e7).optional(),
+  segmentSourceCap: z.number().int().min(1).max(1e6).optional(),
+  minSources: z.number().int().min(1).max(1000).optional(),
+  rollbackMinSources: z.number().int().min(1).max(1000).optional(),
   stage: stagePolicy.optional(),
   stages: z.array(stagePolicy).max(20).optional(),
 });
@@ -126,5 +132,8 @@ export const rolloutIdParam = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,160}$/, '
 
 export const tokenBody = z.strictObject({
   name: label(100),
-  role: z.enum(['viewer', 'release-manager', 'admin']),
+  role: z.enum(ROLES),
 });
+
+/** POST /v1/enrol: an empty body (the server picks the machine id) or the id the machine has. */
+export const enrolBody = z.strictObject({ machine: hexId.optional() });

@@ -35,18 +35,20 @@ export class ApiClient {
     return this.request<T>('GET', path);
   }
 
-  post<T>(path: string, body: unknown): Promise<T> {
-    return this.request<T>('POST', path, JSON.stringify(body), 'application/json');
+  /** `headers` may carry another credential (a machine's) or X-Forwarded-For (the demo's simulated networks). */
+  post<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T> {
+    return this.request<T>('POST', path, JSON.stringify(body), 'application/json', headers);
   }
 
   putText<T>(path: string, text: string): Promise<T> {
     return this.request<T>('PUT', path, text, 'text/plain; charset=utf-8');
   }
 
-  async request<T>(method: string, path: string, body?: string, contentType?: string): Promise<T> {
+  async request<T>(method: string, path: string, body?: string, contentType?: string, extra: Record<string, string> = {}): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (contentType) headers['content-type'] = contentType;
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    Object.assign(headers, extra);
     let res: Response;
     try {
       res = await fetch(this.url + path, {

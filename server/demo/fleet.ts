@@ -4,6 +4,10 @@ import { PROJECTS, type Scenario } from './scenario';
 
 interface Machine {
   id: string;
+  /** The credential its enrolment gave it (docs/trust.md), once enrolled. */
+  credential: string | null;
+  /** Its simulated home network's address (X-Forwarded-For through the demo's trusted loopback proxy). */
+  address: string;
   project: (typeof PROJECTS)[number];
   env: string;
   /** Probability that a run fails for reasons unrelated to any rollout (flaky tests). */
@@ -26,10 +30,12 @@ export interface FleetStats {
 }
 
 /**
- * A simulated fleet of developer machines. Each machine, every few seconds, asks the server
- * for its pins (`GET /v1/pins`), "installs" them, runs its tests and reports the outcome
- * (`POST /v1/reports`), exactly as the client plugin does. Base failure rates are flaky
- * and uneven across machines; a broken candidate adds its own failures with its own tests.
+ * A simulated fleet of developer machines. Each machine enrols once (`POST /v1/enrol`, from
+ * its own simulated home network: a few machines per /24, so the evidence comes from many
+ * sources), then every few seconds asks the server for its pins (`GET /v1/pins`),
+ * "installs" them, runs its tests and reports the outcome with its credential
+ * (`POST /v1/reports`), exactly as the client plugin does. Base failure rates are flaky and
+ * uneven across machines; a broken candidate adds its own failures with its own tests.
  */
 export class Fleet {
   readonly stats: FleetStats = { runs: 0, failures: 0, errors: 0, lastError: null };
@@ -47,11 +53,25 @@ export class Fleet {
     const now = Date.now();
     this.machines = Array.from({ length: size }, (_, i) => ({
       id: randomUUID(),
+      credential: null,
+      // four machines per simulated /24 (100.64.0.0/10, the shared address space)
+      address: `100.${64 + ((i >> 10) & 63)}.${(i >> 2) & 255}.${10 + (i & 3)}`,
       project: PROJECTS[i % PROJECTS.length]!,
       env: Math.random() < 0.6 ? 'py312' : 'py311',
       flakiness: Math.random() < 0.1 ? 0.08 + Math.random() * 0.06 : 0.01 + Math.random() * 0.04,
       nextRunAt: now + Math.random() * meanIntervalMs,
     }));
+  }
+
+  /** Enrols every machine (as the plugin's opt-in does); returns how many sources they span. */
+  async enrol(): Promise<number> {
+    for (let i = 0; i < this.machines.length; i += 16) {
+      await Promise.all(this.machines.slice(i, i + 16).map(async (m) => {
+        const r = await this.api.post<{ machine: string; credential: string }>('/v1/enrol', { machine: m.id }, { 'x-forwarded-for': m.address });
+        m.credential = r.credential;
+      }));
+    }
+    return new Set(this.machines.map((m) => m.address.split('.').slice(0, 3).join('.'))).size;
   }
 
   start(): void {
@@ -70,13 +90,12 @@ export class Fleet {
       const now = Date.now();
       const due = this.machines.filter((m) => m.nextRunAt <= now);
       for (const m of due) m.nextRunAt = now + this.meanIntervalMs * (0.5 + Math.random());
-      const reports: unknown[] = [];
+      // each machine sends its own report with its own credential, from its own network
       for (let i = 0; i < due.length; i += 16) {
-        const chunk = await Promise.all(due.slice(i, i + 16).map((m) => this.run(m)));
-        reports.push(...chunk);
-      }
-      for (let i = 0; i < reports.length; i += 100) {
-        await this.api.post('/v1/reports', { reports: reports.slice(i, i + 100) });
+        await Promise.all(due.slice(i, i + 16).map(async (m) => {
+          const report = await this.run(m);
+          await this.api.post('/v1/reports', report, { authorization: `Bearer ${m.credential}`, 'x-forwarded-for': m.address });
+        }));
       }
       this.stats.lastError = null;
     } catch (e) {

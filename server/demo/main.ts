@@ -34,8 +34,10 @@ async function main(): Promise<void> {
     DEPCANARY_CONSTRAINTS_FILE: join(ROOT, 'data', 'upper-constraints.txt'),
     DEPCANARY_CONTROLLER_TICK_MS: '1000',
     DEPCANARY_REDIS_FSYNC: 'everysec',
-    // The whole simulated fleet reports from 127.0.0.1.
+    // The whole simulated fleet reports from 127.0.0.1, as a proxy would forward it: each
+    // simulated machine's own network is in X-Forwarded-For, believed from loopback only.
     DEPCANARY_LIMIT_REPORTS_PER_MIN: '0',
+    DEPCANARY_TRUST_PROXY: 'loopback',
     // The fleet is simulated and needs no network: Requires-Python is not read from an index.
     DEPCANARY_INDEX_URL: 'off',
     ...process.env,
@@ -95,6 +97,8 @@ async function main(): Promise<void> {
   say();
 
   const fleet = new Fleet(anonymous, machines, SCENARIOS, base, num('DEMO_RUN_INTERVAL_MS', 4000));
+  const networks = await fleet.enrol();
+  say(`  enrolled   ${machines} machines from ${networks} simulated networks (/24s): each reports with its own credential`);
   fleet.start();
   // Ctrl-C (or a closed terminal, or SIGTERM) ends the demo cleanly: the embedded Redis is stopped too.
   let interrupted = false;

@@ -1,11 +1,14 @@
 /**
  * The demo's two rollouts. Time is compressed (a "day" of a real fleet passes in about a
  * minute), so the policy is compressed with it: 30 s soaks, a handful of machines per
- * stage, a per-machine run cap of 100 instead of 5 per day, and a 3-point margin floor in
+ * stage, a per-machine run cap of 100 instead of 5 per day (and 1,000 per source instead of
+ * 50), and a 3-point margin floor in
  * the later stages instead of 1 point. Everything else is the real decision rule.
  */
 export const DEMO_POLICY = {
   cap: 100,
+  // per source (a simulated /24 of four machines), arm and "day": as compressed as the cap
+  sourceCap: 1000,
   minControlRuns: 300,
   stage: { soakSeconds: 30, minMachines: 5, minRuns: 40 },
   stages: [{}, { marginFloor: 0.03 }],

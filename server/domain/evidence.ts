@@ -1,7 +1,9 @@
 /**
  * What the store hands the decision rule: raw, uncapped counts per machine and UTC day for
- * each arm, cumulative over the rollout's stages, plus failing-test tallies. Capping and
- * every statistic are computed by the rule (server/domain/decision/), never by the store.
+ * each arm, cumulative over the rollout's stages, plus failing-test tallies. Capping per
+ * machine and every statistic are computed by the rule (server/domain/decision/), never by
+ * the store; the one cap applied at ingestion is the source cap (policy.sourceCap: runs past
+ * a source's allowance of the arm and day are not recorded, see `sourceCapped`).
  */
 import type { ArmAggregateSource } from './decision/accumulator';
 import type { SegmentEvidence } from './segments/types';
@@ -17,6 +19,11 @@ export interface MachineDay {
   failures: number;
   /** Runs whose outcome was `error` (install or set-up failure). */
   errors: number;
+  /**
+   * The report source of these runs (docs/trust.md): an enrolment's address block or a
+   * reporter token. Absent: the machine stands for itself (evidence from before sources).
+   */
+  source?: string;
 }
 
 export interface FailingTest {
@@ -43,6 +50,8 @@ export interface RolloutEvidence {
   mismatched: number;
   /** Reports counted in one of the arms. */
   counted: number;
+  /** Reports not counted because their source had used its allowance (policy.sourceCap) of the arm and day. */
+  sourceCapped?: number;
   /** Wall-clock ms of the newest counted report, or null. */
   lastReportAt: number | null;
   /** Per project, Python and failure signature (server/domain/segments); absent: no segment tests. */

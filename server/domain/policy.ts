@@ -71,6 +71,26 @@ export interface Policy {
    */
   segmentHoldFactor: number;
   // --- end segments ---------------------------------------------------------------------------
+  // --- sources (docs/trust.md: no single source decides) ------------------------------------
+  /**
+   * Per report source (an enrolment's address block, or a reporter token), arm and UTC day,
+   * at most this many runs count; runs past a machine's own daily cap take nothing from it.
+   * 0 turns the cap off.
+   */
+  sourceCap: number;
+  /**
+   * Segment events (a machine's first failed run in a project or Python, its first failure of a
+   * test) one source adds to one segment per UTC day, across both arms.
+   */
+  segmentSourceCap: number;
+  /** The last automatic step (to 100%) needs candidate evidence from this many distinct sources; a manual promote does not. */
+  minSources: number;
+  /**
+   * An automatic rollback (hard break, regression, segment) needs its failures from this many
+   * distinct sources; with fewer the rollout holds with an alert (a manual rollback does not).
+   */
+  rollbackMinSources: number;
+  // --- end sources ----------------------------------------------------------------------------
   /** One entry per stage before the last (the last stage, 100%, is the promoted state). */
   stages: StagePolicy[];
 }
@@ -104,6 +124,10 @@ export const POLICY_DEFAULTS: Omit<Policy, 'stages'> = {
   maxNewSegmentsPerMachineDay: 20,
   segmentMinMachines: 3,
   segmentHoldFactor: 10,
+  sourceCap: 50,
+  segmentSourceCap: 3,
+  minSources: 3,
+  rollbackMinSources: 3,
 };
 
 export type StagePolicyOverride = Partial<StagePolicy>;

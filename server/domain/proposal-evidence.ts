@@ -126,9 +126,10 @@ function readFinding(f: unknown): SegmentFinding | null {
   return {
     family: f.family as SegmentFinding['family'], event: f.event as SegmentFinding['event'], segment: f.segment.slice(0, 200),
     test: typeof f.test === 'string' ? f.test.slice(0, 512) : null, label: f.label.slice(0, 300),
-    candidateEvents: n('candidateEvents')!, controlEvents: n('controlEvents')!, candidateMachines: n('candidateMachines'),
+    candidateEvents: n('candidateEvents')!, controlEvents: n('controlEvents')!, candidateSources: n('candidateSources') ?? n('candidateEvents')!,
+    candidateMachines: n('candidateMachines'),
     controlMachines: n('controlMachines'), candidateRuns: n('candidateRuns'), controlRuns: n('controlRuns'),
-    log10E: n('log10E')!, log10Threshold: n('log10Threshold')!, fired: f.fired === true, suspect: f.suspect === true,
+    log10E: n('log10E')!, log10Threshold: n('log10Threshold')!, fired: f.fired === true, held: f.held === true, suspect: f.suspect === true,
   };
 }
 
@@ -138,7 +139,7 @@ function segmentLine(v: unknown): SegmentLine | undefined {
   const finding = readFinding(v.fired);
   if (!finding) return undefined;
   const tests = Array.isArray(v.firedTests) ? v.firedTests.filter((t): t is string => typeof t === 'string' && t !== '').slice(0, MAX_NEW_TESTS) : [];
-  return { sentence: findingSentence({ ...finding, fired: true, suspect: false }, tests), figure: evidenceFigure(finding), tests: tests.map((t) => t.slice(0, 512)) };
+  return { sentence: findingSentence({ ...finding, fired: true, held: false, suspect: false }, tests), figure: evidenceFigure(finding), tests: tests.map((t) => t.slice(0, 512)) };
 }
 
 /**

@@ -8,7 +8,7 @@ import { applyLineChanges, planLines, type LineChange, type RolloutLines } from 
 import { currentPercent, type Rollout } from '../domain/rollout';
 import { sameVersion } from '../domain/versions';
 import type { BaseOverride, EmergencyPin, LineOverride, StoredBase } from '../store/base-store';
-import type { Assignment } from '../store/telemetry-store';
+import type { Assignment, RunCaps } from '../store/telemetry-store';
 import { segmentPolicyOf, type SegmentPolicy } from '../domain/segments';
 
 /** An active or paused rollout as the hot path needs it: which lines each arm gets. */
@@ -26,6 +26,8 @@ export interface LiveRollout {
   percent: number;
   /** The rollout's caps for segment evidence (ingestion). */
   segments: SegmentPolicy;
+  /** Its run caps per machine and per source (ingestion, docs/trust.md). */
+  caps: RunCaps;
   /** Lines the candidate arm gets instead of the base's (stable → candidate). */
   candidateChanges: LineChange[];
   /** Lines the control arm gets instead of the base's (the base pins the candidate there). */
@@ -172,6 +174,7 @@ export class BranchSnapshot {
         servedPythons: plan.served,
         pythons: this.pythons,
         segments: segmentPolicyOf(r.policy),
+        caps: { machine: r.policy.cap, source: r.policy.sourceCap },
         status: plan.candidate.length + plan.control.length > 0 ? 'running' : 'diverged',
       };
     });
@@ -305,7 +308,7 @@ export class PinsSnapshot {
       let arm: Assignment['arm'] = 'mismatch';
       if (inCandidate && isC) arm = 'candidate';
       else if (!inCandidate && isS) arm = 'control';
-      out.push({ rolloutId: r.id, arm, stage: r.stageIndex, segments: r.segments });
+      out.push({ rolloutId: r.id, arm, stage: r.stageIndex, segments: r.segments, caps: r.caps });
     }
     return out;
   }

@@ -1,8 +1,9 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4 } from 'node:net';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { keys } from '../store/keys';
 import type { DcRedis } from '../store/redis';
+import { ipv6Groups, plainAddress } from './sources';
 
 /**
  * Named limits, counted in Redis so that every server process (replica) shares them
@@ -10,12 +11,27 @@ import type { DcRedis } from '../store/redis';
  * stand-in while Redis does not answer. Each limit counts points per key in a fixed window;
  * over it, `consume` throws RateLimited with the seconds until the key may try again.
  *
- * The limits of today are keyed by client address (`addressKey`: the IPv4 address, or the
- * /64 of an IPv6 one, as `req.ip` gives it under DEPCANARY_TRUST_PROXY). Limits per source
- * (per enrolled machine or reporter token, enrolments per address) are further names in
- * LimitName with their own key, configured the same way: nothing else changes.
+ * Keys: a client address (`addressKey`: the IPv4 address, or the /64 of an IPv6 one, as
+ * `req.ip` gives it under DEPCANARY_TRUST_PROXY), an address block (`addressBlock`: /24,
+ * /56), or a report source (services/sources.ts: an enrolment's block, a reporter token).
  */
-export type LimitName = 'reports-per-address' | 'auth-failures-per-address';
+export type LimitName =
+  | 'reports-per-address'
+  | 'reports-per-source'
+  | 'auth-failures-per-address'
+  | 'auth-failures-per-block'
+  | 'enrolments-per-address'
+  | 'enrolments-per-block';
+
+/** What a limit counts, for the 429 message. */
+export const LIMIT_SUBJECT: Record<LimitName, string> = {
+  'reports-per-address': 'reports from this address',
+  'reports-per-source': 'reports from this source (its enrolment\'s address block, or its reporter token)',
+  'auth-failures-per-address': 'failed credentials from this address',
+  'auth-failures-per-block': 'failed credentials from this address block',
+  'enrolments-per-address': 'enrolments from this address',
+  'enrolments-per-block': 'enrolments from this address block',
+};
 
 export interface LimitSpec {
   /** Points allowed per window; 0 turns the limit off. */
@@ -81,12 +97,9 @@ function retryAfter(r: RateLimiterRes): number {
 
 /** The key a client address is counted under: IPv4 as is, IPv6 by its /64 (one host's usual share). */
 export function addressKey(ip: string | undefined): string {
-  const a = (ip ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+  const a = plainAddress(ip);
   if (isIPv4(a)) return a;
-  if (!isIPv6(a)) return 'unknown';
-  const [head, tail = ''] = a.toLowerCase().split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = a.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  const g = ipv6Groups(a);
+  if (!g) return 'unknown';
+  return `${g.slice(0, 4).map((x) => x.toString(16)).join(':')}::/64`;
 }

@@ -1,7 +1,7 @@
 import type { Report } from '../api/schemas';
 import { invalid } from '../domain/errors';
 import { normalizeName } from '../domain/names';
-import type { IngestItem, TelemetryStore } from '../store/telemetry-store';
+import type { IngestItem, RunCaps, TelemetryStore } from '../store/telemetry-store';
 import type { PinsCache } from './pins-cache';
 
 const DAY_MS = 86_400_000;
@@ -23,13 +23,16 @@ export interface IngestResult {
  * version it actually installed), then the store counts each report exactly once.
  */
 export class ReportService {
+  /** `fleetCaps`: the fleet history's caps per machine and source (the server's default policy). */
   constructor(
     private readonly telemetry: TelemetryStore,
     private readonly pins: PinsCache,
     private readonly clock: () => number = Date.now,
+    private readonly fleetCaps: RunCaps = { machine: 1, source: 0 },
   ) {}
 
-  async ingest(reports: Report[]): Promise<IngestResult> {
+  /** `source`: where the reports come from (services/sources.ts; the reporter's enrolment or token). */
+  async ingest(reports: Report[], source: string): Promise<IngestResult> {
     const now = this.clock();
     const snapshot = this.pins.current();
     const items: IngestItem[] = reports.map((r, i) => {
@@ -47,11 +50,12 @@ export class ReportService {
         failedTests: [...new Set(r.failedTests)],
         project: r.project,
         python: r.python,
+        source,
         json: JSON.stringify({ ...r, receivedAt: new Date(now).toISOString() }),
         assignments: snapshot.assign(r.machine, installed, pinned, r.outcome, { python: r.python, ...(r.branch ? { branch: r.branch } : {}) }),
       };
     });
-    const fresh = await this.telemetry.ingest(items, now);
+    const fresh = await this.telemetry.ingest(items, now, this.fleetCaps);
     const counted: IngestResult['counted'] = [];
     items.forEach((it, i) => {
       if (fresh[i]) for (const a of it.assignments) counted.push({ rolloutId: a.rolloutId, arm: a.arm });

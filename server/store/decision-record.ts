@@ -18,13 +18,17 @@ const nnum = z.number().nullable();
 const RULES = [
   'hard_break', 'regression', 'segment', 'advance', 'no_q0', 'data_quality', 'segment_suspect', 'insufficient_soak',
   'insufficient_machines', 'insufficient_runs', 'not_proven_non_inferior', 'max_stage_age', 'not_active',
+  'insufficient_sources', 'rollback_needs_sources',
 ] as const satisfies readonly DecisionRule[];
 
 const rule = z.enum(RULES);
 
+// Fields added since a record version carry defaults: a record written before sources reads
+// with each machine as its source (as the rule counted then) and nothing held or capped.
 const arm = z.object({
   N: num, F: num, G: num, p: nnum, V: nnum, runs: num, failures: num, errors: num, machines: num, allFailingMachines: num,
-});
+  sources: num.optional(), failingSources: num.default(0),
+}).transform((a) => ({ ...a, sources: a.sources ?? a.machines }));
 
 const family = z.enum(['project', 'python', 'signature']);
 
@@ -36,6 +40,7 @@ const finding: z.ZodType<SegmentFinding> = z.object({
   label: z.string(),
   candidateEvents: num,
   controlEvents: num,
+  candidateSources: num.optional(),
   candidateMachines: nnum,
   controlMachines: nnum,
   candidateRuns: nnum,
@@ -43,8 +48,9 @@ const finding: z.ZodType<SegmentFinding> = z.object({
   log10E: num,
   log10Threshold: num,
   fired: z.boolean(),
+  held: z.boolean().default(false),
   suspect: z.boolean(),
-});
+}).transform((f) => ({ ...f, candidateSources: f.candidateSources ?? f.candidateEvents }));
 
 const perFamily = z.object({ project: num, python: num, signature: num });
 
@@ -52,6 +58,7 @@ const segments: z.ZodType<SegmentSummary> = z.object({
   fired: finding.nullable(),
   firedTests: z.array(z.string()),
   suspect: finding.nullable(),
+  held: finding.nullable().default(null),
   top: z.array(finding),
   tracked: perFamily,
   limits: perFamily,
@@ -90,6 +97,8 @@ export const decisionSchema: z.ZodType<Decision> = z.object({
   // The gate beside the rule that held an advance (domain/gates.ts): kept so the controller sees
   // a gate that keeps holding as no new turn, and people see why.
   gate: z.object({ gate: z.enum(['awaiting_merge', 'freeze', 'signoff']), reason: z.string(), until: nnum }).nullable().optional(),
+  held: z.object({ rule: z.enum(['hard_break', 'regression', 'segment']), sources: num, needed: num }).nullable().default(null),
+  sourceCapped: num.default(0),
 });
 
 /** The stored form: the decision with its record version. */

@@ -64,6 +64,17 @@ export function keys(prefix: string) {
     webhookItems: k('outbox', 'webhooks', 'items'),
     webhookDue: k('outbox', 'webhooks', 'due'),
     webhookClaims: k('outbox', 'webhooks', 'claims'),
+    // enrolled reporters (store/enrolment-store.ts, docs/trust.md)
+    /** Hash: machine id → sha256 of its credential (one enrolment per machine id). */
+    enrolled: k('enrol', 'machines'),
+    /** Hash: sha256 of a credential → `{machine, source, enrolledAt}` JSON. */
+    enrolCredentials: k('enrol', 'credentials'),
+    /** String: the secret salt of the opaque source ids of address blocks. */
+    enrolSalt: k('enrol', 'salt'),
+    /** Hash: capped runs counted per `<arm>|<source>|<day>` for one rollout (the source cap, ingest.lua). */
+    sourceCaps: (id: string) => k('ro', id, 'srccap'),
+    /** Hash: capped runs of the fleet history per source on one UTC day (10-day TTL, ingest.lua). */
+    fleetSourceDays: (day: string) => k('fleet', 'src', day),
     /** Rate-limit counters of one limit (services/rate-limits.ts); the library appends `:<key>`. */
     rateLimit: (name: string) => k('rl', name),
   };

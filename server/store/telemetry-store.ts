@@ -9,7 +9,14 @@ export type Assignment = {
   stage: number;
   /** The rollout's caps for segment evidence; without it no segment evidence is kept. */
   segments?: SegmentPolicy;
+  /** Runs per machine and day (policy.cap), and per source, arm and day (policy.sourceCap; 0 off). Without: no source cap. */
+  caps?: RunCaps;
 };
+
+export interface RunCaps {
+  machine: number;
+  source: number;
+}
 
 export interface IngestItem {
   id: string;
@@ -22,6 +29,8 @@ export interface IngestItem {
   /** The report's consumer project and Python version (segment evidence). */
   project?: string;
   python?: string;
+  /** The report's source (services/sources.ts); '' or absent: none (no source cap, the machine stands for itself). */
+  source?: string;
 }
 
 const DEDUPE_TTL_S = 35 * 24 * 3600;
@@ -34,19 +43,23 @@ export class TelemetryStore {
     this.k = keys(prefix);
   }
 
-  /** Returns, per item, true when newly counted and false for a replayed id. */
-  async ingest(items: IngestItem[], now: number): Promise<boolean[]> {
+  /**
+   * Returns, per item, true when newly counted and false for a replayed id. `fleetCaps`: the
+   * fleet history's caps per machine and per source and day (the server's default policy).
+   */
+  async ingest(items: IngestItem[], now: number, fleetCaps: RunCaps = { machine: 1, source: 0 }): Promise<boolean[]> {
     const pipe = this.redis.pipeline() as unknown as { dc_ingest: (...a: (string | number)[]) => void; exec: () => Promise<[Error | null, unknown][] | null> };
     for (const it of items) {
+      const source = it.source ?? '';
       const args: (string | number)[] = [
-        this.k.prefix, it.id, DEDUPE_TTL_S, it.json, it.machine, it.day, it.outcome, now,
+        this.k.prefix, it.id, DEDUPE_TTL_S, it.json, it.machine, it.day, it.outcome, now, source, fleetCaps.machine, fleetCaps.source,
         it.failedTests.length, ...it.failedTests,
       ];
       for (const a of it.assignments) {
-        args.push(a.rolloutId, a.arm, a.stage);
+        args.push(a.rolloutId, a.arm, a.stage, a.caps?.machine ?? 1, a.caps?.source ?? 0);
         const plan =
           a.arm !== 'mismatch' && a.segments
-            ? segmentPlan({ machine: it.machine, day: it.day, stage: a.stage, arm: a.arm, project: it.project ?? '', python: it.python ?? '', outcome: it.outcome, failedTests: it.failedTests }, a.segments)
+            ? segmentPlan({ machine: it.machine, source, day: it.day, stage: a.stage, arm: a.arm, project: it.project ?? '', python: it.python ?? '', outcome: it.outcome, failedTests: it.failedTests }, a.segments)
             : null;
         const tokens = plan ? this.planTokens(a.rolloutId, plan) : [];
         args.push(tokens.length, ...tokens);
@@ -76,7 +89,8 @@ export class TelemetryStore {
         if (x.op === 'admit') out.push('A', CODE[x.family], x.member);
         else if (x.op === 'member') out.push('M', CODE[x.family], x.member);
         else if (x.op === 'cap') out.push('C', x.field, x.limit);
-        else out.push('F', x.member, '-');
+        else if (x.op === 'first') out.push('F', x.member, '-');
+        else out.push('N', x.member, '-');
       }
       out.push(g.incr.length, ...g.incr);
     }
@@ -110,11 +124,12 @@ export class TelemetryStore {
     return { candidate: toCounters(c ?? {}), control: toCounters(k ?? {}) };
   }
 
-  async meta(rolloutId: string): Promise<{ counted: number; mismatched: number; lastReportAt: number | null }> {
+  async meta(rolloutId: string): Promise<{ counted: number; mismatched: number; sourceCapped: number; lastReportAt: number | null }> {
     const h = await this.redis.hgetall(this.k.rolloutMeta(rolloutId));
     return {
       counted: Number(h.counted ?? 0),
       mismatched: Number(h.mismatched ?? 0),
+      sourceCapped: Number(h.sourceCapped ?? 0),
       lastReportAt: h.lastReportAt ? Number(h.lastReportAt) : null,
     };
   }
@@ -164,10 +179,12 @@ export class TelemetryStore {
   }
 }
 
-/** One machine-day from its "runs,failures,errors" value (as ingest.lua writes it). */
+/** One machine-day from its "runs,failures,errors[,source]" value (as ingest.lua writes it). */
 function machineDay(machine: string, day: string, v: string): MachineDay {
-  const [n, f, e] = v.split(',').map(Number);
-  return { machine, day, runs: n ?? 0, failures: f ?? 0, errors: e ?? 0 };
+  const [n, f, e, source] = v.split(',');
+  const md: MachineDay = { machine, day, runs: Number(n ?? 0), failures: Number(f ?? 0), errors: Number(e ?? 0) };
+  if (source) md.source = source;
+  return md;
 }
 
 function toCounters(h: Record<string, string>): ArmCounters {

@@ -3,8 +3,14 @@ import { DomainError } from '../domain/errors';
 import { keys, type Keys } from './keys';
 import type { DcRedis } from './redis';
 
-export type Role = 'viewer' | 'release-manager' | 'admin';
-export const ROLE_RANK: Record<Role, number> = { viewer: 1, 'release-manager': 2, admin: 3 };
+/**
+ * `reporter` (a CI system) can only post reports (docs/trust.md): it ranks below viewer, and
+ * POST /v1/reports takes no other role. The other roles are ranked: each can do what the
+ * ones below it can.
+ */
+export type Role = 'reporter' | 'viewer' | 'release-manager' | 'admin';
+export const ROLES = ['reporter', 'viewer', 'release-manager', 'admin'] as const satisfies readonly Role[];
+export const ROLE_RANK: Record<Role, number> = { reporter: 0, viewer: 1, 'release-manager': 2, admin: 3 };
 
 export interface TokenEntry {
   name: string;

@@ -29,10 +29,11 @@ describe('depcanary CLI', () => {
       const pin = json.pins.find((p: { rolloutId: string }) => p.rolloutId === rolloutId);
       if (pin.arm !== arm) continue;
       const failed = fail(n);
+      // several CI systems (reporter tokens): evidence from several sources (docs/trust.md)
       const r = await s.req('POST', '/v1/reports', report({
         machine: m, installed: { [library]: pin.version }, outcome: failed ? 'fail' : 'pass',
         failedTests: failed ? ['nova.tests.unit.test_log.LogTest.test_format'] : [],
-      }), null);
+      }), await s.reporter(`feed-${n % 6}`));
       expect(r.status).toBe(202);
       n++;
     }

@@ -37,6 +37,8 @@ describe('make demo', () => {
     expect(r.err).toBe('');
     expect(r.out).toMatch(/dashboard {2}http:\/\/127\.0\.0\.1:\d+\/ {3}token: demo-admin-[0-9a-f]{24}\n/);
     expect(r.out).toMatch(/imported {3}\S+data\/upper-constraints\.txt: \d+ lines, \d+ pins/);
+    // every simulated machine enrols from its own network and reports with its own credential
+    expect(r.out).toMatch(/enrolled {3}400 machines from 100 simulated networks \(\/24s\): each reports with its own credential\n/);
     expect(r.out).toMatch(/★ stevedore rolled back at 5%: every machine is back on 5\.9\.1 \(controller\)\n\s+(Regression|Hard break|Segment regression)/);
     expect(r.out).toMatch(/★ oslo\.log advanced 5% → 25% \(controller\)/);
     expect(r.out).toMatch(/★ oslo\.log promoted to 100%: 8\.4\.0 is now the base pin \(controller\)/);

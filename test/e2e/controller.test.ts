@@ -58,9 +58,7 @@ describe('controller end to end: real server, real Redis, reports over HTTP', ()
           reports.push(report({ machine: m, installed, outcome, failedTests: outcome === 'fail' ? ['flaky.test_network'] : [] }));
         });
       }
-      for (let i = 0; i < reports.length; i += 100) {
-        expect((await s.req('POST', '/v1/reports', { reports: reports.slice(i, i + 100) }, null)).status).toBe(202);
-      }
+      await s.postSpread(reports);
       await new Promise((r) => setTimeout(r, 300));
     }
 
@@ -106,7 +104,7 @@ describe('controller end to end: real server, real Redis, reports over HTTP', ()
       const pbrCandidate = pins.some((p) => p.library === 'pbr' && p.arm === 'candidate');
       for (let k = 0; k < 2; k++) reports.push(report({ machine: m, installed, outcome: pbrCandidate ? 'error' : 'pass' }));
     }
-    for (let i = 0; i < reports.length; i += 100) await s.req('POST', '/v1/reports', { reports: reports.slice(i, i + 100) }, null);
+    await s.postSpread(reports);
     await new Promise((r) => setTimeout(r, 1500));
     const p = (await s.req('GET', `/v1/rollouts/${paused.id}`)).json;
     expect(p.decision.verdict).toBe('advance');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { controllerExtension } from '../../server/controller/extension';
 import { runCli } from '../cli/run-cli';
-import { ADMIN_TOKEN, report, startTestServer, type TestServer } from '../support/server';
+import { ADMIN_TOKEN, report, startTestServer, type TestServer, waitFor } from '../support/server';
 
 /**
  * Decision v2 end to end: real server, real Redis, the controller, reports over HTTP. One
@@ -27,19 +27,7 @@ describe('segments end to end: a one-project break is rolled back and named', ()
   }
 
   async function post(reports: ReturnType<typeof report>[]) {
-    for (let i = 0; i < reports.length; i += 100) {
-      expect((await s.req('POST', '/v1/reports', { reports: reports.slice(i, i + 100) }, null)).status).toBe(202);
-    }
-  }
-
-  async function waitFor<T>(what: string, get: () => Promise<T>, ok: (x: T) => boolean, ms = 20_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const x = await get();
-      if (ok(x)) return x;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(x).slice(0, 400)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await s.postSpread(reports);
   }
 
   test('blazar: 2 tests fail on 6 of 6 candidate machines, 0 of 60 control machines', async () => {
@@ -65,12 +53,17 @@ describe('segments end to end: a one-project break is rolled back and named', ()
     ]);
     await waitFor('the control evaluated', async () => (await s.req('GET', `/v1/rollouts/${ro.id}`)).json, (v) => v.decision?.control.G === 80);
 
-    // then the candidate: blazar's two tests fail on each of 6 machines; nova passes on them twice
+    // then the candidate: blazar's two tests fail on each of 6 machines; nova passes on them
+    // twice. They come through several CI systems (sources); frozen meanwhile, so that the
+    // rollback, applied once it thaws, has all six.
+    expect((await s.req('POST', `/v1/rollouts/${ro.id}/freeze`, { reason: 'the candidate reports arrive first' })).status).toBe(200);
     await post(candidates.flatMap((m) => [
       report({ machine: m, installed: on('candidate'), project: 'blazar', outcome: 'fail', failedTests: BROKEN }),
       report({ machine: m, installed: on('candidate'), project: 'nova' }),
       report({ machine: m, installed: on('candidate'), project: 'nova' }),
     ]));
+    await waitFor('the candidate evaluated', async () => (await s.req('GET', `/v1/rollouts/${ro.id}`)).json, (v) => v.decision?.candidate.G === 6);
+    expect((await s.req('POST', `/v1/rollouts/${ro.id}/unfreeze`, { reason: 'all in' })).status).toBe(200);
     const v = await waitFor('the rollback', async () => (await s.req('GET', `/v1/rollouts/${ro.id}`)).json, (x) => x.state === 'rolled_back');
 
     // the decision: the segment rule, the project and its tests
@@ -78,6 +71,7 @@ describe('segments end to end: a one-project break is rolled back and named', ()
     expect(v.decision.segments.fired).toMatchObject({
       family: 'signature', segment: 'blazar', candidateEvents: 6, controlEvents: 0, candidateMachines: 6, controlMachines: 60, fired: true,
     });
+    expect(v.decision.segments.fired.candidateSources).toBeGreaterThanOrEqual(3);
     expect([...v.decision.segments.firedTests].sort()).toEqual([...BROKEN].sort());
     expect(v.decision.reason).toMatch(/^Segment regression: blazar: 2 tests fail on 6 of 6 candidate machines, 0 of 60 control machines \(e = .*, needs 1\.3e\+6\)/);
     expect(v.endReason).toBe(v.decision.reason);

@@ -152,10 +152,10 @@ describe('HTTP API on a real Redis', () => {
       reports.push(report({ machine: m, installed: { 'oslo.log': pins[0].version }, outcome: cand ? 'fail' : 'pass', failedTests: cand ? ['t.test_a'] : [] }));
     }
     reports.push(report({ machine: machines[0]!, installed: { 'oslo.log': '1.0.0' } }));
-    const r = await s.req('POST', '/v1/reports', { reports }, null);
+    const r = await s.postReports({ reports });
     expect(r.status).toBe(202);
     expect(r.json).toEqual({ accepted: 41, duplicates: 0 });
-    const replay = await s.req('POST', '/v1/reports', { reports: reports.slice(0, 5) }, null);
+    const replay = await s.postReports({ reports: reports.slice(0, 5) });
     expect(replay.json).toEqual({ accepted: 0, duplicates: 5 });
     const view = (await s.req('GET', `/v1/rollouts/${ro.id}`)).json;
     const ev = view.evidence;
@@ -167,14 +167,14 @@ describe('HTTP API on a real Redis', () => {
     expect(ev.failingTests.candidate).toEqual([{ id: 't.test_a', machines: ev.stage.candidate.machines }]);
 
     const bad = report({ machine: machines[1]!, installed: { 'oslo.log': '8.4.0' } });
-    const badBatch = await s.req('POST', '/v1/reports', { reports: [report({ machine: machines[2]!, installed: {} }), { ...bad, outcome: 'maybe' }] }, null);
+    const badBatch = await s.postReports({ reports: [report({ machine: machines[2]!, installed: {} }), { ...bad, outcome: 'maybe' }] });
     expect(badBatch.status).toBe(400);
     expect(badBatch.json.error.field).toBe('reports.1.outcome');
-    const extra = await s.req('POST', '/v1/reports', { ...bad, hostname: 'box' }, null);
+    const extra = await s.postReports({ ...bad, hostname: 'box' });
     expect(extra.status).toBe(400);
     const after = (await s.req('GET', `/v1/rollouts/${ro.id}`)).json.evidence;
     expect(after.counted).toBe(ev.counted);
-    const big = await s.req('POST', '/v1/reports', 'x'.repeat(300_000), null, { 'content-type': 'application/json' });
+    const big = await s.postReports('x'.repeat(300_000), undefined, { 'content-type': 'application/json' });
     expect(big.status).toBe(413);
     const list = await s.req('GET', `/v1/reports?machine=${machines[0]}`);
     expect(list.json.reports).toHaveLength(2);
@@ -192,14 +192,14 @@ describe('HTTP API on a real Redis', () => {
       // Half of them say which overrides they pinned; the server falls back to the bucket.
       ...(i % 2 && arms[i] === 'candidate' ? { pinned: { 'oslo.log': '8.4.0' } } : {}),
     }));
-    expect((await s.req('POST', '/v1/reports', { reports }, null)).status).toBe(202);
+    expect((await s.postReports({ reports })).status).toBe(202);
     const ev = (await s.req('GET', `/v1/rollouts/${ro.id}`)).json.evidence;
     const cand = arms.filter((a) => a === 'candidate').length;
     expect(ev.stage.candidate).toMatchObject({ runs: cand, errors: cand });
     expect(ev.stage.control).toMatchObject({ runs: 20 - cand, errors: 20 - cand });
     expect(ev.mismatched).toBe(0);
     // A passing report without the library says nothing about this rollout.
-    await s.req('POST', '/v1/reports', report({ machine: machines[0]!, installed: { six: '1.17.0' } }), null);
+    await s.postReports(report({ machine: machines[0]!, installed: { six: '1.17.0' } }));
     expect((await s.req('GET', `/v1/rollouts/${ro.id}`)).json.evidence.counted).toBe(20);
   });
 
@@ -209,8 +209,8 @@ describe('HTTP API on a real Redis', () => {
     const pin = (await s.req('GET', `/v1/pins?machine=${m.toUpperCase()}`, undefined, null)).json.pins[0];
     expect(pin.arm).toBe((await s.req('GET', `/v1/pins?machine=${m}`, undefined, null)).json.pins[0].arm);
     const r = report({ machine: m.toUpperCase(), installed: { 'oslo.log': pin.version } });
-    expect((await s.req('POST', '/v1/reports', r, null)).json).toEqual({ accepted: 1, duplicates: 0 });
-    expect((await s.req('POST', '/v1/reports', { ...r, id: r.id.toUpperCase() }, null)).json).toEqual({ accepted: 0, duplicates: 1 });
+    expect((await s.postReports(r)).json).toEqual({ accepted: 1, duplicates: 0 });
+    expect((await s.postReports({ ...r, id: r.id.toUpperCase() })).json).toEqual({ accepted: 0, duplicates: 1 });
     const ev = (await s.req('GET', `/v1/rollouts/${ro.id}`)).json.evidence;
     expect(ev.stage[pin.arm].runs).toBe(1);
     expect(ev.mismatched).toBe(0);
@@ -230,16 +230,16 @@ describe('HTTP API on a real Redis', () => {
       ...runs(c, at(9), 5, 'fail', 5), // outside the window (today and the 7 days before)
     ];
     expect((await s.req('GET', '/v1/rollouts?state=active')).json.rollouts).toEqual([]);
-    expect((await s.req('POST', '/v1/reports', { reports: batch }, null)).json).toEqual({ accepted: 22, duplicates: 0 });
-    const replay = await s.req('POST', '/v1/reports', { reports: batch.slice(0, 12) }, null);
+    expect((await s.postReports({ reports: batch })).json).toEqual({ accepted: 22, duplicates: 0 });
+    const replay = await s.postReports({ reports: batch.slice(0, 12) });
     expect(replay.json).toEqual({ accepted: 0, duplicates: 12 });
     const day = (daysAgo: number) => at(daysAgo).slice(0, 10);
     const fleet = await s.server.runtime.telemetry.fleetHistory([day(9), day(1), day(0)]);
     expect(fleet.machineDays).toEqual(expect.arrayContaining([
-      { machine: a, day: day(0), runs: 12, failures: 6, errors: 0 },
-      { machine: b, day: day(0), runs: 3, failures: 0, errors: 1 },
-      { machine: b, day: day(1), runs: 2, failures: 0, errors: 0 },
-      { machine: c, day: day(9), runs: 5, failures: 5, errors: 0 },
+      { machine: a, day: day(0), runs: 12, failures: 6, errors: 0, source: 'ci:test-ci' },
+      { machine: b, day: day(0), runs: 3, failures: 0, errors: 1, source: 'ci:test-ci' },
+      { machine: b, day: day(1), runs: 2, failures: 0, errors: 0, source: 'ci:test-ci' },
+      { machine: c, day: day(9), runs: 5, failures: 5, errors: 0, source: 'ci:test-ci' },
     ]));
     expect(fleet.machineDays).toHaveLength(4);
     const ttl = await s.server.runtime.redis.ttl(keys(s.config.keyPrefix).fleetMachineDays(day(0)));
@@ -284,7 +284,7 @@ describe('HTTP API on a real Redis', () => {
     expect((await s.req('GET', '/healthz', undefined, null)).status).toBe(200);
     expect((await s.req('GET', '/readyz', undefined, null)).json.redis).toBe('ok');
     await s.req('GET', '/v1/constraints.txt', undefined, null);
-    await s.req('POST', '/v1/reports', { nope: 1 }, null);
+    await s.postReports({ nope: 1 });
     const m = (await s.req('GET', '/metrics', undefined, null)).text;
     expect(m).toMatch(/depcanary_pins_served_total\{endpoint="constraints",overridden="no"\} 1/);
     expect(m).toMatch(/depcanary_reports_rejected_total\{reason="invalid"\} 1/);

@@ -20,7 +20,7 @@ import { ADMIN_TOKEN, report, startTestServer, type TestServer } from '../suppor
  * every log line the run wrote (level trace) for every token and password it made.
  */
 const OPEN = [
-  'GET /v1/constraints.txt', 'GET /constraints/upper/:series', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /v1/pins', 'POST /v1/reports',
+  'GET /v1/constraints.txt', 'GET /constraints/upper/:series', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /v1/pins', 'POST /v1/enrol',
   'GET /dashboard/settings.json', 'GET /', 'GET /rollouts/:id', 'GET /static/*', 'GET /vendor/uplot/uPlot.esm.js', 'GET /vendor/uplot/uPlot.min.css',
 ];
 const GERRIT_PASSWORD = 'gerrit-http-password-7d1c55e0a9';
@@ -54,7 +54,7 @@ describe('auth on every route', () => {
     s = await startTestServer({ tokensFile }, [gerritExtension(gerritEnv), notifyExtension(), webExtension()], logger);
     other = await startTestServer({ keyPrefix: s.config.keyPrefix, tokensFile }, [], logger);
     routes = listRoutes(s.server.app);
-    for (const role of ['viewer', 'release-manager'] as const) {
+    for (const role of ['reporter', 'viewer', 'release-manager'] as const) {
       const r = await s.req('POST', '/v1/tokens', { name: `auth-${role}`, role });
       expect(r.status).toBe(201);
       tokens[role] = r.json.token;
@@ -89,10 +89,18 @@ describe('auth on every route', () => {
         expect([key(r), h, res.status, res.json?.error?.code]).toEqual([key(r), h, 401, 'unauthorized']);
         checked++;
       }
-      for (const weaker of (['viewer', 'release-manager'] as const).filter((w) => ROLE_RANK[w] < ROLE_RANK[r.role!])) {
+      for (const weaker of (['reporter', 'viewer', 'release-manager'] as const).filter((w) => ROLE_RANK[w] < ROLE_RANK[r.role!])) {
         const res = await s.req(r.method, fill(r.path), undefined, tokens[weaker]!);
         expect([key(r), weaker, res.status, res.json?.error?.code]).toEqual([key(r), weaker, 403, 'forbidden']);
         checked++;
+      }
+      // Routes for reporters take only reporter tokens or machine credentials: every other role is refused.
+      if (r.role === 'reporter') {
+        for (const other of ['viewer', 'release-manager', 'admin'] as const) {
+          const res = await s.req(r.method, fill(r.path), undefined, tokens[other]!);
+          expect([key(r), other, res.status, res.json?.error?.code]).toEqual([key(r), other, 403, 'forbidden']);
+          checked++;
+        }
       }
       // The file's viewer token is a real token: refused only where viewer is too weak.
       const f = await s.req(r.method, fill(r.path), undefined, FILE_TOKEN);
@@ -140,6 +148,11 @@ describe('auth on every route', () => {
     const deadline = Date.now() + 15_000;
     while (!logLines.some((l) => /proposal|deliver|attempt/i.test(l) && /"level":(40|50)/.test(l)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     await s.req('POST', '/v1/reports', report({ machine: '6f1f7a52-8c4e-4a43-9c55-3c2d9e0f6a11', installed: { six: '1.0' } }), null, { authorization: `Bearer ${ADMIN_TOKEN}` });
+    const enrolled = await s.enrol();
+    secrets.push(enrolled.credential);
+    expect((await s.req('POST', '/v1/reports', report({ machine: enrolled.machine, installed: { six: '1.0' } }), enrolled.credential)).status).toBe(202);
+    await s.req('POST', '/v1/reports', report({ machine: '6f1f7a52-8c4e-4a43-9c55-3c2d9e0f6a11', installed: { six: '1.0' } }), enrolled.credential);
+    await s.req('POST', '/v1/reports', report({ machine: enrolled.machine, installed: { six: '1.0' } }), tokens.reporter!);
     await s.req('POST', '/v1/reports', '{"token": "' + ADMIN_TOKEN + '"}', null, { 'content-type': 'application/json' });
     await other.close();
     const text = logLines.join('');

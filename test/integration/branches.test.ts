@@ -80,8 +80,8 @@ describe('branches', () => {
     const onStable = (await s.req('GET', `/constraints/upper/2025.2?machine=${both}`, undefined, null)).text;
     expect(onStable).toBe(arm === 'candidate' ? UC_2025_2.replace('oslo.log===7.2.1', 'oslo.log===7.3.0') : UC_2025_2);
     // A report names its branch, or its versions tell which branch's rollout it belongs to.
-    await s.req('POST', '/v1/reports', report({ machine: both, installed: { 'oslo.log': '8.4.0' } }), null);
-    await s.req('POST', '/v1/reports', report({ machine: both, installed: { 'oslo.log': arm === 'candidate' ? '7.3.0' : '7.2.1' }, branch: 'stable/2025.2' }), null);
+    await s.postReports(report({ machine: both, installed: { 'oslo.log': '8.4.0' } }));
+    await s.postReports(report({ machine: both, installed: { 'oslo.log': arm === 'candidate' ? '7.3.0' : '7.2.1' }, branch: 'stable/2025.2' }));
     const [m, st] = await Promise.all([s.req('GET', `/v1/rollouts/${master.id}`), s.req('GET', `/v1/rollouts/${stable.id}`)]);
     expect(m.json.evidence).toMatchObject({ counted: 1, mismatched: 0, total: { candidate: { runs: 1 } } });
     expect(st.json.evidence).toMatchObject({ counted: 1, mismatched: 0, total: { [arm]: { runs: 1 } } });
@@ -104,8 +104,8 @@ describe('branches', () => {
     const control = await machineIn(r.json.id, 'control', 'stable/2025.2');
     expect((await s.req('GET', `/constraints/upper/2025.2?machine=${control}`, undefined, null)).text).toBe(UC_2025_2);
     // A py3.10 env of a candidate machine ran 2.2.6 as it should: not candidate evidence, not a mismatch.
-    await s.req('POST', '/v1/reports', report({ machine: cand, installed: { numpy: '2.2.6' }, python: '3.10.14', outcome: 'fail' }), null);
-    await s.req('POST', '/v1/reports', report({ machine: cand, installed: { numpy: '2.3.0' }, python: '3.12.1' }), null);
+    await s.postReports(report({ machine: cand, installed: { numpy: '2.2.6' }, python: '3.10.14', outcome: 'fail' }));
+    await s.postReports(report({ machine: cand, installed: { numpy: '2.3.0' }, python: '3.12.1' }));
     const v = (await s.req('GET', `/v1/rollouts/${r.json.id}`)).json;
     expect(v.evidence).toMatchObject({ counted: 1, mismatched: 0, total: { candidate: { runs: 1, failures: 0 } } });
     await s.req('POST', `/v1/rollouts/${r.json.id}/rollback`, { reason: 'cleanup' });
@@ -148,7 +148,7 @@ describe('branches', () => {
     expect(c.headers.get('x-depcanary-overrides')).toBe('oslo.log=8.2.0');
     expect((await s.req('GET', `/v1/constraints.txt?machine=${cand}`, undefined, null)).text).toBe(UC);
     // Reports of the control on 8.2.0 are control evidence, not "neither" version.
-    await s.req('POST', '/v1/reports', report({ machine: control, installed: { 'oslo.log': '8.2.0' } }), null);
+    await s.postReports(report({ machine: control, installed: { 'oslo.log': '8.2.0' } }));
     expect((await s.req('GET', `/v1/rollouts/${r.id}`)).json.evidence).toMatchObject({ mismatched: 0, total: { control: { runs: 1 } } });
 
     expect((await s.req('POST', `/v1/rollouts/${r.id}/rollback`, { reason: 'breaks nova', bug: { closes: '2162085' }, exclude: false })).status).toBe(200);

@@ -142,6 +142,13 @@ class Server:
     token: str
     proc: subprocess.Popen
     stderr_lines: list[str] = field(default_factory=list)
+    reporter: str = ""  # a CI system's reporter token (DEPCANARY_REPORTER_TOKEN)
+
+    def enrol(self, machine: str | None = None) -> dict:
+        """POST /v1/enrol (open), as a machine's opt-in does: {machine, credential}."""
+        status, body = self.call("POST", "/v1/enrol", {"machine": machine} if machine else {}, auth=False)
+        assert status == 201, body
+        return body
 
     def call(self, method: str, path: str, body: object = None, auth: bool = True) -> tuple[int, object]:
         data = json.dumps(body).encode() if body is not None else None
@@ -196,10 +203,11 @@ def _ensure_built() -> None:
         subprocess.run([str(ROOT / "scripts" / "ensure-node.sh")], cwd=ROOT, check=True, timeout=600)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
+def start_server(data: Path, **extra_env: str):
+    """The real server (node dist/server/main.js) on loopback with its own data dir; yields
+    it and stops it. Enrolments from 127.0.0.1 are not limited (every test machine enrols
+    from it) unless `extra_env` says so."""
     _ensure_built()
-    data = tmp_path_factory.mktemp("server")
     base = data / "upper-constraints.txt"
     base.write_text(BASE_CONSTRAINTS)
     (data / "upper-constraints-stable-2025.2.txt").write_text(STABLE_CONSTRAINTS)
@@ -214,7 +222,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
         LOG_LEVEL="warn",
         # The toy library is on no index: Requires-Python is not looked up (issue 11).
         DEPCANARY_INDEX_URL="off",
+        DEPCANARY_LIMIT_ENROLMENTS_PER_ADDRESS_PER_HOUR="0",
+        DEPCANARY_LIMIT_ENROLMENTS_PER_BLOCK_PER_HOUR="0",
     )
+    env.update(extra_env)
     proc = subprocess.Popen(
         ["node", str(SERVER_MAIN)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -236,6 +247,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
         proc.kill()
         pytest.fail("depcanary server did not start:\n" + "".join(srv.stderr_lines[-20:]))
     srv.url = found[0]
+    status, body = srv.call("POST", "/v1/tokens", {"name": "plugin-tests-ci", "role": "reporter"})
+    assert status == 201, body
+    srv.reporter = body["token"]
     yield srv
     proc.send_signal(signal.SIGTERM)
     try:
@@ -243,6 +257,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Server:
+    yield from start_server(tmp_path_factory.mktemp("server"))
 
 
 @pytest.fixture
@@ -260,6 +279,11 @@ class Rollout:
     control_machine: str
 
 
+# Credentials of the machine ids the tests pin to known arms: each id is enrolled once per
+# session (as that machine's opt-in did), and every test machine given the id keeps it.
+ENROLLED: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def rollout(server: Server) -> Rollout:
     status, body = server.call("POST", "/v1/rollouts", {"library": FAKELIB, "candidate": "1.1.0", "stages": [50, 100]})
@@ -273,6 +297,8 @@ def rollout(server: Server) -> Rollout:
             if pin["library"] == FAKELIB:
                 arms.setdefault(pin["arm"], machine)
         if len(arms) == 2:
+            for machine in arms.values():
+                ENROLLED[machine] = server.enrol(machine)["credential"]
             return Rollout(body["id"], arms["candidate"], arms["control"])
     pytest.fail(f"no machine found in each arm: {arms}")
 
@@ -364,11 +390,16 @@ class Machine:
         return json.loads((self.root / "config" / "depcanary" / "config.json").read_text())["machine"]
 
     def use_machine_id(self, machine: str) -> None:
-        """Opt in, then pin the saved id to a known arm (as a CI job's DEPCANARY_MACHINE_ID would)."""
+        """Opt in, then pin the saved id to a known arm, with that id's credential for this
+        machine's server (the id was enrolled once, by the `rollout` fixture)."""
         self.opt_in()
         path = self.root / "config" / "depcanary" / "config.json"
         data = json.loads(path.read_text())
         data["machine"] = machine
+        if machine in ENROLLED and self.env.get("DEPCANARY_URL"):
+            data["credentials"] = {
+                self.env["DEPCANARY_URL"].rstrip("/"): {"machine": machine, "credential": ENROLLED[machine]}
+            }
         path.write_text(json.dumps(data))
 
     def tox(self, *args: str, envs: str = "unit", extra: dict[str, str] | None = None) -> ToxResult:

@@ -42,7 +42,7 @@ def test_pre_run_file_is_used_by_tox_and_post_run_reports_the_stestr_ids(server:
         (requirements / "upper-constraints.txt").write_bytes(resp.read())  # the checkout: the base
     job = make_machine(None)  # the tox plugin has no server: only the CI commands talk to depcanary
     job.make_toylib()
-    ci = {"DEPCANARY_URL": server.url}
+    ci = {"DEPCANARY_URL": server.url, "DEPCANARY_REPORTER_TOKEN": server.reporter}
 
     pre = job.depcanary("constraints", "--branch", "master", "--out", str(requirements / "upper-constraints.txt"),
                         "--ci-key", key, extra=ci)  # fmt: skip
@@ -87,9 +87,17 @@ def test_junit_report_and_hostile_junit(server: Server, make_machine, tmp_path: 
     junit = tmp_path / "junit.xml"
     subprocess.run([str(job.venv.bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
                     str(tmp_path / "test_x.py")], cwd=tmp_path, capture_output=True, timeout=60)  # fmt: skip
-    post = job.depcanary("report", "--from-junit", str(junit), "--ci-key", key, "--env", "unit", "--project", "nova")
+    # without the CI system's reporter token the report is kept, not counted (a job never enrols)
+    kept = job.depcanary("report", "--from-junit", str(junit), "--ci-key", key, "--env", "unit", "--project", "nova")
+    assert kept.returncode == 0 and "not sent" in kept.stdout + kept.stderr, kept.stdout + kept.stderr
+    assert server.reports(identity.ci_machine(key)) == []
+    token = {"DEPCANARY_REPORTER_TOKEN": server.reporter}
+    post = job.depcanary(
+        "report", "--from-junit", str(junit), "--ci-key", key, "--env", "unit", "--project", "nova", extra=token
+    )
     assert post.returncode == 0, post.stderr
-    (report,) = server.reports(identity.ci_machine(key))
+    assert "sent 2 report(s)" in post.stdout  # the kept one goes too
+    report = server.reports(identity.ci_machine(key))[0]
     assert (report["outcome"], report["failedTests"], report["project"]) == ("fail", ["test_x.test_bad"], "nova")
 
     hostile = tmp_path / "hostile.xml"

@@ -6,8 +6,12 @@ import json
 import shlex
 import socket
 import subprocess
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
+
+import pytest
 
 from .conftest import FAKELIB, Rollout, Server
 from .front import closed_port_url
@@ -19,22 +23,37 @@ def test_opt_in_makes_a_random_uuid4_and_opt_out_forgets_it(server: Server, make
     assert uuid.UUID(a).version == 4 and uuid.UUID(b).version == 4
     assert a != b
     assert first.opt_in() == a  # opting in again keeps the id
-    config = json.loads((first.root / "config" / "depcanary" / "config.json").read_text())
-    assert set(config) == {"machine", "consent", "optedInAt"}
+    path = first.root / "config" / "depcanary" / "config.json"
+    config = json.loads(path.read_text())
+    # opt-in enrolled the machine: the server's credential is kept for that server only, 0600
+    assert set(config) == {"machine", "consent", "optedInAt", "credentials"}
+    assert list(config["credentials"]) == [server.url]
+    assert config["credentials"][server.url]["machine"] == a
+    assert config["credentials"][server.url]["credential"].startswith("dcm_")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o077 == 0
     text = json.dumps(config)
     assert socket.gethostname() not in text
 
     status = first.depcanary("status")
     assert status.returncode == 0, status.stderr
     assert f"machine id: {a}" in status.stdout and "consent:    yes (opted in)" in status.stdout
+    assert "enrolled:   yes" in status.stdout
 
     (first.spool).mkdir(parents=True)
     (first.spool / f"{uuid.uuid4()}.json").write_text("{}")
+    credential = config["credentials"][server.url]["credential"]
     out = first.depcanary("opt-out")
     assert out.returncode == 0 and "1 unsent report(s) deleted" in out.stdout
+    assert "its enrolment forgotten by the server" in out.stdout
+    # the server forgot the credential too
+    req = urllib.request.Request(f"{server.url}/v1/enrol", method="DELETE", headers={"Authorization": f"Bearer {credential}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=10)
+    assert refused.value.code == 401
     assert not list(first.spool.glob("*.json"))
     config = json.loads((first.root / "config" / "depcanary" / "config.json").read_text())
-    assert "machine" not in config and config["consent"] is False
+    assert "machine" not in config and "credentials" not in config and config["consent"] is False
     assert "consent:    no (not opted in)" in first.depcanary("status").stdout
 
 

@@ -53,9 +53,16 @@ def test_opted_in_but_vetoed_sends_nothing(veto, server: Server, rollout: Rollou
 
 
 def test_ci_job_with_explicit_machine_id_and_consent_reports(server: Server, rollout: Rollout, make_machine):
+    """A CI job reports with its CI system's reporter token (no enrolment, any machine id)."""
     machine = make_machine(server.url)
     before = len(server.reports(rollout.control_machine))
-    result = machine.tox(extra={"DEPCANARY_MACHINE_ID": rollout.control_machine, "DEPCANARY_TELEMETRY": "1"})
+    result = machine.tox(
+        extra={
+            "DEPCANARY_MACHINE_ID": rollout.control_machine,
+            "DEPCANARY_TELEMETRY": "1",
+            "DEPCANARY_REPORTER_TOKEN": server.reporter,
+        }
+    )
     assert result.code == 0, result.output
     reports = server.reports(rollout.control_machine)
     assert len(reports) == before + 1

@@ -1,7 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** A reporter token (a CI system's, docs/trust.md) every spawned server knows, from a tokens file. */
+export const REPORTER_TOKEN = 'test-reporter-token-0123456789';
+
+/** The tokens file holding REPORTER_TOKEN's hash (written once per process, atomically). */
+function reporterTokensFile(): string {
+  const file = join(tmpdir(), 'depcanary-test-reporter-tokens.json');
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify([{ name: 'test-reporter', role: 'reporter', sha256: createHash('sha256').update(REPORTER_TOKEN).digest('hex') }]));
+  renameSync(tmp, file);
+  return file;
+}
 
 /** The repository root, from sources (test/support) or from dist/test/support. */
 export const ROOT = (() => {
@@ -23,8 +37,12 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 30_00
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0',
       // One test client blasts from 127.0.0.1: per-address limits are off unless the test sets them.
       DEPCANARY_LIMIT_REPORTS_PER_MIN: '0', DEPCANARY_LIMIT_AUTH_FAILURES_PER_MIN: '0',
+      DEPCANARY_LIMIT_REPORTS_PER_SOURCE_PER_MIN: '0', DEPCANARY_LIMIT_AUTH_FAILURES_PER_BLOCK_PER_MIN: '0',
+      DEPCANARY_LIMIT_ENROLMENTS_PER_ADDRESS_PER_HOUR: '0', DEPCANARY_LIMIT_ENROLMENTS_PER_BLOCK_PER_HOUR: '0',
       // No network in tests: Requires-Python comes from the request (or the index tests' own index).
       DEPCANARY_INDEX_URL: 'off',
+      // Reports need a credential: REPORTER_TOKEN is a reporter token of every spawned server.
+      DEPCANARY_TOKENS_FILE: reporterTokensFile(),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -25,6 +25,10 @@ export async function startTestServer(overrides: Partial<Config> = {}, extension
     // One test client blasts from 127.0.0.1: limits are off unless a test turns them on.
     DEPCANARY_LIMIT_REPORTS_PER_MIN: '0',
     DEPCANARY_LIMIT_AUTH_FAILURES_PER_MIN: '0',
+    DEPCANARY_LIMIT_REPORTS_PER_SOURCE_PER_MIN: '0',
+    DEPCANARY_LIMIT_AUTH_FAILURES_PER_BLOCK_PER_MIN: '0',
+    DEPCANARY_LIMIT_ENROLMENTS_PER_ADDRESS_PER_HOUR: '0',
+    DEPCANARY_LIMIT_ENROLMENTS_PER_BLOCK_PER_HOUR: '0',
     // No network in tests: Requires-Python comes from the request, or the index tests' own index.
     DEPCANARY_INDEX_URL: 'off',
   });
@@ -34,7 +38,62 @@ export async function startTestServer(overrides: Partial<Config> = {}, extension
 }
 
 export class TestServer {
+  private readonly reporterTokens = new Map<string, Promise<string>>();
+  private readonly spread = new Map<string, number>();
   constructor(readonly server: RunningServer, readonly config: Config) {}
+
+  /**
+   * A reporter token (a CI system's; docs/trust.md) made through the API once per name: its
+   * reports count under the source `ci:<name>`.
+   */
+  reporter(name = 'test-ci'): Promise<string> {
+    let t = this.reporterTokens.get(name);
+    if (!t) {
+      t = this.req('POST', '/v1/tokens', { name, role: 'reporter' }).then((r) => {
+        if (r.status !== 201) throw new Error(`could not make reporter token ${name}: ${r.text}`);
+        return r.json.token as string;
+      });
+      this.reporterTokens.set(name, t);
+    }
+    return t;
+  }
+
+  /**
+   * Enrols a machine over HTTP; `from` is the client address claimed in X-Forwarded-For
+   * (believed only when the server trusts the loopback proxy), which sets its source.
+   */
+  async enrol(from?: string, machine?: string): Promise<{ machine: string; credential: string }> {
+    const r = await this.req('POST', '/v1/enrol', machine ? { machine } : {}, null, from ? { 'x-forwarded-for': from } : {});
+    if (r.status !== 201) throw new Error(`enrolment failed: ${r.status} ${r.text}`);
+    return r.json;
+  }
+
+  /**
+   * Reports of many machines from `sources` CI systems (reporter tokens `ci-0`…): each
+   * machine always reports through the same one, so the evidence has that many sources.
+   * Batches of 100; throws on anything but 202.
+   */
+  async postSpread(reports: { machine: string }[], sources = 6): Promise<void> {
+    const by = new Map<number, { machine: string }[]>();
+    for (const r of reports) {
+      // round-robin by first appearance: a few machines already span several sources
+      let k = this.spread.get(r.machine);
+      if (k === undefined) this.spread.set(r.machine, (k = this.spread.size % sources));
+      by.set(k, [...(by.get(k) ?? []), r]);
+    }
+    for (const [k, rs] of by) {
+      const token = await this.reporter(`ci-${k}`);
+      for (let i = 0; i < rs.length; i += 100) {
+        const r = await this.req('POST', '/v1/reports', { reports: rs.slice(i, i + 100) }, token);
+        if (r.status !== 202) throw new Error(`reports refused: ${r.status} ${r.text}`);
+      }
+    }
+  }
+
+  /** POST /v1/reports with the default reporter token (or the given credential). */
+  async postReports(body: unknown, credential?: string, headers: Record<string, string> = {}) {
+    return this.req('POST', '/v1/reports', body, credential ?? (await this.reporter()), headers);
+  }
   get url() {
     return this.server.url;
   }
@@ -76,4 +135,15 @@ export function report(fields: Partial<Record<string, unknown>> & { machine: str
     finishedAt: new Date().toISOString(),
     ...fields,
   };
+}
+
+/** Polls `get` until `ok` holds (a condition, never a fixed sleep); throws naming `what` after `ms`. */
+export async function waitFor<T>(what: string, get: () => Promise<T>, ok: (x: T) => boolean, ms = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const x = await get();
+    if (ok(x)) return x;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(x).slice(0, 600)}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
 }

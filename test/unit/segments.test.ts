@@ -91,17 +91,39 @@ describe('ingestion plan', () => {
   test('a failed run adds its failures and one signature group per distinct test id', () => {
     const p = segmentPlan(rep({ outcome: 'fail', stage: 1, failedTests: ['a', 'b', 'a', '', 'bad\tid'] }), POLICY);
     expect(p.groups[0]!.incr).toEqual(['N\tp\tnova', 'F\tp\tnova']);
-    expect(p.groups[1]!.incr).toEqual(['r1\tp\tnova', 'f1\tp\tnova']);
-    expect(p.groups.slice(4)).toEqual([
-      { guards: [{ op: 'admit', family: 'signature', member: 'nova\ta' }, { op: 'first', member: 's\tnova\ta\tm1' }], incr: ['t1\ts\tnova\ta'] },
-      { guards: [{ op: 'admit', family: 'signature', member: 'nova\tb' }, { op: 'first', member: 's\tnova\tb\tm1' }], incr: ['t1\ts\tnova\tb'] },
+    // the source's event (no source: the machine stands for itself) before the machine's first run
+    expect(p.groups[1]).toEqual({
+      guards: [{ op: 'member', family: 'project', member: 'nova' }, { op: 'absent', member: 'p\tnova\tm1' }, { op: 'first', member: 'SF\tp\tnova\tcandidate\tm:m1' }],
+      incr: ['SF\tp\tnova'],
+    });
+    expect(p.groups[2]).toEqual({
+      guards: [{ op: 'member', family: 'project', member: 'nova' }, { op: 'absent', member: 'p\tnova\tm1' }],
+      incr: ['f1\tp\tnova'],
+    });
+    expect(p.groups[3]!.incr).toEqual(['r1\tp\tnova']);
+    expect(p.groups.slice(8)).toEqual([
+      {
+        guards: [{ op: 'admit', family: 'signature', member: 'nova\ta' }, { op: 'absent', member: 's\tnova\ta\tm1' }, { op: 'first', member: 'u\ts\tnova\ta\tcandidate\tm:m1' }],
+        incr: ['u\ts\tnova\ta'],
+      },
+      { guards: [{ op: 'member', family: 'signature', member: 'nova\ta' }, { op: 'first', member: 's\tnova\ta\tm1' }], incr: ['t1\ts\tnova\ta'] },
+      {
+        guards: [{ op: 'admit', family: 'signature', member: 'nova\tb' }, { op: 'absent', member: 's\tnova\tb\tm1' }, { op: 'first', member: 'u\ts\tnova\tb\tcandidate\tm:m1' }],
+        incr: ['u\ts\tnova\tb'],
+      },
+      { guards: [{ op: 'member', family: 'signature', member: 'nova\tb' }, { op: 'first', member: 's\tnova\tb\tm1' }], incr: ['t1\ts\tnova\tb'] },
     ]);
+    // with a source, events count it (first per segment and source)
+    const q = segmentPlan(rep({ outcome: 'fail', source: 'net:0123456789abcdef' }), POLICY);
+    expect(q.groups[1]!.guards[2]).toEqual({ op: 'first', member: 'SF\tp\tnova\tcandidate\tnet:0123456789abcdef' });
   });
 
   test('an errored run counts as failed and errored; a pass never carries signatures', () => {
     const p = segmentPlan(rep({ outcome: 'error', python: '3.9.1' }), POLICY);
-    expect(p.groups[2]!.incr).toEqual(['N\ty\t3.9', 'F\ty\t3.9', 'E\ty\t3.9']);
-    expect(p.groups[3]!.incr).toEqual(['r0\ty\t3.9', 'f0\ty\t3.9', 'e0\ty\t3.9']);
+    expect(p.groups.map((g) => g.incr)).toEqual([
+      ['N\tp\tnova', 'F\tp\tnova', 'E\tp\tnova'], ['SF\tp\tnova'], ['SE\tp\tnova'], ['f0\tp\tnova', 'e0\tp\tnova'], ['r0\tp\tnova'],
+      ['N\ty\t3.9', 'F\ty\t3.9', 'E\ty\t3.9'], ['SF\ty\t3.9'], ['SE\ty\t3.9'], ['f0\ty\t3.9', 'e0\ty\t3.9'], ['r0\ty\t3.9'],
+    ]);
     expect(segmentPlan(rep({ outcome: 'pass', failedTests: ['a'] }), POLICY).groups).toHaveLength(4);
   });
 
@@ -110,6 +132,8 @@ describe('ingestion plan', () => {
     const p = segmentPlan(rep({ project: ' ', outcome: 'fail', failedTests: ['a'] }), POLICY);
     expect(p.groups.map((g) => g.guards[0])).toEqual([
       { op: 'admit', family: 'python', member: '3.11' },
+      { op: 'member', family: 'python', member: '3.11' },
+      { op: 'member', family: 'python', member: '3.11' },
       { op: 'member', family: 'python', member: '3.11' },
     ]);
   });
@@ -149,9 +173,39 @@ describe('ledger: the plan semantics', () => {
       rep({ machine: 'm3', outcome: 'fail', stage: 1, failedTests: ['t', 'u'] }),
     ]);
     expect(l.evidence().signatures).toEqual([
-      { project: 'nova', test: 't', candidate: [1, 1], control: [1] },
-      { project: 'nova', test: 'u', candidate: [0, 1], control: [] },
+      { project: 'nova', test: 't', candidate: [1, 1], control: [1], sources: { candidate: 2, control: 1 } },
+      { project: 'nova', test: 'u', candidate: [0, 1], control: [], sources: { candidate: 1, control: 0 } },
     ]);
+  });
+
+  test('one source adds at most segmentSourceCap events to a segment a day, across both arms; passes are not capped', () => {
+    const capped = { ...POLICY, segmentSourceCap: 2 };
+    const l = ledgerOf([
+      ...['m1', 'm2', 'm3'].map((machine) => rep({ machine, source: 'net:a', outcome: 'fail', failedTests: ['t'] })),
+      rep({ machine: 'm4', source: 'net:a', arm: 'control', outcome: 'fail', failedTests: ['t'] }),
+      rep({ machine: 'm5', source: 'net:a', outcome: 'fail', failedTests: ['t'], day: '2025-01-07' }),
+      ...['m6', 'm7', 'm8'].map((machine) => rep({ machine, source: 'net:a' })),
+      rep({ machine: 'm9', source: 'net:b', arm: 'control', outcome: 'fail', failedTests: ['t'] }),
+    ], capped);
+    const ev = l.evidence();
+    // every machine's first run counts; of the net:a events of day 1 only two (m1, m2: m3 and
+    // control m4 over the cap), m5 the next day
+    expect(ev.projects[0]!.candidate).toMatchObject({ firstRuns: [7], firstFailed: [3], sourcesFailed: 1 });
+    expect(ev.projects[0]!.control).toMatchObject({ firstRuns: [2], firstFailed: [1], sourcesFailed: 2 });
+    expect(ev.signatures[0]).toMatchObject({ candidate: [3], control: [1] });
+  });
+
+  test('events count their sources once: many machines of one source are one source', () => {
+    const l = ledgerOf([
+      ...['m1', 'm2', 'm3', 'm4'].map((machine) => rep({ machine, source: 'net:a', outcome: 'fail', failedTests: ['t'] })),
+      rep({ machine: 'm5', source: 'net:b', outcome: 'error', failedTests: ['t'] }),
+      // a machine's later failure is not an event again, nor its source's
+      rep({ machine: 'm6', source: 'net:c' }),
+      rep({ machine: 'm6', source: 'net:c', outcome: 'fail', failedTests: ['t'] }),
+    ]);
+    const ev = l.evidence();
+    expect(ev.projects[0]!.candidate).toMatchObject({ firstFailed: [5], firstErrored: [1], sourcesFailed: 2, sourcesErrored: 1 });
+    expect(ev.signatures[0]).toMatchObject({ candidate: [6], sources: { candidate: 3, control: 0 } });
   });
 
   test('tables are bounded and first come; refusals are counted once per report and segment', () => {
@@ -393,7 +447,7 @@ describe('segment check: the split and the findings', () => {
   test('sentences', () => {
     const base = {
       family: 'project' as const, event: 'failure' as const, segment: 'blazar', test: null, label: 'blazar', candidateEvents: 5, controlEvents: 3,
-      candidateMachines: 5, controlMachines: 120, candidateRuns: 7, controlRuns: 150, log10E: 6.5, log10Threshold: 5.6, fired: true, suspect: false,
+      candidateMachines: 5, controlMachines: 120, candidateRuns: 7, controlRuns: 150, log10E: 6.5, log10Threshold: 5.6, fired: true, held: false, suspect: false, candidateSources: 5,
     };
     expect(findingSentence(base)).toBe('blazar: the first run failed on 5 of 5 candidate machines, 3 of 120 control machines');
     expect(findingSentence({ ...base, family: 'python', event: 'error', segment: '3.10', label: 'Python 3.10', controlMachines: 1 }))

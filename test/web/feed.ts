@@ -20,9 +20,10 @@ export async function feedArm(
     const pin = json.pins.find((p: { rolloutId: string }) => p.rolloutId === rollout.id);
     if (!pin || pin.arm !== arm) continue;
     const failed = fail(n);
+    // several CI systems (reporter tokens): evidence from several sources (docs/trust.md)
     const r = await s.req('POST', '/v1/reports', report({
       machine: m, installed: { [rollout.library]: pin.version }, outcome: failed ? 'fail' : 'pass', failedTests: failed ? [test] : [],
-    }), null);
+    }), await s.reporter(`feed-${n % 6}`));
     if (r.status !== 202) throw new Error(`report refused: ${r.status} ${r.text}`);
     n++;
   }

@@ -1,7 +1,7 @@
 """`depcanary`: consent, status, and this machine's pins outside tox.
 
-depcanary opt-in [--server URL]   make a random machine id and agree to send reports
-depcanary opt-out                 stop reporting, forget the id, drop unsent reports
+depcanary opt-in [--server URL]   make a random machine id, agree to send reports, enrol with the server
+depcanary opt-out                 stop reporting, forget the id and its enrolment, drop unsent reports
 depcanary status                  server, machine id, consent, pins that differ from the base
 depcanary env                     `export PIP_CONSTRAINT=...` lines: eval "$(depcanary env)"
 depcanary pip ARGS...             python -m pip ARGS with this machine's constraints
@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import ci, constraints, envinfo, http, identity, pins, report, results, settings, sources
+from . import ci, constraints, enrol, envinfo, http, identity, pins, report, results, settings, sources
 
 __all__ = ["main"]
 
@@ -47,13 +47,44 @@ def cmd_opt_in(args: argparse.Namespace) -> int:
         print(f"note: no reports will be sent while {ident.why}")
     if ident.server is None:
         print("note: no server configured yet: set DEPCANARY_URL or run `depcanary opt-in --server URL`")
+        return 0
+    if (
+        ident.consent
+        and ident.machine
+        and not settings.reporter_token()
+        and not enrol.saved(ident.server, ident.machine)
+    ):
+        try:
+            got = enrol.enrol(ident.server, ident.machine, settings.timeout(), may_change=enrol.is_own(ident.machine))
+        except enrol.EnrolFailed as err:
+            print(f"note: not enrolled with {ident.server} yet ({err}); the next tox run tries again")
+            return 0
+        if got.changed:
+            print(f"machine id {ident.machine} is enrolled by another machine: this one is now {got.machine}")
+        print(f"enrolled with {ident.server}: its credential is kept in {identity.config_path()} (mode 0600)")
     return 0
 
 
 def cmd_opt_out(_: argparse.Namespace) -> int:
+    ident = identity.resolve()
+    forgotten = ""
+    if ident.server:
+        credential = enrol.forget(ident.server)
+        if credential:
+            # best effort: the server forgets the enrolment too (reports already counted stay)
+            try:
+                resp = http.request(
+                    "DELETE",
+                    f"{ident.server}/v1/enrol",
+                    seconds=settings.timeout(),
+                    headers={"Authorization": f"Bearer {credential}"},
+                )
+                forgotten = ", its enrolment forgotten by the server" if resp.status == 200 else ""
+            except http.ServerProblem:
+                pass
     identity.opt_out()
     dropped = report.clear_spool()
-    print(f"opted out: machine id forgotten, {dropped} unsent report(s) deleted; no reports will be sent")
+    print(f"opted out: machine id forgotten{forgotten}, {dropped} unsent report(s) deleted; no reports will be sent")
     return 0
 
 
@@ -65,6 +96,11 @@ def cmd_status(_: argparse.Namespace) -> int:
     where = "DEPCANARY_MACHINE_ID" if os.environ.get("DEPCANARY_MACHINE_ID") else identity.config_path()
     print(f"machine id: {shown or 'none (made at opt-in)'}" + (f" (from {where})" if shown else ""))
     print(f"consent:    {'yes' if ident.consent else 'no'} ({ident.why})")
+    if settings.reporter_token():
+        print("reports:    sent with DEPCANARY_REPORTER_TOKEN (a CI system's reporter token)")
+    elif ident.server and ident.consent and ident.machine:
+        enrolled = enrol.saved(ident.server, ident.machine) is not None
+        print(f"enrolled:   {'yes' if enrolled else 'not yet (the next tox run or `depcanary opt-in` enrols)'}")
     print(f"unsent reports: {len(report.spooled())}")
     if ident.server is None:
         return 0

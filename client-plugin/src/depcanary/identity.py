@@ -50,8 +50,9 @@ def load_config() -> dict[str, Any]:
 
 
 def save_config(data: dict[str, Any]) -> None:
+    """Atomically, mode 0600 (it holds the machine's credential) in a 0700 directory."""
     path = config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     with contextlib.suppress(OSError):
@@ -72,10 +73,11 @@ def opt_in(server: str | None = None) -> dict[str, Any]:
 
 
 def opt_out() -> dict[str, Any]:
-    """Withdraw consent and forget the machine id (a later opt-in makes a new one)."""
+    """Withdraw consent and forget the machine id and its credentials (a later opt-in makes a new one)."""
     data = load_config()
     data.pop("machine", None)
     data.pop("optedInAt", None)
+    data.pop("credentials", None)
     data["consent"] = False
     save_config(data)
     return data

@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from . import http, settings
+from . import enrol, http, settings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -167,9 +167,11 @@ def _read(path: Path) -> dict[str, Any] | None:
 def send_spool(server: str, machine: str, seconds: float) -> tuple[int, str | None]:
     """Send what is spooled for this machine; returns (reports stored, problem or None).
 
-    Reports the server refuses as malformed (4xx) are dropped one by one, so a bad report
-    cannot block the spool forever; network, 5xx, 408 and 429 problems keep everything for
-    later (after a 429 nothing is sent before its Retry-After has passed)."""
+    Reports go with this machine's credential (enrolling first when it has none) or the CI
+    system's reporter token (enrol.authorization). Reports the server refuses as malformed
+    (4xx) are dropped one by one, so a bad report cannot block the spool forever; network,
+    5xx, 401, 408 and 429 problems keep everything for later (after a 429 nothing is sent
+    before its Retry-After has passed)."""
     wait = _retry_after_left()
     if wait > 0:
         return 0, f"the server asked to wait {wait:.0f}s more (HTTP 429)"
@@ -179,13 +181,16 @@ def send_spool(server: str, machine: str, seconds: float) -> tuple[int, str | No
         data = _read(path)
         if data is not None and data.get("machine") == machine:
             batch.append((path, data))
+    if not batch:
+        return 0, None
+    auth = _Auth(server, machine, budget)
     sent = 0
     try:
         for start in range(0, len(batch), MAX_BATCH):
             chunk = batch[start : start + MAX_BATCH]
-            status = _post(server, [data for _, data in chunk], budget.left())
+            status = _post(server, [data for _, data in chunk], budget.left(), auth)
             if status != 202:  # a report in the chunk is refused: find it and drop it
-                sent += _send_one_by_one(server, chunk, budget)
+                sent += _send_one_by_one(server, chunk, budget, auth)
                 continue
             for path, _ in chunk:
                 _remove(path)
@@ -195,31 +200,63 @@ def send_spool(server: str, machine: str, seconds: float) -> tuple[int, str | No
     return sent, None
 
 
-def _send_one_by_one(server: str, chunk: list[tuple[Path, dict[str, Any]]], budget: http.Budget) -> int:
+def _send_one_by_one(server: str, chunk: list[tuple[Path, dict[str, Any]]], budget: http.Budget, auth: _Auth) -> int:
     sent = 0
     for path, data in chunk:
-        if _post(server, [data], budget.left()) == 202:
+        if _post(server, [data], budget.left(), auth) == 202:
             sent += 1
         _remove(path)  # stored, or refused as malformed (anything else raised)
     return sent
 
 
+class _Auth:
+    """The Authorization header of one send, made once; renewed once after a 401 (the server
+    forgot this machine's enrolment: it enrols again)."""
+
+    def __init__(self, server: str, machine: str, budget: http.Budget) -> None:
+        self.server, self.machine, self.budget = server, machine, budget
+        self.renewed = False
+        self.value = enrol.authorization(server, machine, budget.left())
+
+    def header(self) -> dict[str, str]:
+        if self.value is None:
+            raise http.ServerProblem(
+                "not enrolled with the server yet (`depcanary opt-in` enrols; CI: DEPCANARY_REPORTER_TOKEN)"
+            )
+        return {"Authorization": self.value}
+
+    def renew(self) -> bool:
+        if self.renewed or settings.reporter_token():
+            return False
+        self.renewed = True
+        self.value = enrol.authorization(self.server, self.machine, self.budget.left(), renew=True)
+        return self.value is not None
+
+
 # Statuses that mean "later", not "this report is bad".
-_RETRY_LATER = (408, 429)
+_RETRY_LATER = (401, 408, 429)
 _RETRY_AFTER_FILE = ".retry-after"
 MAX_RETRY_AFTER = 3600.0
 
 
-def _post(server: str, reports: list[dict[str, Any]], seconds: float) -> int:
+def _post(server: str, reports: list[dict[str, Any]], seconds: float, auth: _Auth) -> int:
     """The one place reports leave the machine: 202, or the 4xx status of a refused batch;
     anything to retry later raises http.ServerProblem."""
-    if seconds <= 0:
-        raise http.ServerProblem("out of time")
-    resp = http.request("POST", f"{server}/v1/reports", seconds=seconds, body={"reports": reports})
+    for _ in range(2):
+        if seconds <= 0:
+            raise http.ServerProblem("out of time")
+        resp = http.request(
+            "POST", f"{server}/v1/reports", seconds=seconds, body={"reports": reports}, headers=auth.header()
+        )
+        if resp.status != 401 or not auth.renew():
+            break
+        seconds = auth.budget.left()
     if resp.status == 429:
         _note_retry_after(resp.headers.get("retry-after"))
     if resp.status != 202 and (not 400 <= resp.status < 500 or resp.status in _RETRY_LATER):
-        raise http.ServerProblem(f"HTTP {resp.status}")
+        raise http.ServerProblem(
+            f"HTTP {resp.status}" + (" (the credential was refused)" if resp.status == 401 else "")
+        )
     return resp.status
 
 

@@ -7,6 +7,7 @@ Environment variables (all optional):
   DEPCANARY_MACHINE_ID   a UUID to use instead of the saved one (CI jobs)
   DEPCANARY_TELEMETRY    "0" never report; "1" consent without `depcanary opt-in` (CI jobs)
   DEPCANARY_BRANCH       the branch to ask for when no constraints URL names one (default master)
+  DEPCANARY_REPORTER_TOKEN a CI system's `reporter` token: reports go with it, no enrolment
   DO_NOT_TRACK           "1" never report (https://consoledonottrack.com)
   XDG_CONFIG_HOME        config (consent, machine id) lives in $XDG_CONFIG_HOME/depcanary
   XDG_CACHE_HOME         constraints cache and report spool live in $XDG_CACHE_HOME/depcanary
@@ -62,6 +63,12 @@ def parse_uuid(raw: str | None) -> str | None:
         return str(uuid.UUID(raw.strip()))
     except ValueError:
         return None
+
+
+def reporter_token() -> str | None:
+    """DEPCANARY_REPORTER_TOKEN (CI systems): sent with reports instead of an enrolment."""
+    value = os.environ.get("DEPCANARY_REPORTER_TOKEN", "").strip()
+    return value or None
 
 
 def server_url(saved: str | None) -> str | None:

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from importlib.util import find_spec
 from pathlib import Path
 
-from . import constraints, envinfo, identity, pins, report, settings, sources
+from . import constraints, enrol, envinfo, identity, pins, report, settings, sources
 
 LOGGER = logging.getLogger("depcanary")
 PLUGIN_MODULE = "depcanary_pytest"
@@ -116,6 +116,16 @@ class Run:
                 return self.resolutions[branch]
             begun = time.monotonic()
             res = pins.fetch(ident.server, ident.machine, self.left(), branch)
+
+            def remaining() -> float:
+                return max(0.0, self.bound - self.waited - (time.monotonic() - begun))
+
+            # a server that answered is asked to enrol this machine (once); should it give another
+            # id, the pins are fetched again for that one, so pins and reports go together
+            if res.server_ok and self.enrol(remaining()):
+                ident = self.ident
+                self.resolutions.clear()
+                res = pins.fetch(ident.server, ident.machine, remaining(), branch)
             self.waited += time.monotonic() - begun
             self.resolutions[branch] = res
         first = len(self.resolutions) == 1
@@ -132,6 +142,28 @@ class Run:
         if first and res.server_ok and self.reporting and report.spooled():
             self.kick()
         return res
+
+    def enrol(self, seconds: float) -> bool:
+        """An opted-in machine without a credential for this server enrols (once); True when
+        the server gave it another machine id (its own was taken)."""
+        ident = self.ident
+        if not self.reporting or ident.machine is None or ident.server is None or settings.reporter_token():
+            return False
+        if enrol.saved(ident.server, ident.machine) or not enrol.is_own(ident.machine):
+            return False  # enrolled already, or a CI job's id (it reports with a reporter token)
+        try:
+            got = enrol.enrol(ident.server, ident.machine, seconds, may_change=True)
+        except enrol.EnrolFailed as err:
+            LOGGER.info(
+                "depcanary> not enrolled with %s yet (%s); reports are kept and sent once it is", ident.server, err
+            )
+            return False
+        if got.changed:
+            say(f"machine id {ident.machine} is enrolled by another machine: this one is now {got.machine}")
+            self.ident = identity.resolve()
+            return True
+        LOGGER.info("depcanary> enrolled with %s: machine id %s", ident.server, got.machine)
+        return False
 
     # configuration -------------------------------------------------------------------
     def env_vars(self, spec: EnvSpec) -> dict[str, str]:

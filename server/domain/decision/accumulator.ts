@@ -50,6 +50,8 @@ export class ArmAccumulator<K = string> implements ArmAggregateSource {
   private failures = 0;
   private errors = 0;
   private allFailing = 0;
+  /** Machines with a failed or errored run (each machine is its own source here). */
+  private failing = 0;
   /** Machines added with addOnce. */
   private once = 0;
 
@@ -86,6 +88,7 @@ export class ArmAccumulator<K = string> implements ArmAggregateSource {
     const w1 = d.n < cap ? d.n : cap;
     const c1 = (d.f * w1) / d.n;
     const wasAll = m.raw > 0 && m.bad >= m.raw;
+    if (bad && m.bad === 0) this.failing++;
     const N0 = m.N;
     const F0 = m.F;
     m.N += w1 - w0;
@@ -118,6 +121,7 @@ export class ArmAccumulator<K = string> implements ArmAggregateSource {
     this.sumFF += bad;
     this.sumFN += bad;
     this.allFailing += bad;
+    this.failing += bad;
     this.runs++;
     if (outcome === 'fail') this.failures++;
     else if (outcome === 'error') this.errors++;
@@ -127,9 +131,11 @@ export class ArmAccumulator<K = string> implements ArmAggregateSource {
     let windowMachines = 0;
     const after = windowAfter === null ? Number.NEGATIVE_INFINITY : dayNumber(windowAfter);
     for (const [day, n] of this.lastDays) if (day > after) windowMachines += n;
+    const G = this.machines.size + this.once;
     return {
-      N: this.N, F: this.F, G: this.machines.size + this.once, sumFF: this.sumFF, sumFN: this.sumFN, sumNN: this.sumNN,
+      N: this.N, F: this.F, G, sumFF: this.sumFF, sumFN: this.sumFN, sumNN: this.sumNN,
       runs: this.runs, failures: this.failures, errors: this.errors, allFailing: this.allFailing, windowMachines,
+      clusters: G, sources: G, failingSources: this.failing, allFailingSources: this.allFailing,
     };
   }
 }

@@ -105,7 +105,8 @@ export function dataQualityAlarms(x: AlarmInput): Alarms {
     );
     alert = true;
   }
-  const all = evidence.mismatched + evidence.counted;
+  // reports over their source's cap ran their arm's version: they are reports, not mismatches
+  const all = evidence.mismatched + evidence.counted + (evidence.sourceCapped ?? 0);
   if (all > 0 && evidence.mismatched / all > policy.maxMismatchShare) {
     alarms.push(
       `mismatched_reports: ${evidence.mismatched} of ${all} reports (${pct(evidence.mismatched / all)}) ran another version than their arm's ` +

@@ -128,6 +128,7 @@ export function segmentCheckPolicy(policy: Policy): SegmentCheckPolicy {
     maxPythons: policy.maxPythons,
     maxSignatures: policy.maxSignatures,
     segmentMinMachines: policy.segmentMinMachines,
+    segmentMinSources: policy.rollbackMinSources,
     segmentHoldFactor: policy.segmentHoldFactor,
   };
 }
@@ -143,8 +144,21 @@ export function regressionCheck(arms: ArmsCheck, bound: BoundCheck): { fired: bo
   return { fired: arms.cand.G >= MIN_REGRESSION_MACHINES && bound.lower !== null && bound.lower > 0 };
 }
 
+/**
+ * No single source decides (docs/trust.md): the distinct sources an automatic rollback's
+ * failures come from — all-failing machines' sources for a hard break, failing runs' for a
+ * regression — against policy.rollbackMinSources.
+ */
+export function rollbackSources(arms: ArmsCheck, rule: 'hard_break' | 'regression'): number {
+  const c = arms.cand;
+  return rule === 'hard_break' ? (c.allFailingSources ?? c.allFailing) : (c.failingSources ?? c.G);
+}
+
 export interface AdvanceInput {
   q0: number | null;
+  /** This advance completes the rollout (the step to its last stage): it needs minSources candidate sources. */
+  completing: boolean;
+  minSources: number;
   alarms: readonly string[];
   /** The segment check's result (a suspect segment holds the advance). */
   segments: SegmentSummary | null;
@@ -164,6 +178,7 @@ export function advanceCheck(x: AdvanceInput): { blockers: DecisionRule[]; margi
   if (x.stageAgeSeconds < x.stage.soakSeconds) blockers.push('insufficient_soak');
   if (x.arms.cand.G < x.stage.minMachines) blockers.push('insufficient_machines');
   if (x.arms.cand.N < x.stage.minRuns) blockers.push('insufficient_runs');
+  if (x.completing && (x.arms.cand.sources ?? x.arms.cand.G) < x.minSources) blockers.push('insufficient_sources');
   if (margin === null || x.bound.upper === null || !(x.bound.upper < margin)) blockers.push('not_proven_non_inferior');
   return { blockers, margin };
 }

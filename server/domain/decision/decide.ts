@@ -1,7 +1,7 @@
 import { marginFor } from '../policy';
 import { TERMINAL_STATES } from '../rollout';
 import { dataQualityAlarms, srmTest, srmWindowAfter } from './alarms';
-import { advanceCheck, armsCheck, boundCheck, hardBreakCheck, q0Check, regressionCheck, segmentsCheck } from './checks';
+import { advanceCheck, armsCheck, boundCheck, hardBreakCheck, q0Check, regressionCheck, rollbackSources, segmentsCheck } from './checks';
 import { explain } from './explain';
 import { summarize } from './stats';
 import { newInCandidate } from './tests';
@@ -15,7 +15,10 @@ export { MIN_REGRESSION_MACHINES } from './checks';
  * named check of ./checks.ts returning data; this function orders them:
  *
  *   hard break → rollback; a segment fired → rollback; G_T ≥ 3 and D − h > 0 → rollback;
- *   advance when soak, machines, runs, D + h < margin and no data-quality alarm all hold;
+ *   each only when its failures come from policy.rollbackMinSources distinct sources, else
+ *   hold with an alert (rollback_needs_sources: no single source decides, docs/trust.md);
+ *   advance when soak, machines, runs, D + h < margin and no data-quality alarm all hold
+ *   (and, for the step to the last stage, candidate evidence from policy.minSources sources);
  *   hold otherwise.
  *
  * A paused or frozen rollout is evaluated like an active one: the controller decides
@@ -45,20 +48,31 @@ export function decide(input: DecisionInput): Decision {
   let verdict: Verdict = 'hold';
   let rule: DecisionRule = 'not_active';
   let blockers: DecisionRule[] = [];
+  let held: Decision['held'] = null;
   if (active && stagePolicy) {
     const hardBreak = hardBreakCheck(arms, q0, policy);
     hardBreakP = hardBreak.p;
-    if (hardBreak.fired) {
+    const needed = policy.rollbackMinSources;
+    const hardSources = rollbackSources(arms, 'hard_break');
+    const regression = regressionCheck(arms, bound).fired;
+    const regressionSources = rollbackSources(arms, 'regression');
+    if (hardBreak.fired && hardSources >= needed) {
       verdict = 'rollback';
       rule = 'hard_break';
     } else if (segments?.fired) {
       verdict = 'rollback';
       rule = 'segment';
-    } else if (regressionCheck(arms, bound).fired) {
+    } else if (regression && regressionSources >= needed) {
       verdict = 'rollback';
       rule = 'regression';
+    } else if (hardBreak.fired || regression || segments?.held) {
+      rule = 'rollback_needs_sources';
+      held = hardBreak.fired ? { rule: 'hard_break', sources: hardSources, needed }
+        : regression ? { rule: 'regression', sources: regressionSources, needed }
+          : { rule: 'segment', sources: segments!.held!.candidateSources, needed };
     } else {
-      blockers = advanceCheck({ q0, alarms, segments, stageAgeSeconds, stage: stagePolicy, arms, bound }).blockers;
+      const completing = stageIndex === stages.length - 2;
+      blockers = advanceCheck({ q0, completing, minSources: policy.minSources, alarms, segments, stageAgeSeconds, stage: stagePolicy, arms, bound }).blockers;
       if (blockers.length === 0) {
         verdict = 'advance';
         rule = 'advance';
@@ -92,10 +106,12 @@ export function decide(input: DecisionInput): Decision {
     hardBreakP,
     blockers,
     alarms,
-    alert: alert || (verdict === 'hold' && active && ageExceeded),
+    alert: alert || held !== null || (verdict === 'hold' && active && ageExceeded),
     newInCandidate: newInCandidate(evidence.candidate.failingTests, evidence.control.failingTests, arms.cand.G, arms.ctrl.G),
     segments,
     q0ToFreeze: active ? q0ToFreeze : null,
+    held,
+    sourceCapped: evidence.sourceCapped ?? 0,
   };
   decision.reason = explain(decision, {
     soakSeconds: stagePolicy?.soakSeconds ?? 0,
@@ -103,6 +119,7 @@ export function decide(input: DecisionInput): Decision {
     minRuns: stagePolicy?.minRuns ?? 0,
     maxStageAgeSeconds: policy.maxStageAgeSeconds,
     minControlRuns: policy.minControlRuns,
+    minSources: policy.minSources,
     state: rollout.state,
   });
   return decision;

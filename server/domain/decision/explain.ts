@@ -8,6 +8,7 @@ export interface ExplainContext {
   minRuns: number;
   maxStageAgeSeconds: number;
   minControlRuns: number;
+  minSources: number;
   state: RolloutState;
 }
 
@@ -66,6 +67,9 @@ function blockerText(rule: DecisionRule, d: Decision, x: ExplainContext): string
       return `${d.candidate.G} of ${x.minMachines} distinct candidate machines`;
     case 'insufficient_runs':
       return `${runs(d.candidate.N)} of ${x.minRuns} capped candidate runs`;
+    case 'insufficient_sources':
+      return `completing the rollout needs candidate evidence from ${x.minSources} independent sources, it has ${d.candidate.sources} ` +
+        `(${d.candidate.sources === 1 ? 'one enrolment address block or reporter token' : 'enrolment address blocks or reporter tokens'}); a release manager's promote completes it by hand`;
     case 'not_proven_non_inferior':
       return d.upper === null || d.margin === null
         ? 'no comparison possible yet'
@@ -89,6 +93,16 @@ export function explain(d: Decision, x: ExplainContext): string {
       return `Regression: ${comparison(d)}; the always-valid lower bound ${pts(d.lower)} is above zero.`;
     case 'segment':
       return `Segment regression: ${d.segments ? segmentReason(d.segments) : 'n/a'}; the whole arms: ${comparison(d)}.`;
+    case 'rollback_needs_sources': {
+      const h = d.held!;
+      const what = h.rule === 'hard_break' ? 'a hard break' : h.rule === 'regression' ? 'a regression' : 'a segment regression';
+      const seg = h.rule === 'segment' && d.segments?.held ? ` (${findingSentence(d.segments.held)})` : '';
+      return (
+        `Hold, a human should look: the evidence shows ${what}${seg}, but its failures come from ${h.sources} ` +
+        `${h.sources === 1 ? 'source' : 'sources'} and an automatic rollback needs ${h.needed} independent sources ` +
+        `(enrolment address blocks or reporter tokens); a release manager can roll back by hand; ${comparison(d)}.`
+      );
+    }
     case 'advance':
       return (
         `Advance from ${d.percent}%: after ${hours(d.stageAgeSeconds)}, ${comparison(d)}; ` +

@@ -36,7 +36,14 @@ export type DecisionRule =
   /** hold + alert: the rollout has sat in this stage longer than policy.maxStageAgeSeconds. */
   | 'max_stage_age'
   /** hold: the rollout is terminal or already at its last (100%) stage; nothing to decide. */
-  | 'not_active';
+  | 'not_active'
+  /** hold: completing the rollout (the step to 100%) needs candidate evidence from policy.minSources distinct sources. */
+  | 'insufficient_sources'
+  /**
+   * hold + alert: a rollback rule fired (see `held`) but its failures come from fewer than
+   * policy.rollbackMinSources distinct sources (docs/trust.md); a human may roll back by hand.
+   */
+  | 'rollback_needs_sources';
 
 /** Per-arm inputs of the rule (capped statistics and raw tallies). */
 export interface ArmSummary {
@@ -57,6 +64,10 @@ export interface ArmSummary {
   machines: number;
   /** Machines whose every run failed or errored. */
   allFailingMachines: number;
+  /** Distinct report sources with runs (docs/trust.md; a machine without a source counts as one). */
+  sources: number;
+  /** Distinct report sources with a failed or errored run. */
+  failingSources: number;
 }
 
 export interface NewInCandidate {
@@ -120,4 +131,11 @@ export interface Decision {
   segments: SegmentSummary | null;
   /** When the rollout has no q0 yet and the control is now large enough: the value to store. */
   q0ToFreeze: number | null;
+  /**
+   * With rule rollback_needs_sources: the rollback rule that fired, and the distinct sources
+   * its failures came from (null otherwise).
+   */
+  held: { rule: 'hard_break' | 'regression' | 'segment'; sources: number; needed: number } | null;
+  /** Reports not counted because their source had used its allowance of the arm and day. */
+  sourceCapped: number;
 }

@@ -26,6 +26,8 @@ export interface SegmentCheckPolicy extends SegmentAlphas {
   maxSignatures: number;
   /** Candidate machines (events) a segment rollback needs at least. */
   segmentMinMachines: number;
+  /** Distinct report sources among those candidate events a segment rollback needs (docs/trust.md); default 1. */
+  segmentMinSources?: number;
   /** A segment within this factor of its level (with segmentMinMachines candidate machines) is `suspect`. */
   segmentHoldFactor: number;
 }
@@ -43,6 +45,8 @@ export interface SegmentFinding {
   /** Events: distinct machines, per arm. */
   candidateEvents: number;
   controlEvents: number;
+  /** Distinct report sources among the candidate events (evidence from before sources: the events). */
+  candidateSources: number;
   /** Distinct machines that ran the segment (a signature: its project), per arm; null when that segment is not tracked. */
   candidateMachines: number | null;
   controlMachines: number | null;
@@ -52,8 +56,10 @@ export interface SegmentFinding {
   /** log10 of the e-value, and of the threshold 1/α_test it must reach. */
   log10E: number;
   log10Threshold: number;
-  /** The e-value reached its threshold with at least segmentMinMachines candidate machines. */
+  /** The e-value reached its threshold with at least segmentMinMachines candidate machines from segmentMinSources sources. */
   fired: boolean;
+  /** The e-value reached its threshold with enough machines but from fewer than segmentMinSources sources. */
+  held: boolean;
   /** Not fired, but with segmentMinMachines candidate machines and within segmentHoldFactor of the threshold. */
   suspect: boolean;
 }
@@ -65,6 +71,8 @@ export interface SegmentSummary {
   firedTests: string[];
   /** The strongest suspect segment (nearly fired: it holds the advance), or null. */
   suspect: SegmentFinding | null;
+  /** The strongest segment that reached its threshold from too few sources (it holds, with an alert), or null. */
+  held: SegmentFinding | null;
   /** The strongest evidence against the candidate (e > 1), strongest first, at most 10. */
   top: SegmentFinding[];
   tracked: Record<Family, number>;
@@ -101,10 +109,12 @@ interface Scored {
   sig: SignatureStats | null;
   candidateEvents: number;
   controlEvents: number;
+  candidateSources: number;
   log10E: number;
   log10Threshold: number;
   margin: number;
   fired: boolean;
+  held: boolean;
   suspect: boolean;
   /** Tie-break key, made when first needed. */
   key?: string;
@@ -127,23 +137,29 @@ export function segmentCheck(
   const firedSigs: Scored[] = [];
   let firedScore: Scored | undefined;
   let suspectScore: Scored | undefined;
+  let heldScore: Scored | undefined;
+  const minSources = policy.segmentMinSources ?? 1;
   const offer = (
     family: Family, event: SegmentEvent, stats: SegmentStats | undefined, sig: SignatureStats | null,
-    candidateEvents: number, controlEvents: number, log10E: number, log10Threshold: number,
+    candidateEvents: number, controlEvents: number, candidateSources: number, log10E: number, log10Threshold: number,
   ) => {
     const margin = log10E - log10Threshold;
     const enough = candidateEvents >= policy.segmentMinMachines;
-    const fired = margin >= -THRESHOLD_EPS && enough;
-    const suspect = !fired && enough && margin >= holdMargin;
+    const sources = candidateSources >= minSources;
+    const reached = margin >= -THRESHOLD_EPS && enough;
+    const fired = reached && sources;
+    const held = reached && !sources;
+    const suspect = !reached && enough && sources && margin >= holdMargin;
     if (!(log10E > 0 || fired)) return;
     const last = top.length === TOP_FINDINGS ? top[TOP_FINDINGS - 1]! : null;
-    if (!fired && !suspect && last && (margin < last.margin || (margin === last.margin && candidateEvents < last.candidateEvents))) return;
-    const x: Scored = { family, event, stats, sig, candidateEvents, controlEvents, log10E, log10Threshold, margin, fired, suspect };
+    if (!fired && !held && !suspect && last && (margin < last.margin || (margin === last.margin && candidateEvents < last.candidateEvents))) return;
+    const x: Scored = { family, event, stats, sig, candidateEvents, controlEvents, candidateSources, log10E, log10Threshold, margin, fired, held, suspect };
     // a fired signature names the failing tests: it explains a break better than its project's
     // first-run test, so it is preferred; otherwise the strongest fired finding decides
     if (fired && (!firedScore || preferred(x, firedScore))) firedScore = x;
     if (fired && sig) firedSigs.push(x);
     if (suspect && (!suspectScore || before(x, suspectScore))) suspectScore = x;
+    if (held && (!heldScore || before(x, heldScore))) heldScore = x;
     if (last && !before(x, last)) return;
     let i = Math.min(top.length, TOP_FINDINGS - 1);
     if (top.length < TOP_FINDINGS) top.push(x);
@@ -167,7 +183,8 @@ export function segmentCheck(
         : { candidate: s.candidate.firstErrored, control: s.control.firstErrored };
       const candidateEvents = total(ev.candidate);
       if (candidateEvents === 0) continue;
-      offer(s.kind, event, s, null, candidateEvents, total(ev.control), segE(ev), threshold);
+      const sources = (event === 'failure' ? s.candidate.sourcesFailed : s.candidate.sourcesErrored) ?? candidateEvents;
+      offer(s.kind, event, s, null, candidateEvents, total(ev.control), sources, segE(ev), threshold);
     }
   };
   evidence.projects.forEach(withRuns);
@@ -182,12 +199,13 @@ export function segmentCheck(
       const log10E = sigE(s);
       if (!(log10E > 0)) continue;
       projects ??= new Map(evidence.projects.map((p) => [p.name, p]));
-      offer('signature', 'test', projects.get(s.project), s, candidateEvents, total(s.control), log10E, sigThreshold);
+      offer('signature', 'test', projects.get(s.project), s, candidateEvents, total(s.control), s.sources?.candidate ?? candidateEvents, log10E, sigThreshold);
     }
   }
 
   const fired = firedScore ? finding(firedScore) : null;
   const suspect = suspectScore ? finding(suspectScore) : null;
+  const held = heldScore ? finding(heldScore) : null;
   const firedTests =
     fired?.family === 'signature'
       ? firedSigs.filter((x) => x.sig!.project === fired.segment).sort((a, b) => (before(a, b) ? -1 : 1)).map((x) => x.sig!.test)
@@ -196,7 +214,8 @@ export function segmentCheck(
     fired,
     firedTests,
     suspect,
-    top: top.map((x) => (x === firedScore ? fired! : x === suspectScore ? suspect! : finding(x))),
+    held,
+    top: top.map((x) => (x === firedScore ? fired! : x === suspectScore ? suspect! : x === heldScore ? held! : finding(x))),
     tracked: { project: evidence.projects.length, python: evidence.pythons.length, signature: evidence.signatures.length },
     limits: { project: policy.maxProjects, python: policy.maxPythons, signature: policy.maxSignatures },
     refused: { ...evidence.refused },
@@ -209,9 +228,9 @@ function finding(x: Scored): SegmentFinding {
   const test = x.sig ? x.sig.test : null;
   return {
     family: x.family, event: x.event, segment, test, label: segmentLabel(x.family, segment, test ?? undefined),
-    candidateEvents: x.candidateEvents, controlEvents: x.controlEvents,
+    candidateEvents: x.candidateEvents, controlEvents: x.controlEvents, candidateSources: x.candidateSources,
     ...(x.stats ? context(x.stats) : { candidateMachines: null, controlMachines: null, candidateRuns: null, controlRuns: null }),
-    log10E: x.log10E, log10Threshold: x.log10Threshold, fired: x.fired, suspect: x.suspect,
+    log10E: x.log10E, log10Threshold: x.log10Threshold, fired: x.fired, held: x.held, suspect: x.suspect,
   };
 }
 

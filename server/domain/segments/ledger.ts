@@ -49,6 +49,8 @@ export class SegmentLedger {
         if (this.first.has(g.member)) return false;
         this.first.add(g.member);
         return true;
+      case 'absent':
+        return !this.first.has(g.member);
     }
   }
 
@@ -90,12 +92,14 @@ export function segmentEvidence(
       const v = count(raw);
       if (!p || v === 0) continue;
       if (p.family === 'signature') {
-        const stage = stageOf(p.stat, 't');
-        if (stage === null) continue;
+        const sources = p.stat === STAT.signatureSources;
+        const stage = sources ? null : stageOf(p.stat, 't');
+        if (stage === null && !sources) continue;
         const key = `${p.name}\t${p.test}`;
         let s = sigs.get(key);
         if (!s) sigs.set(key, (s = { project: p.name, test: p.test!, candidate: [], control: [] }));
-        bump(s[arm], stage, v);
+        if (sources) (s.sources ??= { candidate: 0, control: 0 })[arm] += v;
+        else bump(s[arm], stage!, v);
         continue;
       }
       const key = `${p.family}\t${p.name}`;
@@ -105,6 +109,8 @@ export function segmentEvidence(
       if (p.stat === STAT.runs) a.N += v;
       else if (p.stat === STAT.failed) a.F += v;
       else if (p.stat === STAT.errored) a.E += v;
+      else if (p.stat === STAT.sourcesFailed) a.sourcesFailed = (a.sourcesFailed ?? 0) + v;
+      else if (p.stat === STAT.sourcesErrored) a.sourcesErrored = (a.sourcesErrored ?? 0) + v;
       else {
         const target = p.stat[0] === 'r' ? a.firstRuns : p.stat[0] === 'f' ? a.firstFailed : p.stat[0] === 'e' ? a.firstErrored : null;
         const stage = target ? stageOf(p.stat, p.stat[0]!) : null;

@@ -40,6 +40,11 @@ export const STAT = {
   firstFailed: (stage: number) => `f${stage}`,
   firstErrored: (stage: number) => `e${stage}`,
   firstFailure: (stage: number) => `t${stage}`,
+  /** Distinct report sources with a machine whose first run in the segment failed / errored (docs/trust.md). */
+  sourcesFailed: 'SF',
+  sourcesErrored: 'SE',
+  /** A signature's distinct report sources with a machine's first failure of it. */
+  signatureSources: 'u',
 } as const;
 
 export function field(stat: string, family: Family, ...name: string[]): string {

@@ -14,17 +14,21 @@ import { CODE, SEP, STAT, field, projectSegment, pythonMinor, type Family } from
  *  - `member`: the segment is in its table (no side effect).
  *  - `cap`: increments a counter and passes while it is ≤ limit (per unit and UTC day).
  *  - `first`: adds a member to the rollout's first-occurrence set and passes if it is new.
+ *  - `absent`: passes while a member is not in the first-occurrence set (no side effect).
  * A group whose guards all pass increments its fields in the arm's aggregate hash.
  *
- * A source cap (the trust work: per enrolment or address block) is one more guard on the
- * same groups, e.g. `{ op: 'cap', field: <source>\t<segment>\t<day>, limit }`, and the
- * budget for new segments can be keyed by source the same way.
+ * Sources (docs/trust.md): a report over its source's allowance never reaches a plan (the
+ * source cap is applied to the whole report, ingest.lua), and every event also counts its
+ * source once: a group before the machine's first-occurrence group passes when the machine's
+ * event is new (`absent`) and the source's is too (`first` keyed by source), so a segment
+ * rollback can ask for events from several sources (policy.rollbackMinSources).
  */
 export type Guard =
   | { op: 'admit'; family: Family; member: string }
   | { op: 'member'; family: Family; member: string }
   | { op: 'cap'; field: string; limit: number }
-  | { op: 'first'; member: string };
+  | { op: 'first'; member: string }
+  | { op: 'absent'; member: string };
 
 export interface PlanGroup {
   guards: Guard[];
@@ -55,10 +59,14 @@ export interface SegmentPolicy {
   maxPythons: number;
   maxSignatures: number;
   maxNewSegmentsPerMachineDay: number;
+  /** Events (a machine's first failed or errored run, first failure of a test) one source adds to one segment per UTC day; absent: no cap. */
+  segmentSourceCap?: number;
 }
 
 export interface SegmentReport {
   machine: string;
+  /** The report's source ('' or absent: the machine stands for itself). */
+  source?: string;
   /** UTC day of the run, YYYY-MM-DD. */
   day: string;
   /** The rollout's stage index when the report was counted. */
@@ -72,7 +80,10 @@ export interface SegmentReport {
 
 /** The segment caps of a rollout's policy. */
 export function segmentPolicyOf(p: SegmentPolicy): SegmentPolicy {
-  return { cap: p.cap, maxProjects: p.maxProjects, maxPythons: p.maxPythons, maxSignatures: p.maxSignatures, maxNewSegmentsPerMachineDay: p.maxNewSegmentsPerMachineDay };
+  return {
+    cap: p.cap, maxProjects: p.maxProjects, maxPythons: p.maxPythons, maxSignatures: p.maxSignatures, maxNewSegmentsPerMachineDay: p.maxNewSegmentsPerMachineDay,
+    ...(p.segmentSourceCap !== undefined ? { segmentSourceCap: p.segmentSourceCap } : {}),
+  };
 }
 
 export function tableLimits(p: SegmentPolicy): TableLimits {
@@ -82,15 +93,26 @@ export function tableLimits(p: SegmentPolicy): TableLimits {
 /**
  * Groups per segment with runs (project, Python):
  *  1. admit; cap (runs of this machine, day and segment ≤ cap) → N, and F / E when it failed / errored;
- *  2. member; first (this machine's first run in the segment) → first runs of the stage, failed / errored.
+ *  2. when it failed (errored): member; absent (the machine's first run in the segment is not
+ *     counted yet); first (the source's first such event in this arm) → sources with a failed (errored) first run;
+ *  3. when it failed: member; absent (as in 2); cap (the source's events in the segment that UTC day
+ *     ≤ segmentSourceCap) → first runs of the stage that failed / errored (the events);
+ *  4. member; first (this machine's first run in the segment) → first runs of the stage.
  * Per failing test id of a failed or errored run (each id once; signatures need a project):
- *  3. admit the signature; first (this machine's first failure of it) → first failures of the stage.
+ *  5. admit the signature; absent (this machine's first failure of it); first (the source's) → its sources;
+ *  6. member; first (this machine's first failure of it); cap (the source's, as in 3) → first failures of the stage.
+ * The event cap counts across both arms (an event's arm plays no part in whether it counts), so
+ * under the null an event that counts is still a candidate one with the stage's share.
  */
 export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
   const groups: PlanGroup[] = [];
   const bad = r.outcome !== 'pass';
   const err = r.outcome === 'error';
   const unitDay = `${r.machine}${SEP}${r.day}`;
+  const source = r.source || `m:${r.machine}`;
+  /** The source's events in `seg` today within its cap (no guard without a cap). */
+  const eventCap = (seg: string): Guard[] =>
+    p.segmentSourceCap === undefined ? [] : [{ op: 'cap', field: `ev${SEP}${seg}${SEP}${source}${SEP}${r.day}`, limit: p.segmentSourceCap }];
   const withRuns = (family: 'project' | 'python', name: string | null) => {
     if (name === null) return;
     const seg = `${CODE[family]}${SEP}${name}`;
@@ -104,15 +126,38 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
       ],
       incr: runs,
     });
-    const first = [field(STAT.firstRuns(r.stage), family, name)];
-    if (bad) first.push(field(STAT.firstFailed(r.stage), family, name));
-    if (err) first.push(field(STAT.firstErrored(r.stage), family, name));
+    const events: string[] = bad ? [STAT.sourcesFailed] : [];
+    if (err) events.push(STAT.sourcesErrored);
+    for (const stat of events) {
+      groups.push({
+        guards: [
+          { op: 'member', family, member: name },
+          { op: 'absent', member: `${seg}${SEP}${r.machine}` },
+          { op: 'first', member: `${stat}${SEP}${seg}${SEP}${r.arm}${SEP}${source}` },
+        ],
+        incr: [field(stat, family, name)],
+      });
+    }
+    // the event (a failed / errored first run) before the machine's first run is marked, so
+    // that it can be capped per source without the first run going uncounted
+    if (bad) {
+      const event = [field(STAT.firstFailed(r.stage), family, name)];
+      if (err) event.push(field(STAT.firstErrored(r.stage), family, name));
+      groups.push({
+        guards: [
+          { op: 'member', family, member: name },
+          { op: 'absent', member: `${seg}${SEP}${r.machine}` },
+          ...eventCap(seg),
+        ],
+        incr: event,
+      });
+    }
     groups.push({
       guards: [
         { op: 'member', family, member: name },
         { op: 'first', member: `${seg}${SEP}${r.machine}` },
       ],
-      incr: first,
+      incr: [field(STAT.firstRuns(r.stage), family, name)],
     });
   };
   const project = projectSegment(r.project);
@@ -122,10 +167,20 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
     for (const test of new Set(r.failedTests)) {
       if (test === '' || test.includes(SEP)) continue;
       const sig = `${project}${SEP}${test}`;
+      const machineFirst = `${CODE.signature}${SEP}${sig}${SEP}${r.machine}`;
       groups.push({
         guards: [
           { op: 'admit', family: 'signature', member: sig },
-          { op: 'first', member: `${CODE.signature}${SEP}${sig}${SEP}${r.machine}` },
+          { op: 'absent', member: machineFirst },
+          { op: 'first', member: `${STAT.signatureSources}${SEP}${CODE.signature}${SEP}${sig}${SEP}${r.arm}${SEP}${source}` },
+        ],
+        incr: [field(STAT.signatureSources, 'signature', project, test)],
+      });
+      groups.push({
+        guards: [
+          { op: 'member', family: 'signature', member: sig },
+          { op: 'first', member: machineFirst },
+          ...eventCap(`${CODE.signature}${SEP}${sig}`),
         ],
         incr: [field(STAT.firstFailure(r.stage), 'signature', project, test)],
       });

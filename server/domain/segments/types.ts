@@ -27,6 +27,12 @@ export interface SegmentArm {
   firstFailed: number[];
   /** Of those first runs, the ones that errored, per stage. */
   firstErrored: number[];
+  /**
+   * Distinct report sources with a machine whose first run failed / errored (docs/trust.md);
+   * absent in evidence kept before sources (each event's machine then stands for its source).
+   */
+  sourcesFailed?: number;
+  sourcesErrored?: number;
 }
 
 export interface SegmentStats {
@@ -44,6 +50,8 @@ export interface SignatureStats {
   /** Per stage index: machines whose first failure of this test was in that stage, in the candidate arm. */
   candidate: number[];
   control: number[];
+  /** Distinct report sources with a machine's first failure of this test, per arm (absent: as for SegmentArm). */
+  sources?: { candidate: number; control: number };
 }
 
 export interface SegmentEvidence {

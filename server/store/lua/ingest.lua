@@ -8,9 +8,12 @@
   ARGV[6]  UTC day of finishedAt (YYYY-MM-DD)
   ARGV[7]  outcome: pass | fail | error
   ARGV[8]  now (ms)
-  ARGV[9]  number of failing test ids T, then T ids
-  then, per rollout: rollout id, arm (candidate | control | mismatch), stage index, and the
-  number S of tokens of its segment plan that follow (0: none), then those S tokens
+  ARGV[9]  source of the report ('' none; services/sources.ts)
+  ARGV[10] the fleet history's cap per machine and day, ARGV[11] its cap per source and day (0 off)
+  ARGV[12] number of failing test ids T, then T ids
+  then, per rollout: rollout id, arm (candidate | control | mismatch), stage index, its cap
+  per machine and day, its cap per source, arm and day (0 off), and the number S of tokens
+  of its segment plan that follow (0: none), then those S tokens
   Returns: 1 counted; 0 duplicate (already counted, nothing written).
   A segment plan (server/domain/segments/plan.ts, serialised by telemetry-store.ts) is
   executed here without knowing what it counts: the caps are defined by the domain.
@@ -24,19 +27,37 @@
             M <family> <member>  the member is in the table
             C <field> <limit>    HINCRBY the cap field; passes while it is <= limit
             F <member> -         SADD to the first-occurrence set; passes if new
+            N <member> -         passes while the member is not in the first-occurrence set
     A group whose guards all pass increments each of its fields by 1 in the aggregate hash.
   Besides the per-rollout keys, every counted report (whatever rollouts it concerns, also
   when none) adds to the fleet history read for a new rollout's q0 (keys.ts fleetMachineDays):
-    <prefix>:fleet:md:<day>  hash, field <machine> = "runs,failures,errors" on that UTC day
-                             (the same format as :ro:<id>:md:<arm>); EXPIRE 10 days
+    <prefix>:fleet:md:<day>  hash, field <machine> = "runs,failures,errors[,source]" on that
+                             UTC day (the same format as :ro:<id>:md:<arm>); EXPIRE 10 days
+  The source cap (docs/trust.md): a run that adds weight (its machine-day has fewer runs
+  than the machine cap) takes one from its source's allowance of the arm and day
+  (:ro:<id>:srccap, field <arm>|<source>|<day>; the fleet's :fleet:src:<day>, field
+  <source>); past the allowance the report does not count there (meta sourceCapped +1).
 ]]
 local p = ARGV[1]
 if redis.call('SET', p .. ':report:' .. ARGV[2], '1', 'NX', 'EX', ARGV[3]) == false then
   return 0
 end
-local machine, day, outcome, now = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local machine, day, outcome, now, source = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local failed = outcome ~= 'pass'
--- Adds this run to a "runs,failures,errors" machine-day field; true when the field is new.
+local tail = ''
+if source ~= '' then tail = ',' .. source end
+-- Whether this run may count under the source cap: true when there is no source or no cap, or
+-- when the machine-day is past its own cap (the run adds no weight), else while the source's
+-- counter for the arm and day stays within the cap.
+local function within(mdKey, mdField, mcap, capKey, capField, scap)
+  if source == '' or scap <= 0 then return true end
+  local cur = redis.call('HGET', mdKey, mdField)
+  if cur and tonumber(string.match(cur, '^(%d+)')) >= mcap then return true end
+  local n = redis.call('HINCRBY', capKey, capField, 1)
+  if n == 1 then return true, true end
+  return n <= scap
+end
+-- Adds this run to a "runs,failures,errors[,source]" machine-day field; true when the field is new.
 local function bump(key, field)
   local cur = redis.call('HGET', key, field)
   local n, f, e = 0, 0, 0
@@ -47,7 +68,7 @@ local function bump(key, field)
   n = n + 1
   if outcome == 'fail' then f = f + 1 end
   if outcome == 'error' then e = e + 1 end
-  redis.call('HSET', key, field, n .. ',' .. f .. ',' .. e)
+  redis.call('HSET', key, field, n .. ',' .. f .. ',' .. e .. tail)
   return cur == false
 end
 local mr = p .. ':machine-reports:' .. machine
@@ -56,8 +77,11 @@ redis.call('LTRIM', mr, 0, 49)
 redis.call('EXPIRE', mr, 2592000)
 redis.call('HINCRBY', p .. ':ingest', 'reports', 1)
 local fleet = p .. ':fleet:md:' .. day
+local fleetCaps = p .. ':fleet:src:' .. day
+local fleetOk, fleetNew = within(fleet, machine, tonumber(ARGV[10]), fleetCaps, source, tonumber(ARGV[11]))
+if fleetNew then redis.call('EXPIRE', fleetCaps, 864000) end
 -- the TTL is (re)set with each new machine-day, which keeps it 10 days past the day's last one
-if bump(fleet, machine) then redis.call('EXPIRE', fleet, 864000) end
+if fleetOk and bump(fleet, machine) then redis.call('EXPIRE', fleet, 864000) end
 -- Executes one rollout's segment plan starting at ARGV[j] (see the header).
 local function segments(j)
   local tables = { p = ARGV[j], y = ARGV[j + 1], s = ARGV[j + 2] }
@@ -87,6 +111,8 @@ local function segments(j)
           ok = redis.call('HINCRBY', caps, a, 1) <= tonumber(b)
         elseif op == 'F' then
           ok = redis.call('SADD', first, a) == 1
+        elseif op == 'N' then
+          ok = redis.call('SISMEMBER', first, a) == 0
         else
           ok = false -- unknown guard (never written by telemetry-store.ts): count nothing
         end
@@ -100,14 +126,16 @@ local function segments(j)
     k = k + 2 + n
   end
 end
-local nt = tonumber(ARGV[9])
-local i = 10 + nt
-while i + 3 <= #ARGV do
-  local id, arm, stage, nseg = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+local nt = tonumber(ARGV[12])
+local i = 13 + nt
+while i + 5 <= #ARGV do
+  local id, arm, stage, mcap, scap, nseg = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
   local ro = p .. ':ro:' .. id
   local meta = ro .. ':meta'
   if arm == 'mismatch' then
     redis.call('HINCRBY', meta, 'mismatched', 1)
+  elseif not within(ro .. ':md:' .. arm, machine .. '|' .. day, mcap, ro .. ':srccap', arm .. '|' .. source .. '|' .. day, scap) then
+    redis.call('HINCRBY', meta, 'sourceCapped', 1)
   else
     redis.call('HINCRBY', meta, 'counted', 1)
     redis.call('HSET', meta, 'lastReportAt', now)
@@ -123,13 +151,13 @@ while i + 3 <= #ARGV do
     end
     bump(ro .. ':md:' .. arm, machine .. '|' .. day)
     for t = 1, nt do
-      local tid = ARGV[9 + t]
+      local tid = ARGV[12 + t]
       if redis.call('SADD', ro .. ':ftm:' .. arm, tid .. '\t' .. machine) == 1 then
         redis.call('ZINCRBY', ro .. ':ft:' .. arm, 1, tid)
       end
     end
-    if nseg > 0 then segments(i + 4) end
+    if nseg > 0 then segments(i + 6) end
   end
-  i = i + 4 + nseg
+  i = i + 6 + nseg
 end
 return 1

@@ -118,10 +118,10 @@ export function regressionDecision(stageIndex: number, percent: number): Decisio
     verdict: 'rollback', rule: 'regression',
     reason: 'Regression: candidate 14.8% of 380 capped runs on 38 machines vs control 2.7% of 3410 on 341 (D = +12.1 pts ± 5.8); the always-valid lower bound +6.3 pts is above zero.',
     at: Date.now(), stageIndex, percent, stageAgeSeconds: 7200,
-    candidate: { N: 380, F: 56.2, G: 38, p: 0.148, V: 0.0004, runs: 412, failures: 61, errors: 3, machines: 38, allFailingMachines: 2 },
-    control: { N: 3410, F: 92.1, G: 341, p: 0.027, V: 0.00001, runs: 3620, failures: 97, errors: 5, machines: 341, allFailingMachines: 0 },
+    candidate: { N: 380, F: 56.2, G: 38, p: 0.148, V: 0.0004, runs: 412, failures: 61, errors: 3, machines: 38, allFailingMachines: 2, sources: 30, failingSources: 12 },
+    control: { N: 3410, F: 92.1, G: 341, p: 0.027, V: 0.00001, runs: 3620, failures: 97, errors: 5, machines: 341, allFailingMachines: 0, sources: 250, failingSources: 40 },
     D: 0.121, h: 0.058, hAdvance: 0.058, lower: 0.063, upper: 0.179, margin: 0.02, tau: 0.027, q0: 0.027, alpha: 0.05, runAlpha: 0.05,
-    advanceAlpha: 0.05, hardBreakP: null, blockers: [], alarms: [], alert: false, q0ToFreeze: null, segments: null,
+    advanceAlpha: 0.05, hardBreakP: null, blockers: [], alarms: [], alert: false, q0ToFreeze: null, segments: null, held: null, sourceCapped: 0,
     newInCandidate: [
       { id: 'nova.tests.unit.test_log.TestLogging.test_json_formatter', candidateMachines: 9, expectedMachines: 0.42 },
       { id: 'oslo_log.tests.unit.test_log.FancyRecordTestCase.test_rfc5424', candidateMachines: 5, expectedMachines: 0.1 },
