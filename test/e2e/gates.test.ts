@@ -46,7 +46,7 @@ describe('gates beside the rule: freeze windows and signoffs', () => {
       const outcome = i % 40 === 0 ? 'fail' : 'pass';
       reports.push(report({ machine: m, installed, outcome, branch, failedTests: outcome === 'fail' ? ['flaky.test_network'] : [] }));
     }));
-    for (let i = 0; i < reports.length; i += 100) expect((await s.req('POST', '/v1/reports', { reports: reports.slice(i, i + 100) }, null)).status).toBe(202);
+    await s.postSpread(reports); // from several CI systems (reporter tokens): completion needs independent sources
     await new Promise((r) => setTimeout(r, 250));
   }
 
