@@ -137,13 +137,20 @@ export function report(fields: Partial<Record<string, unknown>> & { machine: str
   };
 }
 
+/** What a wait last saw: a rollout view's state and decision first (the part that says why), else the start of its JSON. */
+function describeLast(x: unknown): string {
+  const v = x as { state?: unknown; decision?: { verdict?: unknown; rule?: unknown; reason?: unknown } | null } | null;
+  const head = v && typeof v === 'object' && 'state' in v ? `state ${String(v.state)}, decision ${String(v.decision?.verdict)} ${String(v.decision?.rule)}: ${String(v.decision?.reason).slice(0, 400)}; ` : '';
+  return head + JSON.stringify(x).slice(0, 600);
+}
+
 /** Polls `get` until `ok` holds (a condition, never a fixed sleep); throws naming `what` after `ms`. */
 export async function waitFor<T>(what: string, get: () => Promise<T>, ok: (x: T) => boolean, ms = 20_000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const x = await get();
     if (ok(x)) return x;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(x).slice(0, 600)}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${describeLast(x)}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
