@@ -1,6 +1,6 @@
 /**
  * The unit tests Stryker runs against mutants of server/domain/ (`make mutation`,
- * stryker.config.json): pure tests only, no Redis set-up. The simulation smoke test is left
+ * stryker.config.mjs): pure tests only, no Redis set-up. The simulation smoke test is left
  * out: it exercises the rule by the thousand and would make every mutant slow. A mutant
  * loads only the test files of its covering tests (test/support/mutation-sequencer.js), and its
  * run stops at the first failing test (test/support/mutation-environment.js).
