@@ -12,6 +12,9 @@ import { SIM_NAMES } from '../bench/sim2/play';
 import { SimSegments } from '../bench/sim2/segments';
 import { T0, rollout } from './decision-fixtures';
 
+// 40 samples in the mutation run (test/support/mutation-setup.ts), where these are the tests of
+// ArmAccumulator: a mutant of it is killed on the first sample that differs.
+const RUNS = process.env.DEPCANARY_MUTATION ? 40 : 300;
 const POLICY = { cap: 2, maxProjects: 3, maxPythons: 2, maxSignatures: 6, maxNewSegmentsPerMachineDay: 4 };
 
 const report = fc.record({
@@ -67,7 +70,7 @@ describe('simulation evidence = the domain reference', () => {
         }
         expect(canonical(sim.evidence)).toEqual(canonical(ledger.evidence()));
       }),
-      { numRuns: 300 },
+      { numRuns: RUNS },
     );
   });
 
@@ -94,7 +97,7 @@ describe('simulation evidence = the domain reference', () => {
         const got = acc.aggregate(window);
         for (const k of Object.keys(want) as (keyof typeof want)[]) expect(got[k]).toBeCloseTo(want[k], 9);
       }),
-      { numRuns: 300 },
+      { numRuns: RUNS },
     );
   });
 
