@@ -25,9 +25,16 @@ describe('bucketing', () => {
     }));
   });
 
-  const ids = Array.from({ length: 100_000 }, () => randomUUID());
+  // 100k ids in `make test`; 10k in the mutation run (test/support/mutation-setup.ts), where a
+  // mutant of bucketOf is killed by either size. Bounds are 5 binomial sd at the size used.
+  const n = process.env.DEPCANARY_MUTATION ? 10_000 : 100_000;
+  let ids: string[] = [];
+  beforeAll(() => {
+    ids = Array.from({ length: n }, () => randomUUID());
+  });
+  const fiveSd = (p: number) => 5 * Math.sqrt(n * p * (1 - p));
 
-  test('roughly uniform over 100k ids (χ² over 100 bins, and the 1%/10% arms)', () => {
+  test(`roughly uniform over ${n / 1000}k ids (χ² over 100 bins, and the 1%/10% arms)`, () => {
     const bins = new Array(100).fill(0);
     let onePct = 0;
     let tenPct = 0;
@@ -41,9 +48,9 @@ describe('bucketing', () => {
     const chi2 = bins.reduce((s, o) => s + (o - expected) ** 2 / expected, 0);
     // 99 degrees of freedom: P(χ² > 160) ≈ 1e-4.
     expect(chi2).toBeLessThan(160);
-    // Binomial sd at 1%: ~31; at 10%: ~95. Allow 5 sd.
-    expect(Math.abs(onePct - 1000)).toBeLessThan(160);
-    expect(Math.abs(tenPct - 10000)).toBeLessThan(475);
+    // Binomial sd at 1%: ~31 of 100k; at 10%: ~95. Allow 5 sd.
+    expect(Math.abs(onePct - n / 100)).toBeLessThan(fiveSd(0.01));
+    expect(Math.abs(tenPct - n / 10)).toBeLessThan(fiveSd(0.1));
   });
 
   test('independent across two rollouts (different salts)', () => {
@@ -59,7 +66,7 @@ describe('bucketing', () => {
       if (inA && inB) both++;
     }
     const expected = (a * b) / ids.length;
-    // sd of the joint count ≈ sqrt(1000) ≈ 32; allow 5 sd.
-    expect(Math.abs(both - expected)).toBeLessThan(160);
+    // sd of the joint count ≈ sqrt(n/100) (≈ 32 of 100k); allow 5 sd.
+    expect(Math.abs(both - expected)).toBeLessThan(fiveSd(0.01));
   });
 });

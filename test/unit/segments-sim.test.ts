@@ -12,6 +12,9 @@ import { SIM_NAMES } from '../bench/sim2/play';
 import { SimSegments } from '../bench/sim2/segments';
 import { T0, rollout } from './decision-fixtures';
 
+// 40 samples in the mutation run (test/support/mutation-setup.ts), where these are the tests of
+// ArmAccumulator: a mutant of it is killed on the first sample that differs.
+const RUNS = process.env.DEPCANARY_MUTATION ? 40 : 300;
 const POLICY = { cap: 2, maxProjects: 3, maxPythons: 2, maxSignatures: 6, maxNewSegmentsPerMachineDay: 4 };
 
 const report = fc.record({
@@ -79,7 +82,7 @@ describe('simulation evidence = the domain reference', () => {
         }
         for (const sig of ev.signatures) expect(sig.sources ?? { candidate: 0, control: 0 }).toEqual({ candidate: sum(sig.candidate), control: sum(sig.control) });
       }),
-      { numRuns: 300 },
+      { numRuns: RUNS },
     );
   });
 
@@ -106,7 +109,7 @@ describe('simulation evidence = the domain reference', () => {
         const got = acc.aggregate(window);
         for (const k of Object.keys(want) as (keyof typeof want)[]) expect(got[k] ?? 0).toBeCloseTo(want[k] ?? 0, 9);
       }),
-      { numRuns: 300 },
+      { numRuns: RUNS },
     );
   });
 
