@@ -152,7 +152,7 @@ describe('boundCheck', () => {
 
 describe('advanceCheck: every unmet condition, in the order of the rule', () => {
   const stage = { soakSeconds: 100, minMachines: 10, minRuns: 50, marginFactor: 2, marginFloor: 0.05 };
-  const ok = { q0: 0.05, alarms: [], segments: null, stageAgeSeconds: 100, stage, arms: arms({ G: 10, N: 50 }, { N: 900 }), bound: bound({ upper: 0.0999 }) };
+  const ok = { q0: 0.05, alarms: [], segments: null, stageAgeSeconds: 100, stage, completing: false, minSources: 3, arms: arms({ G: 10, N: 50 }, { N: 900 }), bound: bound({ upper: 0.0999 }) };
 
   test('every condition exactly at its threshold: advance (margin max(2·0.05, 0.05) = 0.10)', () => {
     expect(advanceCheck(ok)).toEqual({ blockers: [], margin: 0.1 });
@@ -177,7 +177,7 @@ describe('advanceCheck: every unmet condition, in the order of the rule', () => 
 
   test('all of them at once keep the rule order', () => {
     const suspect = { suspect: {} } as unknown as NonNullable<Parameters<typeof advanceCheck>[0]['segments']>;
-    expect(advanceCheck({ q0: null, alarms: ['a: b'], segments: suspect, stageAgeSeconds: 0, stage, arms: arms({}, {}), bound: bound({ upper: null }) }).blockers).toEqual([
+    expect(advanceCheck({ q0: null, alarms: ['a: b'], segments: suspect, stageAgeSeconds: 0, stage, completing: false, minSources: 3, arms: arms({}, {}), bound: bound({ upper: null }) }).blockers).toEqual([
       'no_q0', 'data_quality', 'segment_suspect', 'insufficient_soak', 'insufficient_machines', 'insufficient_runs', 'not_proven_non_inferior',
     ]);
   });
@@ -204,9 +204,9 @@ describe('armsCheck and armAggregate', () => {
 
 describe('segment settings of the policy', () => {
   test('segmentCheckPolicy copies exactly the segment settings', () => {
-    const p = policy({ projectAlpha: 0.001, pythonAlpha: 0.002, signatureAlpha: 0.003, maxProjects: 7, maxPythons: 4, maxSignatures: 9, segmentMinMachines: 5, segmentHoldFactor: 3 });
+    const p = policy({ projectAlpha: 0.001, pythonAlpha: 0.002, signatureAlpha: 0.003, maxProjects: 7, maxPythons: 4, maxSignatures: 9, segmentMinMachines: 5, segmentHoldFactor: 3, rollbackMinSources: 4 });
     expect(segmentCheckPolicy(p)).toEqual({
-      project: 0.001, python: 0.002, signature: 0.003, maxProjects: 7, maxPythons: 4, maxSignatures: 9, segmentMinMachines: 5, segmentHoldFactor: 3,
+      project: 0.001, python: 0.002, signature: 0.003, maxProjects: 7, maxPythons: 4, maxSignatures: 9, segmentMinMachines: 5, segmentHoldFactor: 3, segmentMinSources: 4,
     });
   });
 

@@ -8,7 +8,7 @@ import { explain, pct, pts, type ExplainContext } from '../../server/domain/deci
 import type { Decision } from '../../server/domain/decision/types';
 import { HOUR_MS, T0, control180, evidence, fleet, rollout } from './decision-fixtures';
 
-const CTX: ExplainContext = { soakSeconds: 172_800, minMachines: 10, minRuns: 50, maxStageAgeSeconds: 1_209_600, minControlRuns: 200, state: 'active' };
+const CTX: ExplainContext = { soakSeconds: 172_800, minMachines: 10, minRuns: 50, maxStageAgeSeconds: 1_209_600, minControlRuns: 200, minSources: 3, state: 'active' };
 
 function held(over: Partial<Decision>): Decision {
   const d = decide({ now: T0, rollout: rollout(), evidence: evidence(fleet('t', 20, 20, 1), control180()) });

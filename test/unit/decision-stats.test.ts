@@ -16,7 +16,8 @@ describe('aggregateArm', () => {
   test('weights: w = min(n, cap), F_m = f·w/n; failures + errors beyond the runs count as the runs', () => {
     // m: 8 runs, 3 failures, 1 error at cap 4 → w = 4, F = 4·4/8 = 2; n: 2 runs, 5 failures → f = min(5, 2) = 2, F = 2
     const a = aggregateArm(arm([md('m', 8, 3, 1), md('n', 2, 5, 0)]), 4);
-    expect(a).toEqual({ N: 6, F: 4, G: 2, sumFF: 8, sumFN: 12, sumNN: 20, runs: 10, failures: 8, errors: 1, allFailing: 1, windowMachines: 2 });
+    // machines without a source are each their own cluster and source
+    expect(a).toEqual({ N: 6, F: 4, G: 2, sumFF: 8, sumFN: 12, sumNN: 20, runs: 10, failures: 8, errors: 1, allFailing: 1, windowMachines: 2, clusters: 2, sources: 2, failingSources: 2, allFailingSources: 1 });
   });
 
   test('exactly at the cap and one above', () => {
@@ -34,7 +35,7 @@ describe('aggregateArm', () => {
 
   test('bad counts (negative, NaN, infinite) are 0; a day without runs adds no machine but its counts', () => {
     const a = aggregateArm(arm([md('m', -3, 1), md('n', Number.NaN, 0), md('o', Number.POSITIVE_INFINITY, 2), md('p', 2, -1, Number.NaN)]), 5);
-    expect(a).toEqual({ N: 2, F: 0, G: 1, sumFF: 0, sumFN: 0, sumNN: 4, runs: 2, failures: 3, errors: 0, allFailing: 0, windowMachines: 1 });
+    expect(a).toEqual({ N: 2, F: 0, G: 1, sumFF: 0, sumFN: 0, sumNN: 4, runs: 2, failures: 3, errors: 0, allFailing: 0, windowMachines: 1, clusters: 1, sources: 1, failingSources: 0, allFailingSources: 0 });
     const zero = aggregateArm(arm([md('m', 0, 0)]), 5);
     expect([zero.G, zero.N, zero.windowMachines]).toEqual([0, 0, 0]);
   });
@@ -47,7 +48,7 @@ describe('aggregateArm', () => {
     expect(sorted.F).toBeCloseTo(23 / 3, 12);
     for (const order of [[4, 3, 2, 1, 0], [1, 0, 2, 3, 4], [2, 0, 4, 1, 3], [0, 2, 1, 3, 4]]) {
       const other = aggregateArm(arm(order.map((i) => days[i]!)), 5, '2025-01-06');
-      for (const k of Object.keys(sorted) as (keyof typeof sorted)[]) expect(other[k]).toBeCloseTo(sorted[k], 12);
+      for (const k of Object.keys(sorted) as (keyof typeof sorted)[]) expect(other[k]).toBeCloseTo(sorted[k] ?? NaN, 12);
     }
   });
 
