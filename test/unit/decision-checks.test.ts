@@ -4,12 +4,12 @@
  * built by hand (ArmAggregate) so each case isolates the one comparison it is about.
  */
 import {
-  MIN_REGRESSION_MACHINES, advanceCheck, armAggregate, armsCheck, boundCheck, halfWidth, hardBreakCheck, q0Check, regressionCheck,
+  MIN_REGRESSION_MACHINES, advanceCheck, decide, armAggregate, armsCheck, boundCheck, halfWidth, hardBreakCheck, q0Check, regressionCheck,
   segmentCheckPolicy, segmentsCheck, tauFor, TAU_FLOOR, type ArmsCheck, type BoundCheck,
 } from '../../server/domain/decision';
 import type { ArmAggregate } from '../../server/domain/decision/stats';
 import { emptySegmentEvidence } from '../../server/domain/segments';
-import { evidence, fleet, policy } from './decision-fixtures';
+import { HOUR_MS, T0, control180, evidence, fleet, policy, rollout } from './decision-fixtures';
 
 function agg(over: Partial<ArmAggregate> = {}): ArmAggregate {
   return { N: 0, F: 0, G: 0, sumFF: 0, sumFN: 0, sumNN: 0, runs: 0, failures: 0, errors: 0, allFailing: 0, windowMachines: 0, ...over };
@@ -217,5 +217,37 @@ describe('segment settings of the policy', () => {
     expect(s.fired).toBeNull();
     expect(s.alpha.run).toBeCloseTo(0.004, 15);
     expect(s.alpha).toMatchObject({ project: 0.001, python: 0.002, signature: 0.003 });
+  });
+});
+
+describe('decide(): which rollouts are decided, and the alert', () => {
+  const now = T0 + 48 * HOUR_MS;
+  const healthy = () => evidence(fleet('t', 20, 20, 1), control180());
+
+  test('the last stage has nothing to decide even when the policy has an entry for it', () => {
+    // a policy for four stages on a three-stage rollout: stage 2 (100%) has a policy entry
+    const d = decide({ now, rollout: rollout({ stageIndex: 2, policy: policy({}, 4) }), evidence: healthy() });
+    expect([d.verdict, d.rule, d.blockers]).toEqual(['hold', 'not_active', []]);
+  });
+
+  test('a stage without a policy entry is not decided: no alert for its age, no q0 to freeze', () => {
+    // three stages, a policy for two (one entry): stage 1 has none
+    const d = decide({ now: T0 + 30 * 24 * HOUR_MS, rollout: rollout({ stageIndex: 1, q0: null, policy: policy({}, 2) }), evidence: healthy() });
+    expect([d.rule, d.alert, d.q0ToFreeze]).toEqual(['not_active', false, null]);
+  });
+
+  test('max stage age from exactly maxStageAgeSeconds; a rollback past it is no alert', () => {
+    const max = policy().maxStageAgeSeconds;
+    const at = decide({ now: T0 + max * 1000, rollout: rollout(), evidence: evidence(fleet('t', 20, 20, 2), control180()) });
+    expect([at.rule, at.alert]).toEqual(['max_stage_age', true]);
+    const before = decide({ now: T0 + max * 1000 - 1000, rollout: rollout(), evidence: evidence(fleet('t', 20, 20, 2), control180()) });
+    expect([before.rule, before.alert]).toEqual(['not_proven_non_inferior', false]);
+    const rolled = decide({ now: T0 + max * 1000, rollout: rollout(), evidence: evidence(fleet('t', 20, 20, 4), control180()) });
+    expect([rolled.verdict, rolled.rule, rolled.alert, rolled.blockers]).toEqual(['rollback', 'regression', false, []]);
+  });
+
+  test('an advance has no blockers and no alert', () => {
+    const d = decide({ now, rollout: rollout(), evidence: healthy() });
+    expect([d.verdict, d.blockers, d.alert, d.q0ToFreeze]).toEqual(['advance', [], false, null]);
   });
 });

@@ -5,7 +5,7 @@
  * exactly at its threshold and one step either side.
  */
 import {
-  aggregateArm, armVariance, dataQualityAlarms, floorRate, newInCandidate, sampleRatio, srmTest, srmWindowAfter,
+  aggregateArm, armVariance, binomialUpperTail, erfc, halfWidth, dataQualityAlarms, floorRate, newInCandidate, sampleRatio, srmTest, srmWindowAfter,
 } from '../../server/domain/decision';
 import type { RolloutEvidence } from '../../server/domain/evidence';
 import { DAY, T0, evidence, fleet, md, policy } from './decision-fixtures';
@@ -173,5 +173,30 @@ describe('newInCandidate', () => {
     expect(newInCandidate(cand, ctrl, 5, 5).map((t) => t.id)).toEqual(['d', 'c', 'a', 'b']);
     expect(newInCandidate(cand, ctrl, 5, 5, 2).map((t) => t.id)).toEqual(['d', 'c']);
     expect(newInCandidate(Array.from({ length: 12 }, (_, i) => ({ id: `t${String(i).padStart(2, '0')}`, machines: 1 })), [], 1, 1)).toHaveLength(10);
+  });
+});
+
+describe('the numeric helpers refuse what they cannot compute', () => {
+  test('halfWidth: V positive and finite, τ positive, α in (0, 0.5)', () => {
+    expect(() => halfWidth(Number.POSITIVE_INFINITY, 0.05, 0.05)).toThrow('variance must be positive and finite, got Infinity');
+    expect(() => halfWidth(1e-4, 0, 0.05)).toThrow('tau must be positive, got 0');
+    expect(() => halfWidth(1e-4, 0.05, 0)).toThrow('alpha must be in (0, 0.5), got 0');
+    expect(() => halfWidth(1e-4, 0.05, 0.5)).toThrow('alpha must be in (0, 0.5), got 0.5');
+    expect(halfWidth(1e-4, 1e-9, 0.4999)).toBeGreaterThan(0);
+    expect(halfWidth(1e-4, 0.05, 1e-9)).toBeGreaterThan(halfWidth(1e-4, 0.05, 0.05));
+  });
+
+  test('erfc is odd around 1: erfc(−x) = 2 − erfc(x)', () => {
+    expect(erfc(1)).toBeCloseTo(0.1572992, 6);
+    expect(erfc(-1)).toBeCloseTo(1.8427008, 6);
+    expect(erfc(-3)).toBeCloseTo(2 - 2.20905e-5, 7);
+  });
+
+  test('binomialUpperTail: integers and n ≥ 0, p in [0, 1]', () => {
+    expect(() => binomialUpperTail(1, -1, 0.5)).toThrow('need integers n ≥ 0 and k, got n=-1 k=1');
+    expect(() => binomialUpperTail(1, 2.5, 0.5)).toThrow(RangeError);
+    expect(() => binomialUpperTail(1, 5, -0.1)).toThrow('p must be in [0, 1], got -0.1');
+    expect(() => binomialUpperTail(1, 5, Number.NaN)).toThrow('p must be in [0, 1], got NaN');
+    expect(binomialUpperTail(0, 0, 0.5)).toBe(1);
   });
 });
