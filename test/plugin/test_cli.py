@@ -47,7 +47,9 @@ def test_opt_in_makes_a_random_uuid4_and_opt_out_forgets_it(server: Server, make
     assert out.returncode == 0 and "1 unsent report(s) deleted" in out.stdout
     assert "its enrolment forgotten by the server" in out.stdout
     # the server forgot the credential too
-    req = urllib.request.Request(f"{server.url}/v1/enrol", method="DELETE", headers={"Authorization": f"Bearer {credential}"})
+    req = urllib.request.Request(
+        f"{server.url}/v1/enrol", method="DELETE", headers={"Authorization": f"Bearer {credential}"}
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(req, timeout=10)
     assert refused.value.code == 401

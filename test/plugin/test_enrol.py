@@ -41,8 +41,8 @@ def test_reports_without_a_credential_or_with_a_forged_one_are_refused_and_kept(
     data["credentials"][server.url]["credential"] = "dcm_" + "A" * 43  # forged
     (machine.root / "config" / "depcanary" / "config.json").write_text(json.dumps(data))
     posts = server.report_posts()
-    result = machine.tox()
-    assert result.code == 0, result.output
+    result = machine.tox()  # (a random id: either arm, so the run may fail on the candidate)
+    assert "depcanary> constraints from" in result.output, result.output
     # refused (401), enrolling again under the same id is refused too (the id is taken): kept
     assert server.report_posts() >= posts + 1
     assert server.reports(mid) == []
@@ -62,8 +62,8 @@ def test_a_forgotten_enrolment_is_renewed_once_and_the_report_sent(server: Serve
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.status == 200
-    result = machine.tox()
-    assert result.code == 0, result.output
+    result = machine.tox()  # (either arm)
+    assert "depcanary> constraints from" in result.output, result.output
     assert len(server.wait_reports(mid, 1)) == 1
     renewed = config_of(machine)["credentials"][server.url]
     assert renewed["machine"] == mid and renewed["credential"] != credential

@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from . import http, identity, settings
 
@@ -43,7 +44,8 @@ def saved(server: str, machine: str) -> str | None:
 
 def _save(server: str, machine: str, credential: str, *, adopt: bool) -> None:
     data = identity.load_config()
-    creds = data.get("credentials") if isinstance(data.get("credentials"), dict) else {}
+    found = data.get("credentials")
+    creds: dict[str, Any] = found if isinstance(found, dict) else {}
     creds[server] = {"machine": machine, "credential": credential}
     data["credentials"] = creds
     if adopt:  # the machine id the server gave replaces the one it refused

@@ -109,13 +109,14 @@ class Run:
         """This machine's constraints for `branch` (None: the server's default), fetched once
         per tox run and branch, with one line saying what was got."""
         ident = self.ident
-        if ident.server is None:
+        server = ident.server
+        if server is None:
             return None
         with self._fetch_lock:
             if branch in self.resolutions:
                 return self.resolutions[branch]
             begun = time.monotonic()
-            res = pins.fetch(ident.server, ident.machine, self.left(), branch)
+            res = pins.fetch(server, ident.machine, self.left(), branch)
 
             def remaining() -> float:
                 return max(0.0, self.bound - self.waited - (time.monotonic() - begun))
@@ -125,7 +126,7 @@ class Run:
             if res.server_ok and self.enrol(remaining()):
                 ident = self.ident
                 self.resolutions.clear()
-                res = pins.fetch(ident.server, ident.machine, remaining(), branch)
+                res = pins.fetch(server, ident.machine, remaining(), branch)
             self.waited += time.monotonic() - begun
             self.resolutions[branch] = res
         first = len(self.resolutions) == 1
