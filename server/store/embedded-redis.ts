@@ -84,6 +84,8 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
   let young = 0;
   let stopping = false;
   let restartTimer: NodeJS.Timeout | null = null;
+  /** A restart's redis-server between its spawn and its first PONG (stop() must not leave it behind). */
+  let spawning: ChildProcess | null = null;
 
   const died = (pid: number | undefined, code: number | null, signal: NodeJS.Signals | null, why?: string) => {
     young = Date.now() - startedAt < UPTIME_RESET_MS ? young + 1 : 1;
@@ -108,10 +110,12 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
     startedAt = Date.now();
     let next: ChildProcess;
     try {
-      next = await spawnReady(binary, args, socket, logfile);
+      next = await spawnReady(binary, args, socket, logfile, (c) => { spawning = c; });
     } catch (e) {
       if (!stopping) died(undefined, null, null, (e as Error).message);
       return;
+    } finally {
+      spawning = null;
     }
     child = next;
     if (stopping) {
@@ -135,19 +139,11 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
       return state;
     },
     stop() {
-      // SIGTERM makes redis fsync the AOF and exit cleanly; SIGCONT in case it was stopped.
       stopped ??= (async () => {
         stopping = true;
         if (restartTimer) clearTimeout(restartTimer);
-        const c = child;
-        if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
-          const exited = new Promise<void>((res) => c.once('exit', () => res()));
-          c.kill('SIGTERM');
-          c.kill('SIGCONT');
-          const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
-          await exited;
-          clearTimeout(t);
-        }
+        // the current child, and a restart's child still starting (it would outlive this process)
+        await Promise.all([child, spawning].map((c) => c && terminate(c)));
         state = 'stopped';
       })();
       return stopped;
@@ -155,9 +151,21 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
   };
 }
 
-/** Spawns redis-server and resolves once it answers PING (AOF loaded). */
-async function spawnReady(binary: string, args: string[], socket: string, logfile: string): Promise<ChildProcess> {
+/** SIGTERM makes redis fsync the AOF and exit cleanly; SIGCONT in case it was stopped; SIGKILL after 10 s. */
+async function terminate(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return;
+  const exited = new Promise<void>((res) => c.once('exit', () => res()));
+  c.kill('SIGTERM');
+  c.kill('SIGCONT');
+  const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}
+
+/** Spawns redis-server and resolves once it answers PING (AOF loaded); `spawned` gets the child at once. */
+async function spawnReady(binary: string, args: string[], socket: string, logfile: string, spawned?: (c: ChildProcess) => void): Promise<ChildProcess> {
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  spawned?.(child);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   let spawnError: Error | null = null;
