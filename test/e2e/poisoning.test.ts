@@ -78,8 +78,11 @@ describe('poisoning: no single source decides', () => {
   test('20 fake candidate machines enrolled from one address, all failing, cannot roll a healthy rollout back', async () => {
     await start();
     const slow = { ...FAST, stage: { ...FAST.stage, soakSeconds: 3600 } };
-    const guarded = (await s.req('POST', '/v1/rollouts', { library: 'oslo.config', candidate: '10.8.0', stages: [10, 50, 100], policy: slow })).json as View;
-    const open = (await s.req('POST', '/v1/rollouts', { library: 'oslo.utils', candidate: '9.9.9', stages: [10, 50, 100], policy: { ...slow, ...UNGUARDED } })).json as View;
+    // A 5% first stage: ~7.5 of the 150 honest machines in each candidate arm. The hard break needs
+    // at least half the candidate machines all failing; with 20 fakes that holds up to 20 honest
+    // candidates (P(Binomial(150, 5%) > 20) ≈ 1e-5; at 10% it was ≈ 7%, and the rule then held on no_q0).
+    const guarded = (await s.req('POST', '/v1/rollouts', { library: 'oslo.config', candidate: '10.8.0', stages: [5, 50, 100], policy: slow })).json as View;
+    const open = (await s.req('POST', '/v1/rollouts', { library: 'oslo.utils', candidate: '9.9.9', stages: [5, 50, 100], policy: { ...slow, ...UNGUARDED } })).json as View;
     for (const round of [1, 2, 3]) await honestRound(() => 0.03, round);
     await waitForLong('the healthy rollouts evaluated', () => view(guarded.id), (v) => v.decision?.control.machines > 100);
 
