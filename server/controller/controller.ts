@@ -106,7 +106,7 @@ export class Controller {
     if (this.stopped || !fence) return;
     const rec = await this.d.store.get(id);
     if (!rec || !['active', 'paused'].includes(rec.rollout.state)) return;
-    const evidence = await this.d.telemetry.evidence(id);
+    const evidence = await this.d.telemetry.evidence(id, rec.rollout.policy.cap);
     const now = this.clock();
     const decision = gateDecision(decide({ now, rollout: rec.rollout, evidence }), rec.rollout, this.d.gates ?? NO_GATES, now);
     try {

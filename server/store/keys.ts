@@ -35,6 +35,15 @@ export function keys(prefix: string) {
     counters: (id: string, stage: number | 'all', arm: string) => k('ro', id, 'c', stage, arm),
     machineDays: (id: string, arm: string) => k('ro', id, 'md', arm),
     failingTests: (id: string, arm: string) => k('ro', id, 'ft', arm),
+    // the arm aggregate the rule reads (ingest.lua keeps it, domain/decision/stored-aggregate.ts reads it)
+    /** Hash: the arm's cap, sums (STORED_SUMS) and `partial` when it misses runs. */
+    armAggregate: (id: string, arm: string) => k('ro', id, 'arm', arm),
+    /** Hash: machine → "N_m,F_m,runs,failed runs,last day,source". */
+    armAggregateMachines: (id: string, arm: string) => k('ro', id, 'arm', arm, 'm'),
+    /** Hash: source → "N_c,F_c,failing machines,all-failing machines". */
+    armAggregateSources: (id: string, arm: string) => k('ro', id, 'arm', arm, 'c'),
+    /** Hash: UTC day → machines whose last day it is (windowMachines). */
+    armAggregateDays: (id: string, arm: string) => k('ro', id, 'arm', arm, 'days'),
     rolloutMeta: (id: string) => k('ro', id, 'meta'),
     // segment evidence (server/domain/segments; written by ingest.lua from the domain's plans)
     /** Set: the segments of one family (p | y | s) admitted for the rollout (bounded, never shrinks). */

@@ -1,4 +1,5 @@
 import type { ArmCounters, ArmEvidence, FailingTest, MachineDay, RolloutEvidence } from '../domain/evidence';
+import { StoredArmAggregate } from '../domain/decision/stored-aggregate';
 import { CODE, segmentEvidence, segmentPlan, type SegmentEvidence, type SegmentPlan, type SegmentPolicy } from '../domain/segments';
 import { keys, type Keys } from './keys';
 import type { DcRedis } from './redis';
@@ -32,6 +33,9 @@ export interface IngestItem {
   /** The report's source (services/sources.ts); '' or absent: none (no source cap, the machine stands for itself). */
   source?: string;
 }
+
+/** How evidence() reads an arm: its stored aggregate where it is complete, or always its machine-days. */
+export type EvidenceRead = 'aggregate' | 'machine-days';
 
 const DEDUPE_TTL_S = 35 * 24 * 3600;
 const ARMS = ['candidate', 'control'] as const;
@@ -141,15 +145,41 @@ export class TelemetryStore {
     return out;
   }
 
-  /** Everything the decision rule needs, cumulative over the rollout's stages. */
-  async evidence(rolloutId: string): Promise<RolloutEvidence> {
+  /**
+   * Everything the decision rule needs, cumulative over the rollout's stages. Each arm comes
+   * as its aggregate kept at ingestion (O(days) to read, whatever the number of machines)
+   * when that holds every run of the arm and was kept with the rollout's `cap`; otherwise
+   * (an arm with machine-days from before aggregates were kept, or read = 'machine-days') as
+   * its machine-days, O(machine-days), from which the rule computes the same aggregate.
+   */
+  async evidence(rolloutId: string, cap: number, read: EvidenceRead = 'aggregate'): Promise<RolloutEvidence> {
     const [candidate, control, meta, segments] = await Promise.all([
-      this.armEvidence(rolloutId, 'candidate'),
-      this.armEvidence(rolloutId, 'control'),
+      this.armEvidence(rolloutId, 'candidate', cap, read),
+      this.armEvidence(rolloutId, 'control', cap, read),
       this.meta(rolloutId),
       this.segments(rolloutId),
     ]);
     return { candidate, control, ...meta, segments };
+  }
+
+  /** One arm's raw machine-days (every counted run, per machine and UTC day): O(machine-days). */
+  async machineDays(rolloutId: string, arm: 'candidate' | 'control'): Promise<MachineDay[]> {
+    const h = await this.redis.hgetall(this.k.machineDays(rolloutId, arm));
+    const out: MachineDay[] = [];
+    for (const [field, v] of Object.entries(h)) {
+      const sep = field.lastIndexOf('|');
+      out.push(machineDay(field.slice(0, sep), field.slice(sep + 1), v));
+    }
+    return out;
+  }
+
+  /** The arm's aggregate as ingestion keeps it, or null when it misses runs (see StoredArmAggregate.read). */
+  async storedAggregate(rolloutId: string, arm: 'candidate' | 'control'): Promise<StoredArmAggregate | null> {
+    // one transaction: the sums and the days of the same runs
+    const res = await this.redis.multi().hgetall(this.k.armAggregate(rolloutId, arm)).hgetall(this.k.armAggregateDays(rolloutId, arm)).exec();
+    const [[e1, sums], [e2, days]] = res as [[Error | null, Record<string, string>], [Error | null, Record<string, string>]];
+    if (e1 || e2) throw e1 ?? e2;
+    return StoredArmAggregate.read(sums, days);
   }
 
   /**
@@ -165,17 +195,13 @@ export class TelemetryStore {
     return { machineDays, failingTests: [] };
   }
 
-  private async armEvidence(rolloutId: string, arm: 'candidate' | 'control'): Promise<ArmEvidence> {
-    const [h, failingTests] = await Promise.all([
-      this.redis.hgetall(this.k.machineDays(rolloutId, arm)),
+  private async armEvidence(rolloutId: string, arm: 'candidate' | 'control', cap: number, read: EvidenceRead): Promise<ArmEvidence> {
+    const [aggregate, failingTests] = await Promise.all([
+      read === 'aggregate' ? this.storedAggregate(rolloutId, arm) : null,
       this.failingTests(rolloutId, arm, 200),
     ]);
-    const machineDays: MachineDay[] = [];
-    for (const [field, v] of Object.entries(h)) {
-      const sep = field.lastIndexOf('|');
-      machineDays.push(machineDay(field.slice(0, sep), field.slice(sep + 1), v));
-    }
-    return { machineDays, failingTests };
+    if (aggregate && aggregate.cap === cap) return { machineDays: [], aggregate, failingTests };
+    return { machineDays: await this.machineDays(rolloutId, arm), failingTests };
   }
 }
 

@@ -65,7 +65,7 @@ describe('segment evidence in Redis (ingest.lua executes the domain plans)', () 
     const bare = `r${randomBytes(4).toString('hex')}`;
     await store.ingest([item({ machine: 'm1', outcome: 'fail', failedTests: ['t'] }, 'candidate', 0, bare, null)], 1);
     expect(await store.segments(bare)).toEqual({ projects: [], pythons: [], signatures: [], refused: { project: 0, python: 0, signature: 0 } });
-    expect((await store.evidence(bare)).counted).toBe(1);
+    expect((await store.evidence(bare, 1)).counted).toBe(1);
   });
 
   test('evidence() carries the segments; the run-level evidence is unchanged', async () => {
@@ -74,8 +74,9 @@ describe('segment evidence in Redis (ingest.lua executes the domain plans)', () 
       item({ machine: 'm1', outcome: 'error', python: '3.9.18' }, 'candidate', 0, rollout),
       item({ machine: 'm2' }, 'control', 0, rollout),
     ], 5);
-    const ev = await store.evidence(rollout);
-    expect(ev.candidate.machineDays).toEqual([{ machine: 'm1', day: '2025-01-06', runs: 1, failures: 0, errors: 1 }]);
+    const ev = await store.evidence(rollout, 1);
+    expect(await store.machineDays(rollout, 'candidate')).toEqual([{ machine: 'm1', day: '2025-01-06', runs: 1, failures: 0, errors: 1 }]);
+    expect(ev.candidate.aggregate!.aggregate(null)).toMatchObject({ N: 1, F: 1, G: 1, runs: 1, errors: 1, allFailing: 1, windowMachines: 1 });
     expect(ev.segments!.pythons.map((p) => [p.name, p.candidate.firstErrored, p.control.firstRuns])).toEqual([['3.11', [], [1]], ['3.9', [1], []]]);
   });
 
@@ -88,7 +89,7 @@ describe('segment evidence in Redis (ingest.lua executes the domain plans)', () 
     await store.ingest([run('m1', 'net:a'), run('m1', 'net:a'), run('m1', 'net:a'), run('m1', 'net:a'), run('m2', 'net:a'), run('m3', 'net:a')], 1);
     // another source, the other arm and the next day have their own allowances
     await store.ingest([run('m4', 'net:b'), run('m5', 'net:a', 'control'), run('m3', 'net:a', 'candidate', '2025-01-07')], 1);
-    const ev = await store.evidence(rollout);
+    const ev = await store.evidence(rollout, caps.machine, 'machine-days');
     const days = (a: typeof ev.candidate) => a.machineDays.map((d) => `${d.machine}|${d.day}|${d.runs}|${d.source}`).sort();
     expect(days(ev.candidate)).toEqual(['m1|2025-01-06|4|net:a', 'm2|2025-01-06|1|net:a', 'm3|2025-01-07|1|net:a', 'm4|2025-01-06|1|net:b']);
     expect(days(ev.control)).toEqual(['m5|2025-01-06|1|net:a']);

@@ -12,3 +12,4 @@ export { binomialUpperTail } from './binomial';
 export { newInCandidate } from './tests';
 export { ArmAccumulator, dayNumber } from './accumulator';
 export type { ArmAggregateSource } from './accumulator';
+export { StoredArmAggregate, STORED_SUMS } from './stored-aggregate';
