@@ -1,9 +1,10 @@
 /**
- * What the store hands the decision rule: raw, uncapped counts per machine and UTC day for
- * each arm, cumulative over the rollout's stages, plus failing-test tallies. Capping per
- * machine and every statistic are computed by the rule (server/domain/decision/), never by
- * the store; the one cap applied at ingestion is the source cap (policy.sourceCap: runs past
- * a source's allowance of the arm and day are not recorded, see `sourceCapped`).
+ * What the store hands the decision rule, per arm and cumulative over the rollout's stages:
+ * the arm's aggregate as ingestion keeps it (decision/stored-aggregate.ts: the rule's sums,
+ * run by run with the rollout's cap, read in O(days)), or else raw, uncapped counts per
+ * machine and UTC day from which the rule computes the same aggregate; plus failing-test
+ * tallies. The one cap applied before either is the source cap (policy.sourceCap: runs past a
+ * source's allowance of the arm and day are not recorded, see `sourceCapped`).
  */
 import type { ArmAggregateSource } from './decision/accumulator';
 import type { SegmentEvidence } from './segments/types';
