@@ -102,8 +102,11 @@ local function aggregate(a, mdKey, cur, mcap)
     redis.call('DEL', a .. ':m', a .. ':c', a .. ':days')
     return
   end
-  local S = {}
-  for x, name in ipairs(SUMS) do S[name] = tonumber(v[x + 2] or '0') end
+  local S, S0 = {}, {}
+  for x, name in ipairs(SUMS) do
+    S[name] = tonumber(v[x + 2] or '0')
+    S0[name] = S[name]
+  end
   -- the day's weight w = min(n, cap) and share f·w/n, before and after this run
   local n0, b0 = 0, 0
   if cur then
@@ -184,10 +187,14 @@ local function aggregate(a, mdKey, cur, mcap)
   if outcome == 'fail' then S.failures = S.failures + 1 end
   if outcome == 'error' then S.errors = S.errors + 1 end
   redis.call('HSET', mKey, machine, num(mN) .. ',' .. num(mF) .. ',' .. num(raw) .. ',' .. num(mb) .. ',' .. last .. ',' .. src)
-  local out = { 'cap', num(mcap) }
+  -- only the sums this run moved (a new aggregate writes its cap)
+  local out = {}
+  if not v[1] then out = { 'cap', num(mcap) } end
   for _, name in ipairs(SUMS) do
-    out[#out + 1] = name
-    out[#out + 1] = num(S[name])
+    if S[name] ~= S0[name] then
+      out[#out + 1] = name
+      out[#out + 1] = num(S[name])
+    end
   end
   redis.call('HSET', a, unpack(out))
 end
