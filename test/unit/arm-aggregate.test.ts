@@ -4,7 +4,7 @@
  * reader of the stored aggregate (StoredArmAggregate).
  */
 import fc from 'fast-check';
-import { ArmAccumulator, aggregateArm, dayNumber, StoredArmAggregate, STORED_SUMS, type ArmAggregate } from '../../server/domain/decision';
+import { ArmAccumulator, aggregateArm, dayNumber, sampleRatio, StoredArmAggregate, STORED_SUMS, type ArmAggregate } from '../../server/domain/decision';
 import type { MachineDay } from '../../server/domain/evidence';
 
 const RUNS = process.env.DEPCANARY_MUTATION ? 40 : 300;
@@ -92,6 +92,28 @@ describe('ArmAccumulator with report sources', () => {
     acc.add('c', 2, 'pass');
     expect(acc.aggregate(null)).toMatchObject({ allFailing: 0, allFailingSources: 0, failingSources: 2, clusters: 2 });
   });
+});
+
+test('sampleRatio counts the machines of a kept aggregate as of its machine-days', () => {
+  const acc = { candidate: new ArmAccumulator<string>(5), control: new ArmAccumulator<string>(5) };
+  const days: Record<'candidate' | 'control', MachineDay[]> = { candidate: [], control: [] };
+  for (let i = 0; i < 200; i++) {
+    const arm = i % 4 === 0 ? 'candidate' : 'control';
+    const day = dayOf(i % 3);
+    acc[arm].add(`m${i}`, dayNumber(day), 'pass');
+    days[arm].push({ machine: `m${i}`, day, runs: 1, failures: 0, errors: 0 });
+  }
+  const ev = (kept: boolean) => ({
+    candidate: { machineDays: kept ? [] : days.candidate, failingTests: [], ...(kept ? { aggregate: acc.candidate } : {}) },
+    control: { machineDays: kept ? [] : days.control, failingTests: [], ...(kept ? { aggregate: acc.control } : {}) },
+    mismatched: 0, counted: 200, lastReportAt: null,
+  });
+  const T = Date.UTC(2025, 0, 6, 12);
+  for (const [stage, at] of [[0, T], [1, T], [1, T + 86_400_000]] as const) {
+    const want = sampleRatio(ev(false), 10, stage, at);
+    expect(want).not.toBeNull();
+    expect(sampleRatio(ev(true), 10, stage, at)).toEqual(want);
+  }
 });
 
 describe('StoredArmAggregate (the aggregate as ingestion stores it)', () => {

@@ -1,4 +1,4 @@
-import type { RolloutEvidence } from '../evidence';
+import type { ArmEvidence, RolloutEvidence } from '../evidence';
 import type { Policy } from '../policy';
 import { chiSquare1Survival } from './chisq';
 import { aggregateArm } from './stats';
@@ -63,9 +63,9 @@ export function sampleRatio(
   stageEnteredAt: number,
 ): SrmResult | null {
   const after = srmWindowAfter(stageIndex, stageEnteredAt);
-  const t = aggregateArm(evidence.candidate, 1, after).windowMachines;
-  const k = aggregateArm(evidence.control, 1, after).windowMachines;
-  return srmTest(t, k, percent);
+  // machines, whatever the cap: an arm's kept aggregate counts them as its machine-days would
+  const machines = (arm: ArmEvidence) => (arm.aggregate ? arm.aggregate.aggregate(after) : aggregateArm(arm, 1, after)).windowMachines;
+  return srmTest(machines(evidence.candidate), machines(evidence.control), percent);
 }
 
 export interface AlarmInput {
