@@ -51,7 +51,7 @@ const DAYS = ['2025-03-03', '2025-03-04', '2025-03-05', '2025-03-06', '2025-03-0
 const PROJECTS = ['nova', 'neutron', 'cinder', 'glance', 'keystone'];
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 1 : 0)} MB`;
-const ms = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(0));
+const ms = (x: number) => (x < 10 ? x.toFixed(2) : fmt(x));
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
