@@ -39,6 +39,9 @@ export type EvidenceRead = 'aggregate' | 'machine-days';
 
 const DEDUPE_TTL_S = 35 * 24 * 3600;
 const ARMS = ['candidate', 'control'] as const;
+type Arm = (typeof ARMS)[number];
+/** Failing test ids read per arm for a decision (the most failing first). */
+const FAILING_TESTS_READ = 200;
 
 /** Report ingestion (one Lua call per report, pipelined) and the evidence reads behind decisions. */
 export class TelemetryStore {
@@ -108,9 +111,7 @@ export class TelemetryStore {
       this.redis.hgetall(this.k.segmentAggregates(rolloutId, 'control')),
       this.redis.hgetall(this.k.segmentRefused(rolloutId)),
     ]);
-    return segmentEvidence(Object.entries(c), Object.entries(k), {
-      project: refused[CODE.project], python: refused[CODE.python], signature: refused[CODE.signature],
-    });
+    return toSegments(c, k, refused);
   }
 
   /** Tells the controller (in whichever process holds the lease) which rollouts changed. */
@@ -129,57 +130,83 @@ export class TelemetryStore {
   }
 
   async meta(rolloutId: string): Promise<{ counted: number; mismatched: number; sourceCapped: number; lastReportAt: number | null }> {
-    const h = await this.redis.hgetall(this.k.rolloutMeta(rolloutId));
-    return {
-      counted: Number(h.counted ?? 0),
-      mismatched: Number(h.mismatched ?? 0),
-      sourceCapped: Number(h.sourceCapped ?? 0),
-      lastReportAt: h.lastReportAt ? Number(h.lastReportAt) : null,
-    };
+    return toMeta(await this.redis.hgetall(this.k.rolloutMeta(rolloutId)));
   }
 
   async failingTests(rolloutId: string, arm: 'candidate' | 'control', limit = 50): Promise<FailingTest[]> {
-    const flat = await this.redis.zrevrange(this.k.failingTests(rolloutId, arm), 0, limit - 1, 'WITHSCORES');
-    const out: FailingTest[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i]!, machines: Number(flat[i + 1]) });
-    return out;
+    return toFailingTests(await this.redis.zrevrange(this.k.failingTests(rolloutId, arm), 0, limit - 1, 'WITHSCORES'));
   }
 
   /**
-   * Everything the decision rule needs, cumulative over the rollout's stages. Each arm comes
-   * as its aggregate kept at ingestion (O(days) to read, whatever the number of machines)
-   * when that holds every run of the arm and was kept with the rollout's `cap`; otherwise
-   * (an arm with machine-days from before aggregates were kept, or read = 'machine-days') as
-   * its machine-days, O(machine-days), from which the rule computes the same aggregate.
+   * Everything the decision rule needs, cumulative over the rollout's stages, read as one
+   * snapshot (a MULTI over the rollout's keys: the arms, their failing tests, the meta
+   * counts and the segment evidence all hold the same runs, so no rule sees a run another
+   * does not). Each arm comes as its aggregate kept at ingestion (O(days) to read, whatever
+   * the number of machines) when that holds every run of the arm and was kept with the
+   * rollout's `cap`; otherwise (an arm with machine-days from before aggregates were kept,
+   * or read = 'machine-days') the snapshot is read again with that arm's machine-days,
+   * O(machine-days), from which the rule computes the same aggregate (at most three reads:
+   * an aggregate that turns partial between two is read from its machine-days the third time).
    */
   async evidence(rolloutId: string, cap: number, read: EvidenceRead = 'aggregate'): Promise<RolloutEvidence> {
-    const [candidate, control, meta, segments] = await Promise.all([
-      this.armEvidence(rolloutId, 'candidate', cap, read),
-      this.armEvidence(rolloutId, 'control', cap, read),
-      this.meta(rolloutId),
-      this.segments(rolloutId),
-    ]);
-    return { candidate, control, ...meta, segments };
+    const needed = new Set<Arm>(read === 'aggregate' ? [] : ARMS);
+    for (;;) {
+      const s = await this.snapshot(rolloutId, needed);
+      const arms = ARMS.map((arm): ArmEvidence | null => {
+        const failingTests = s.failingTests[arm];
+        if (needed.has(arm)) return { machineDays: s.machineDays[arm], failingTests };
+        const aggregate = StoredArmAggregate.read(s.sums[arm], s.days[arm]);
+        return aggregate && aggregate.cap === cap ? { machineDays: [], aggregate, failingTests } : null;
+      });
+      const [candidate, control] = arms;
+      if (candidate && control) return { candidate, control, ...s.meta, segments: s.segments };
+      // an arm without a usable aggregate: read the snapshot again with its machine-days
+      ARMS.forEach((arm, i) => arms[i] === null && needed.add(arm));
+    }
+  }
+
+  /** One MULTI over a rollout's evidence keys, with the machine-days of the arms `withMachineDays` names. */
+  private async snapshot(rolloutId: string, withMachineDays: ReadonlySet<Arm>) {
+    const tx = this.redis.multi();
+    for (const arm of ARMS) {
+      tx.hgetall(this.k.armAggregate(rolloutId, arm));
+      tx.hgetall(this.k.armAggregateDays(rolloutId, arm));
+      tx.zrevrange(this.k.failingTests(rolloutId, arm), 0, FAILING_TESTS_READ - 1, 'WITHSCORES');
+      if (withMachineDays.has(arm)) tx.hgetall(this.k.machineDays(rolloutId, arm));
+    }
+    tx.hgetall(this.k.rolloutMeta(rolloutId));
+    tx.hgetall(this.k.segmentAggregates(rolloutId, 'candidate'));
+    tx.hgetall(this.k.segmentAggregates(rolloutId, 'control'));
+    tx.hgetall(this.k.segmentRefused(rolloutId));
+    const res = await tx.exec();
+    if (!res) throw new Error(`the evidence snapshot of rollout ${rolloutId} was aborted`);
+    const out = res.map(([err, v]) => {
+      if (err) throw err;
+      return v;
+    });
+    let i = 0;
+    const next = <T>() => out[i++] as T;
+    const sums = {} as Record<Arm, Record<string, string>>;
+    const days = {} as Record<Arm, Record<string, string>>;
+    const failingTests = {} as Record<Arm, FailingTest[]>;
+    const machineDays = {} as Record<Arm, MachineDay[]>;
+    for (const arm of ARMS) {
+      sums[arm] = next<Record<string, string>>();
+      days[arm] = next<Record<string, string>>();
+      failingTests[arm] = toFailingTests(next<string[]>());
+      machineDays[arm] = withMachineDays.has(arm) ? toMachineDays(next<Record<string, string>>()) : [];
+    }
+    const meta = toMeta(next<Record<string, string>>());
+    const c = next<Record<string, string>>();
+    const k = next<Record<string, string>>();
+    const refused = next<Record<string, string>>();
+    const segments = toSegments(c, k, refused);
+    return { sums, days, failingTests, machineDays, meta, segments };
   }
 
   /** One arm's raw machine-days (every counted run, per machine and UTC day): O(machine-days). */
   async machineDays(rolloutId: string, arm: 'candidate' | 'control'): Promise<MachineDay[]> {
-    const h = await this.redis.hgetall(this.k.machineDays(rolloutId, arm));
-    const out: MachineDay[] = [];
-    for (const [field, v] of Object.entries(h)) {
-      const sep = field.lastIndexOf('|');
-      out.push(machineDay(field.slice(0, sep), field.slice(sep + 1), v));
-    }
-    return out;
-  }
-
-  /** The arm's aggregate as ingestion keeps it, or null when it misses runs (see StoredArmAggregate.read). */
-  async storedAggregate(rolloutId: string, arm: 'candidate' | 'control'): Promise<StoredArmAggregate | null> {
-    // one transaction: the sums and the days of the same runs
-    const res = await this.redis.multi().hgetall(this.k.armAggregate(rolloutId, arm)).hgetall(this.k.armAggregateDays(rolloutId, arm)).exec();
-    const [[e1, sums], [e2, days]] = res as [[Error | null, Record<string, string>], [Error | null, Record<string, string>]];
-    if (e1 || e2) throw e1 ?? e2;
-    return StoredArmAggregate.read(sums, days);
+    return toMachineDays(await this.redis.hgetall(this.k.machineDays(rolloutId, arm)));
   }
 
   /**
@@ -194,15 +221,39 @@ export class TelemetryStore {
     });
     return { machineDays, failingTests: [] };
   }
+}
 
-  private async armEvidence(rolloutId: string, arm: 'candidate' | 'control', cap: number, read: EvidenceRead): Promise<ArmEvidence> {
-    const [aggregate, failingTests] = await Promise.all([
-      read === 'aggregate' ? this.storedAggregate(rolloutId, arm) : null,
-      this.failingTests(rolloutId, arm, 200),
-    ]);
-    if (aggregate && aggregate.cap === cap) return { machineDays: [], aggregate, failingTests };
-    return { machineDays: await this.machineDays(rolloutId, arm), failingTests };
+/** An arm's machine-days hash (field "<machine>|<day>") as MachineDays. */
+function toMachineDays(h: Record<string, string>): MachineDay[] {
+  const out: MachineDay[] = [];
+  for (const [field, v] of Object.entries(h)) {
+    const sep = field.lastIndexOf('|');
+    out.push(machineDay(field.slice(0, sep), field.slice(sep + 1), v));
   }
+  return out;
+}
+
+/** ZREVRANGE … WITHSCORES of a failing-tests sorted set (score: distinct machines). */
+function toFailingTests(flat: string[]): FailingTest[] {
+  const out: FailingTest[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i]!, machines: Number(flat[i + 1]) });
+  return out;
+}
+
+/** The two arms' segment aggregate hashes and the refusal counts as SegmentEvidence. */
+function toSegments(c: Record<string, string>, k: Record<string, string>, refused: Record<string, string>): SegmentEvidence {
+  return segmentEvidence(Object.entries(c), Object.entries(k), {
+    project: refused[CODE.project], python: refused[CODE.python], signature: refused[CODE.signature],
+  });
+}
+
+function toMeta(h: Record<string, string>): { counted: number; mismatched: number; sourceCapped: number; lastReportAt: number | null } {
+  return {
+    counted: Number(h.counted ?? 0),
+    mismatched: Number(h.mismatched ?? 0),
+    sourceCapped: Number(h.sourceCapped ?? 0),
+    lastReportAt: h.lastReportAt ? Number(h.lastReportAt) : null,
+  };
 }
 
 /** One machine-day from its "runs,failures,errors[,source]" value (as ingest.lua writes it). */

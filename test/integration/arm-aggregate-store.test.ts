@@ -14,6 +14,7 @@ import type { RolloutEvidence } from '../../server/domain/evidence';
 import { resolvePolicy } from '../../server/domain/policy';
 import { keys } from '../../server/store/keys';
 import { TelemetryStore, type IngestItem } from '../../server/store/telemetry-store';
+import { createRedis } from '../../server/store/redis';
 import { useTestRedis } from '../support/store';
 
 type Arm = 'candidate' | 'control';
@@ -238,5 +239,44 @@ describe('the arm aggregate kept by ingest.lua (issue 15: evaluation reads O(day
     const ev = await store.evidence(id, 2);
     expect(same(decide({ now: T0 + 4 * 24 * HOUR, rollout, evidence: ev }), want)).toBeNull();
     expect((await store.evidence(id, 2, 'machine-days')).candidate.machineDays).toEqual([]);
+  });
+
+  test('one snapshot: evidence read while another connection ingests holds the same runs in the arms, the meta counts and the segments', async () => {
+    const id = `r${randomBytes(4).toString('hex')}`;
+    const writer = createRedis({ socket: process.env.DEPCANARY_TEST_REDIS_SOCKET! });
+    const ingesting = new TelemetryStore(writer, prefix);
+    const segments = { cap: 1, maxProjects: 4, maxPythons: 4, maxSignatures: 10, maxNewSegmentsPerMachineDay: 4, segmentSourceCap: 1000 };
+    // every machine reports once, from project nova on 3.11: each run is one capped run everywhere
+    const items = Array.from({ length: 3000 }, (_, i): IngestItem => ({
+      id: randomUUID(), machine: `m${i}`, outcome: i % 5 === 0 ? 'error' : 'pass', day: DAYS[0]!, failedTests: [], json: '{}',
+      source: `net:${i % 6}`, project: 'nova', python: '3.11',
+      assignments: [{ rolloutId: id, arm: i % 3 === 0 ? 'candidate' : 'control', stage: 0, segments, caps: { machine: 1, source: 0 } }],
+    }));
+    try {
+      let done = false;
+      const feed = (async () => {
+        for (let i = 0; i < items.length; i += 25) await ingesting.ingest(items.slice(i, i + 25), T0);
+        done = true;
+      })();
+      let reads = 0;
+      let partial = 0;
+      while (!done) {
+        const ev = await store.evidence(id, 1);
+        reads++;
+        const runs = (arm: Arm) => armAggregate(ev[arm], 1, null).runs;
+        const nova = ev.segments!.projects.find((x) => x.name === 'nova');
+        const py = ev.segments!.pythons.find((x) => x.name === '3.11');
+        expect([runs('candidate') + runs('control'), nova?.candidate.N ?? 0, nova?.control.N ?? 0, py?.candidate.N ?? 0])
+          .toEqual([ev.counted, runs('candidate'), runs('control'), runs('candidate')]);
+        if (ev.counted > 0 && ev.counted < items.length) partial++;
+      }
+      await feed;
+      // the reads did interleave with the writes
+      expect(reads).toBeGreaterThan(3);
+      expect(partial).toBeGreaterThan(0);
+      expect((await store.evidence(id, 1)).counted).toBe(items.length);
+    } finally {
+      await writer.quit();
+    }
   });
 });
