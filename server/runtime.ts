@@ -23,6 +23,7 @@ import { BaseStore } from './store/base-store';
 import { lockDataDir, type DataDirLock } from './store/data-dir-lock';
 import { startEmbeddedRedis, type EmbeddedRedis } from './store/embedded-redis';
 import { StoreHealth } from './store/health';
+import { migrateKeys } from './store/key-migration';
 import { createRedis, type DcRedis } from './store/redis';
 import { RolloutStore } from './store/rollout-store';
 import { TelemetryStore } from './store/telemetry-store';
@@ -142,6 +143,7 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
       rollouts: new RolloutService(rolloutStore, telemetry, pins, config.policy, Date.now, outboxFor, index, baseStore, gateSettings(config)),
       reports: new ReportService(telemetry, pins, Date.now, fleetCaps(config)),
     };
+    await migrateKeys(redis, p, logger);
     await baseStore.migrate();
     await rolloutStore.migrate();
     await pins.start();

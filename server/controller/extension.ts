@@ -1,5 +1,5 @@
 import type { Extension } from '../runtime';
-import { Lease } from '../store/lease';
+import { CONTROLLER_LEASE, Lease } from '../store/lease';
 import { Controller } from './controller';
 
 /** Runs the evaluation loop in this process when `controller.enabled` (the default). */
@@ -15,7 +15,7 @@ export function controllerExtension(): Extension {
         store: rt.rolloutStore,
         telemetry: rt.telemetry,
         rollouts: rt.rollouts,
-        lease: new Lease(rt.redis, rt.config.keyPrefix, 'controller', c.leaseMs),
+        lease: new Lease(rt.redis, rt.config.keyPrefix, CONTROLLER_LEASE, c.leaseMs),
         subscriber: rt.newConnection(),
         prefix: rt.config.keyPrefix,
         metrics: rt.metrics,

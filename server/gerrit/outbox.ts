@@ -1,36 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type Redis from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { keys } from '../store/keys';
 import type { OutboxItem } from './types';
 
 /**
  * The proposal outbox in Redis. The rollout store writes an item in the same Lua script as
  * the rollback or promotion (HSETNX items + ZADD due); this module claims due items under
- * a lease, records outcomes, and reschedules failures. Keys:
- *   <prefix>:outbox:items   hash  id -> item JSON
- *   <prefix>:outbox:due     zset  id -> due time (ms); absent once finished
- *   <prefix>:outbox:claims  hash  id -> token of the attempt in progress
- *   <prefix>:outbox:watch   set   ids whose open Gerrit change is watched for merge
+ * a lease, records outcomes, and reschedules failures. Keys (store/keys.ts, control slot):
+ *   outboxItems   hash  id -> item JSON
+ *   outboxDue     zset  id -> due time (ms); absent once finished
+ *   outboxClaims  hash  id -> token of the attempt in progress
+ *   outboxWatch   set   ids whose open Gerrit change is watched for merge
  */
 export function outboxKeys(prefix: string, lane: OutboxLane = 'gerrit') {
-  if (lane === 'webhooks') {
-    const k = keys(prefix);
-    return { items: k.webhookItems, due: k.webhookDue, claims: k.webhookClaims, watch: `${prefix}:outbox:webhooks:watch` };
-  }
-  return {
-    items: `${prefix}:outbox:items`,
-    due: `${prefix}:outbox:due`,
-    claims: `${prefix}:outbox:claims`,
-    watch: `${prefix}:outbox:watch`,
-  };
+  const k = keys(prefix);
+  if (lane === 'webhooks') return { items: k.webhookItems, due: k.webhookDue, claims: k.webhookClaims, watch: k.webhookWatch };
+  return { items: k.outboxItems, due: k.outboxDue, claims: k.outboxClaims, watch: k.outboxWatch };
 }
 /** Gerrit proposals (the items the rollout store writes), or webhook deliveries (server/notify/). */
 export type OutboxLane = 'gerrit' | 'webhooks';
 export type OutboxKeys = ReturnType<typeof outboxKeys>;
 
-type OutboxRedis = Redis & {
+type OutboxRedis = (Redis | Cluster) & {
   dcOutboxClaim(k1: string, k2: string, k3: string, now: number, leaseMs: number, token: string): Promise<[string, string | null] | null>;
   dcOutboxComplete(k1: string, k2: string, k3: string, k4: string, id: string, token: string, json: string, due: string, watch: string): Promise<number>;
 };
@@ -43,7 +36,7 @@ function lua(name: string): string {
   return readFileSync(join(dir, name), 'utf8');
 }
 
-function withScripts(redis: Redis): OutboxRedis {
+function withScripts(redis: Redis | Cluster): OutboxRedis {
   const r = redis as OutboxRedis;
   if (typeof r.dcOutboxClaim !== 'function') {
     redis.defineCommand('dcOutboxClaim', { numberOfKeys: 3, lua: lua('outbox-claim.lua') });
@@ -70,7 +63,7 @@ export class Outbox<T extends LaneItem = OutboxItem> {
   readonly keys: OutboxKeys;
   private readonly redis: OutboxRedis;
 
-  constructor(redis: Redis, prefix: string, lane: OutboxLane = 'gerrit') {
+  constructor(redis: Redis | Cluster, prefix: string, lane: OutboxLane = 'gerrit') {
     this.redis = withScripts(redis);
     this.keys = outboxKeys(prefix, lane);
   }

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { BackoffPolicy } from './backoff';
 import type { GateSettings } from '../domain/gates';
@@ -22,7 +22,7 @@ import { ProposalWorker } from './worker';
  * `settings.baseRefreshSeconds` (and on demand through `syncBase()`).
  */
 export interface GerritWorkerOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   /** The server's key prefix (DEPCANARY_KEY_PREFIX). */
   prefix: string;
   settings: GerritSettings;

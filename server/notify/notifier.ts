@@ -3,6 +3,7 @@ import type { RolloutEvent } from '../domain/rollout';
 import { backoffMs, type BackoffPolicy } from '../gerrit/backoff';
 import { Outbox } from '../gerrit/outbox';
 import { keys } from '../store/keys';
+import { refusalOf } from '../store/refusals';
 import type { DcRedis } from '../store/redis';
 import type { RolloutStore } from '../store/rollout-store';
 import { sign } from './signing';
@@ -95,8 +96,8 @@ export class Notifier {
       }
     }
     const last = entries[entries.length - 1]![0];
-    const n = await this.d.redis.dc_fanout(this.d.prefix, cursor, last, this.now(), ...args);
-    return Math.max(0, n);
+    const n = await this.d.redis.dc_fanout(this.k.feedCursor, this.k.webhookItems, this.k.webhookDue, cursor, last, this.now(), ...args);
+    return refusalOf(n) === 'CONFLICT' ? 0 : n;
   }
 
   /** Drops the oldest finished deliveries beyond the ones kept (pending ones are never dropped). */

@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { keys, type Keys } from './keys';
 import type { DcRedis } from './redis';
+
+/** The one controller's lease (controller/extension.ts). */
+export const CONTROLLER_LEASE = 'controller';
 
 /**
  * A Redis lease with a fencing token: at most one process holds `name` at a time, and the
@@ -9,21 +13,35 @@ import type { DcRedis } from './redis';
 export class Lease {
   readonly owner = randomBytes(8).toString('hex');
   private fence = 0;
+  private remaining = 0;
+  private readonly k: Keys;
 
-  constructor(private readonly redis: DcRedis, private readonly prefix: string, readonly name: string, private readonly ttlMs: number) {}
+  constructor(private readonly redis: DcRedis, prefix: string, readonly name: string, private readonly ttlMs: number) {
+    this.k = keys(prefix);
+  }
 
   /** Acquires or renews; returns the fence while held, 0 when another process holds it. */
   async tick(): Promise<number> {
-    this.fence = await this.redis.dc_lease(this.prefix, this.name, this.owner, this.ttlMs, '');
-    return this.fence;
+    const [fence, ms] = (await this.redis.dc_lease(this.k.lease(this.name), this.k.leaseFence(this.name), this.owner, this.ttlMs, '')) as unknown as [number, number];
+    this.fence = fence;
+    this.remaining = ms;
+    return fence;
   }
 
   get held(): { lease: string; token: string } | null {
     return this.fence > 0 ? { lease: this.name, token: String(this.fence) } : null;
   }
 
+  /**
+   * After the last tick: while held, the time left before the lease lapses unrenewed;
+   * otherwise the time until the other holder's lease lapses (when a takeover can be tried).
+   */
+  get remainingMs(): number {
+    return this.remaining;
+  }
+
   async release(): Promise<void> {
-    await this.redis.dc_lease(this.prefix, this.name, this.owner, this.ttlMs, 'release');
+    await this.redis.dc_lease(this.k.lease(this.name), this.k.leaseFence(this.name), this.owner, this.ttlMs, 'release');
     this.fence = 0;
   }
 }

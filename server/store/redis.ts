@@ -1,14 +1,39 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Redis, { type RedisOptions } from 'ioredis';
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { luaRefusals } from './refusals';
 
-/** The Lua scripts, registered once per connection with ioredis `defineCommand`. */
-const SCRIPTS = ['transition', 'create', 'ingest', 'lease', 'record', 'event', 'fanout'] as const;
-export type ScriptName = (typeof SCRIPTS)[number];
+/**
+ * The Lua scripts, registered once per connection with ioredis `defineCommand`, with the
+ * number of KEYS each declares (every name comes from store/keys.ts; null: a dynamic count,
+ * passed by the caller as the first argument). On Redis Cluster all KEYS of one call must be
+ * in one slot, which the key layout (store/keys.ts) guarantees.
+ */
+const SCRIPTS = {
+  transition: 10,
+  create: 8,
+  lease: 2,
+  record: 5,
+  event: 2,
+  fanout: 3,
+  ingest: 0,
+} as const;
+export type ScriptName = keyof typeof SCRIPTS;
 
-export type DcRedis = Redis & {
+/** A standalone Redis or a Redis Cluster client, with the scripts as `dc_<name>` commands. */
+export type DcRedis = (Redis | Cluster) & {
   [K in `dc_${ScriptName}`]: (...args: (string | number)[]) => Promise<number>;
 };
+
+/** Where Redis is: a URL, a unix socket, or the seed nodes of a cluster. */
+export interface RedisTarget {
+  url?: string;
+  socket?: string;
+  cluster?: { host: string; port: number }[];
+  /** For a cluster: the credentials of every node. */
+  username?: string;
+  password?: string;
+}
 
 function luaDir(): string {
   // Running from sources (ts-jest) the scripts sit beside this file; from dist/ they stay in server/.
@@ -18,7 +43,7 @@ function luaDir(): string {
   return dir;
 }
 
-export function connectionOptions(target: { url?: string; socket?: string }): { url?: string; opts: RedisOptions } {
+export function connectionOptions(target: RedisTarget): { url?: string; opts: RedisOptions } {
   const opts: RedisOptions = {
     maxRetriesPerRequest: 2,
     enableAutoPipelining: true,
@@ -29,12 +54,37 @@ export function connectionOptions(target: { url?: string; socket?: string }): { 
   return { url: target.url, opts };
 }
 
-export function createRedis(target: { url?: string; socket?: string }, extra: RedisOptions = {}): DcRedis {
-  const { url, opts } = connectionOptions(target);
-  const client = url ? new Redis(url, { ...opts, ...extra }) : new Redis({ ...opts, ...extra });
+/** True for a Redis Cluster client. */
+export function isCluster(r: Redis | Cluster): r is Cluster {
+  return r instanceof Cluster;
+}
+
+/** The master nodes to run a per-node command on (SCAN): the cluster's masters, or the one server. */
+export function masters(r: Redis | Cluster): Redis[] {
+  return isCluster(r) ? r.nodes('master') : [r];
+}
+
+export function createRedis(target: RedisTarget, extra: RedisOptions = {}): DcRedis {
+  let client: Redis | Cluster;
+  if (target.cluster) {
+    const { opts } = connectionOptions({});
+    const cluster: ClusterOptions = {
+      // Commands of one tick are grouped per node (a pipeline may not span nodes).
+      enableAutoPipelining: true,
+      scaleReads: 'master',
+      clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
+      redisOptions: { ...opts, ...extra, username: target.username, password: target.password },
+    };
+    client = new Cluster(target.cluster, cluster);
+  } else {
+    const { url, opts } = connectionOptions(target);
+    client = url ? new Redis(url, { ...opts, ...extra }) : new Redis({ ...opts, ...extra });
+  }
   const dir = luaDir();
-  for (const name of SCRIPTS) {
-    client.defineCommand(`dc_${name}`, { numberOfKeys: 0, lua: readFileSync(join(dir, `${name}.lua`), 'utf8') });
+  const prelude = luaRefusals();
+  for (const [name, n] of Object.entries(SCRIPTS)) {
+    const lua = prelude + readFileSync(join(dir, `${name}.lua`), 'utf8');
+    client.defineCommand(`dc_${name}`, n === null ? { lua } : { numberOfKeys: n, lua });
   }
   return client as DcRedis;
 }

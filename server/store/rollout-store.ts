@@ -1,4 +1,4 @@
-import { conflict, notFound } from '../domain/errors';
+import { notFound } from '../domain/errors';
 import type { Rollout, RolloutEvent } from '../domain/rollout';
 import { TERMINAL_STATES, upgradeRollout } from '../domain/rollout';
 import type { BaseOverride, EmergencyPin } from './base-store';
@@ -6,6 +6,8 @@ import { upgradePolicy } from '../domain/policy';
 import type { Decision } from '../domain/decision';
 import { parseDecision, serializeDecision } from './decision-record';
 import { keys, type Keys } from './keys';
+import { CONTROLLER_LEASE } from './lease';
+import { refuse } from './refusals';
 import type { DcRedis } from './redis';
 
 /** Side records of a rollout that change without a revision bump (not part of the state machine). */
@@ -48,29 +50,36 @@ export class RolloutStore {
   }
 
   async create(r: Rollout, event: RolloutEvent, superseded?: { prev: Rollout; next: Rollout; event: RolloutEvent }): Promise<void> {
+    const k = this.k;
+    const prevId = superseded?.prev.id ?? '';
     const res = await this.redis.dc_create(
-      this.k.prefix, r.id, JSON.stringify(r), this.k.activeField(r.branch, r.key), JSON.stringify(event), r.createdAt,
-      superseded?.prev.id ?? '', superseded?.prev.revision ?? 0,
+      k.rollout(r.id), k.active, k.rolloutIndex, k.events(r.id), k.feed, k.version, k.rollout(prevId), k.events(prevId),
+      r.id, JSON.stringify(r), k.activeField(r.branch, r.key), JSON.stringify(event), r.createdAt,
+      prevId, superseded?.prev.revision ?? 0,
       superseded ? JSON.stringify(superseded.next) : '', superseded?.next.revision ?? 0,
-      superseded ? JSON.stringify(superseded.event) : '',
+      superseded ? JSON.stringify(superseded.event) : '', k.changed,
     );
-    if (res === -2) throw conflict(`another rollout of ${r.library} on ${r.branch} was started or changed at the same time; retry`);
+    refuse(res, { CONFLICT: `another rollout of ${r.library} on ${r.branch} was started or changed at the same time; retry` });
   }
 
   /** Applies `next` if the stored revision is still `expected`; 409 otherwise. */
   async transition(expected: Rollout, next: Rollout, event: RolloutEvent, opts: TransitionOptions = {}): Promise<void> {
+    const k = this.k;
     const res = await this.redis.dc_transition(
-      this.k.prefix, expected.id, expected.revision, JSON.stringify(next), next.revision, JSON.stringify(event),
-      this.k.activeField(next.branch, next.key), TERMINAL_STATES.has(next.state) ? '1' : '0',
+      k.rollout(expected.id), k.active, k.lease(opts.fence?.lease ?? CONTROLLER_LEASE), k.baseOverrides(next.branch), k.emergencyPins(next.branch),
+      k.outboxItems, k.outboxDue, k.events(expected.id), k.feed, k.version,
+      expected.id, expected.revision, JSON.stringify(next), next.revision, JSON.stringify(event),
+      k.activeField(next.branch, next.key), TERMINAL_STATES.has(next.state) ? '1' : '0',
       opts.baseOverride ? JSON.stringify(opts.baseOverride) : '',
       opts.outbox?.id ?? '', opts.outbox ? JSON.stringify(opts.outbox.item) : '',
-      next.updatedAt, opts.fence?.token ?? '', opts.fence?.lease ?? '',
-      next.branch, next.key, opts.emergencyPin ? JSON.stringify(opts.emergencyPin) : '',
-      opts.extraOutbox?.id ?? '', opts.extraOutbox ? JSON.stringify(opts.extraOutbox.item) : '',
+      next.updatedAt, opts.fence?.token ?? '', next.key, opts.emergencyPin ? JSON.stringify(opts.emergencyPin) : '',
+      opts.extraOutbox?.id ?? '', opts.extraOutbox ? JSON.stringify(opts.extraOutbox.item) : '', k.changed,
     );
-    if (res === -1) throw notFound(`rollout ${expected.id} not found`);
-    if (res === -2) throw conflict(`rollout ${expected.id} changed since revision ${expected.revision}; reload and retry`);
-    if (res === -3) throw conflict('the controller lease was lost; decision not applied');
+    refuse(res, {
+      NOT_FOUND: `rollout ${expected.id} not found`,
+      CONFLICT: `rollout ${expected.id} changed since revision ${expected.revision}; reload and retry`,
+      FENCE_LOST: 'the controller lease was lost; decision not applied',
+    });
   }
 
   async get(id: string): Promise<RolloutRecord | null> {
@@ -110,7 +119,7 @@ export class RolloutStore {
 
   /** An audit event outside the state machine (e.g. an emergency pin lifted by hand). */
   async appendEvent(id: string, event: RolloutEvent): Promise<void> {
-    await this.redis.dc_event(this.k.prefix, id, JSON.stringify(event));
+    await this.redis.dc_event(this.k.events(id), this.k.feed, JSON.stringify(event));
   }
 
   async active(): Promise<RolloutRecord[]> {
@@ -150,14 +159,15 @@ export class RolloutStore {
     fence: { lease: string; token: string },
     r: { decision: Decision; q0?: number | null; point?: unknown; event?: unknown },
   ): Promise<void> {
+    const k = this.k;
     const res = await this.redis.dc_record(
-      this.k.prefix, id, fence.lease, fence.token, serializeDecision(r.decision),
+      k.rollout(id), k.lease(fence.lease), k.series(id), k.events(id), k.feed,
+      fence.token, serializeDecision(r.decision),
       r.q0 === undefined || r.q0 === null ? '' : String(r.q0),
       r.point === undefined ? '' : JSON.stringify(r.point),
       r.event === undefined ? '' : JSON.stringify(r.event),
     );
-    if (res === -1) throw notFound(`rollout ${id} not found`);
-    if (res === -3) throw conflict('the controller lease was lost; evaluation not recorded');
+    refuse(res, { NOT_FOUND: `rollout ${id} not found`, FENCE_LOST: 'the controller lease was lost; evaluation not recorded' });
   }
 
   async series(id: string): Promise<unknown[]> {

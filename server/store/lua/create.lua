@@ -1,38 +1,40 @@
 --[[
   create.lua — create a rollout and make it the active one of its (branch, library),
   superseding the previous active rollout (if any) in the same step.
-  ARGV[1]  prefix
-  ARGV[2]  new rollout id
-  ARGV[3]  new rollout JSON (revision 1)
-  ARGV[4]  field in <prefix>:active: "<branch>|<library key (PEP 503)>"
-  ARGV[5]  "created" audit event JSON
-  ARGV[6]  createdAt (ms), the score in the rollout index
-  ARGV[7]  id of the active rollout the caller saw ("" for none)
-  ARGV[8]  its expected revision
-  ARGV[9]  its next (superseded) JSON
-  ARGV[10] its next revision
-  ARGV[11] its "superseded" audit event JSON
-  Returns: 1 created; -2 the active rollout changed since the caller read it (conflict).
-  Every audit event XADDed here is also added to <prefix>:feed (MAXLEN ~ 100000), the
-  notifier's feed of all rollouts' events (server/notify/notifier.ts).
+  KEYS (store/keys.ts; all in the control slot):
+  KEYS[1] the new rollout's hash          KEYS[5] the feed of all rollouts' events
+  KEYS[2] active                          KEYS[6] version
+  KEYS[3] the rollout index               KEYS[7] the superseded rollout's hash (any control key when none)
+  KEYS[4] the new rollout's events        KEYS[8] the superseded rollout's events (likewise)
+  ARGV[1]  new rollout id
+  ARGV[2]  new rollout JSON (revision 1)
+  ARGV[3]  field in active: "<branch>|<library key (PEP 503)>"
+  ARGV[4]  "created" audit event JSON
+  ARGV[5]  createdAt (ms), the score in the rollout index
+  ARGV[6]  id of the active rollout the caller saw ("" for none)
+  ARGV[7]  its expected revision
+  ARGV[8]  its next (superseded) JSON
+  ARGV[9]  its next revision
+  ARGV[10] its "superseded" audit event JSON
+  ARGV[11] the pub/sub channel told of the change
+  Returns: 1 created; REFUSED.CONFLICT the active rollout changed since the caller read it.
+  Every audit event is also added to the feed (MAXLEN ~ 100000), the notifier's feed of all
+  rollouts' events (server/notify/notifier.ts).
 ]]
-local p = ARGV[1]
-local nkey = p .. ':rollout:' .. ARGV[2]
-if redis.call('EXISTS', nkey) == 1 then return -2 end
-local current = redis.call('HGET', p .. ':active', ARGV[4]) or ''
-if current ~= ARGV[7] then return -2 end
-if ARGV[7] ~= '' then
-  local okey = p .. ':rollout:' .. ARGV[7]
-  if redis.call('HGET', okey, 'rev') ~= ARGV[8] then return -2 end
-  redis.call('HSET', okey, 'json', ARGV[9], 'rev', ARGV[10])
-  redis.call('XADD', p .. ':events:' .. ARGV[7], '*', 'json', ARGV[11])
-  redis.call('XADD', p .. ':feed', 'MAXLEN', '~', '100000', '*', 'json', ARGV[11])
+if redis.call('EXISTS', KEYS[1]) == 1 then return REFUSED.CONFLICT end
+local current = redis.call('HGET', KEYS[2], ARGV[3]) or ''
+if current ~= ARGV[6] then return REFUSED.CONFLICT end
+if ARGV[6] ~= '' then
+  if redis.call('HGET', KEYS[7], 'rev') ~= ARGV[7] then return REFUSED.CONFLICT end
+  redis.call('HSET', KEYS[7], 'json', ARGV[8], 'rev', ARGV[9])
+  redis.call('XADD', KEYS[8], '*', 'json', ARGV[10])
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100000', '*', 'json', ARGV[10])
 end
-redis.call('HSET', nkey, 'json', ARGV[3], 'rev', '1')
-redis.call('ZADD', p .. ':rollouts', ARGV[6], ARGV[2])
-redis.call('HSET', p .. ':active', ARGV[4], ARGV[2])
-redis.call('XADD', p .. ':events:' .. ARGV[2], '*', 'json', ARGV[5])
-redis.call('XADD', p .. ':feed', 'MAXLEN', '~', '100000', '*', 'json', ARGV[5])
-local v = redis.call('INCR', p .. ':version')
-redis.call('PUBLISH', p .. ':changed', v)
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'rev', '1')
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
+redis.call('XADD', KEYS[4], '*', 'json', ARGV[4])
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100000', '*', 'json', ARGV[4])
+local v = redis.call('INCR', KEYS[6])
+redis.call('PUBLISH', ARGV[11], v)
 return 1

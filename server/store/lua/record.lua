@@ -2,34 +2,31 @@
   record.lua — the controller's record of one evaluation, written only while its lease
   fence is current (the same check as transition.lua), so a process that lost the lease
   cannot overwrite the latest explanation or freeze q0.
-  ARGV[1] prefix
-  ARGV[2] rollout id
-  ARGV[3] lease name
-  ARGV[4] fencing token
-  ARGV[5] decision JSON
-  ARGV[6] q0 to freeze ("" for none; HSETNX: the first value stays)
-  ARGV[7] series point JSON ("" for none)
-  ARGV[8] audit event JSON ("" for none)
-  Returns: 1 written; -1 rollout not found; -3 the fence is no longer current.
-  Every audit event XADDed here is also added to <prefix>:feed (MAXLEN ~ 100000), the
-  notifier's feed of all rollouts' events (server/notify/notifier.ts).
+  KEYS (control slot, store/keys.ts):
+  KEYS[1] the rollout's hash      KEYS[4] the rollout's events
+  KEYS[2] the controller lease    KEYS[5] the feed
+  KEYS[3] the rollout's decision series
+  ARGV[1] fencing token
+  ARGV[2] decision JSON
+  ARGV[3] q0 to freeze ("" for none; HSETNX: the first value stays)
+  ARGV[4] series point JSON ("" for none)
+  ARGV[5] audit event JSON ("" for none)
+  Returns: 1 written; REFUSED.NOT_FOUND no such rollout; REFUSED.FENCE_LOST the fence is no
+  longer current.
 ]]
-local p = ARGV[1]
-local rkey = p .. ':rollout:' .. ARGV[2]
-if redis.call('EXISTS', rkey) == 0 then return -1 end
-local lease = redis.call('GET', p .. ':lease:' .. ARGV[3])
-if not lease then return -3 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return REFUSED.NOT_FOUND end
+local lease = redis.call('GET', KEYS[2])
+if not lease then return REFUSED.FENCE_LOST end
 local sep = string.find(lease, '|', 1, true)
-if not sep or string.sub(lease, sep + 1) ~= ARGV[4] then return -3 end
-redis.call('HSET', rkey, 'decision', ARGV[5])
-if ARGV[6] ~= '' then redis.call('HSETNX', rkey, 'q0', ARGV[6]) end
-if ARGV[7] ~= '' then
-  local skey = p .. ':ro:' .. ARGV[2] .. ':series'
-  redis.call('RPUSH', skey, ARGV[7])
-  redis.call('LTRIM', skey, -1000, -1)
+if not sep or string.sub(lease, sep + 1) ~= ARGV[1] then return REFUSED.FENCE_LOST end
+redis.call('HSET', KEYS[1], 'decision', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSETNX', KEYS[1], 'q0', ARGV[3]) end
+if ARGV[4] ~= '' then
+  redis.call('RPUSH', KEYS[3], ARGV[4])
+  redis.call('LTRIM', KEYS[3], -1000, -1)
 end
-if ARGV[8] ~= '' then
-  redis.call('XADD', p .. ':events:' .. ARGV[2], '*', 'json', ARGV[8])
-  redis.call('XADD', p .. ':feed', 'MAXLEN', '~', '100000', '*', 'json', ARGV[8])
+if ARGV[5] ~= '' then
+  redis.call('XADD', KEYS[4], '*', 'json', ARGV[5])
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100000', '*', 'json', ARGV[5])
 end
 return 1
