@@ -84,6 +84,7 @@ const schema = z.strictObject({
   }).default(LIMIT_DEFAULTS),
   ...constraintsSchema(),
   ...notifySchema(),
+  ...scaleSchema(),
 });
 export type Config = Omit<z.infer<typeof schema>, 'branchFiles'> & {
   /** Branch → absolute path of its constraints file (master's is `constraintsFile`). */
@@ -168,8 +169,63 @@ const NOTIFY_ENV: Record<string, string> = {
   DEPCANARY_WEBHOOK_TIMEOUT_MS: 'webhookTimeoutMs',
 };
 
+// --- Redis Cluster, retention (README "Deployment") -------------------------------------------
+/**
+ * REDIS_CLUSTER              seed nodes of a Redis Cluster, `host:port,host:port,...` (any
+ *                            item may be `redis://[user:password@]host:port`; the first
+ *                            credentials given are every node's); instead of REDIS_URL
+ * DEPCANARY_RETENTION_DAYS   days an ended rollout's evidence keys are kept (its record,
+ *                            decisions and audit trail are kept for good)
+ */
+const SCALE_ENV: Record<string, string> = {
+  REDIS_CLUSTER: 'redisCluster',
+  DEPCANARY_RETENTION_DAYS: 'retentionDays',
+};
+
+export interface ClusterNodes {
+  nodes: { host: string; port: number }[];
+  username?: string;
+  password?: string;
+}
+
+function scaleSchema() {
+  const clusterNodes = z.union([z.string(), z.array(z.string())]).transform((v, ctx): ClusterNodes => {
+    const items = (Array.isArray(v) ? v : v.split(',')).map((x) => x.trim()).filter(Boolean);
+    const out: ClusterNodes = { nodes: [] };
+    for (const item of items) {
+      let u: URL | null = null;
+      try {
+        u = new URL(/^rediss?:\/\//.test(item) ? item : `redis://${item}`);
+      } catch {
+        u = null;
+      }
+      const port = Number(u?.port);
+      if (!u || !u.hostname || !Number.isInteger(port) || port < 1 || port > 65535 || (u.pathname !== '' && u.pathname !== '/')) {
+        // never echo credentials: only what stands after an "@"
+        ctx.addIssue({ code: 'custom', message: `"${item.slice(item.lastIndexOf('@') + 1).slice(0, 80)}" is not host:port` });
+        return z.NEVER;
+      }
+      out.nodes.push({ host: u.hostname.replace(/^\[|\]$/g, ''), port });
+      if (out.password === undefined && (u.username || u.password)) {
+        if (u.username) out.username = decodeURIComponent(u.username);
+        out.password = decodeURIComponent(u.password);
+      }
+    }
+    if (out.nodes.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'names no node: give host:port,host:port,...' });
+      return z.NEVER;
+    }
+    return out;
+  });
+  return {
+    redisCluster: clusterNodes.optional(),
+    retentionDays: z.coerce.number({ error: 'must be a number of days' }).int('must be a whole number of days').min(1, 'must be at least 1 day').max(3650, 'must be at most 3650 days').default(30),
+  };
+}
+// --- end Redis Cluster, retention --------------------------------------------------------------
+
 /** Every setting's environment variable, for docs and the bad-settings test. */
-export const SETTINGS_ENV = [...Object.keys(ENV), ...Object.keys(CONTROLLER_ENV), ...Object.keys(LIMITS_ENV), ...Object.keys(CONSTRAINTS_ENV), ...Object.keys(NOTIFY_ENV), 'DEPCANARY_POLICY', 'DEPCANARY_CONFIG'];
+export const SETTINGS_ENV = [...Object.keys(ENV), ...Object.keys(CONTROLLER_ENV), ...Object.keys(LIMITS_ENV), ...Object.keys(CONSTRAINTS_ENV), ...Object.keys(NOTIFY_ENV), ...Object.keys(SCALE_ENV), 'DEPCANARY_POLICY', 'DEPCANARY_CONFIG'];
 
 export class ConfigError extends Error {}
 
@@ -325,6 +381,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   merged.limits = limits;
   constraintsFromEnv(env, merged);
   notifyFromEnv(env, merged);
+  for (const [envName, key] of Object.entries(SCALE_ENV)) if (env[envName] !== undefined && env[envName] !== '') merged[key] = env[envName];
   if (env.DEPCANARY_POLICY) {
     try {
       merged.policy = JSON.parse(env.DEPCANARY_POLICY);
@@ -336,11 +393,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.join('.');
-    const envName = Object.entries({ ...ENV, ...CONTROLLER_ENV, ...CONSTRAINTS_ENV, ...NOTIFY_ENV }).find(([, k]) => k === path || `controller.${k}` === path || path.startsWith(`${k}.`))?.[0]
+    const envName = Object.entries({ ...ENV, ...CONTROLLER_ENV, ...CONSTRAINTS_ENV, ...NOTIFY_ENV, ...SCALE_ENV }).find(([, k]) => k === path || `controller.${k}` === path || path.startsWith(`${k}.`))?.[0]
       ?? Object.entries(LIMITS_ENV).find(([, k]) => `limits.${k}` === path)?.[0];
     throw new ConfigError(`bad setting ${envName ?? path}: ${issue.message}`);
   }
   const cfg = parsed.data;
+  if (cfg.redisCluster && cfg.redisUrl) throw new ConfigError('bad setting REDIS_CLUSTER: set REDIS_URL or REDIS_CLUSTER, not both');
   if (cfg.controller.tickMs >= cfg.controller.leaseMs) {
     throw new ConfigError('bad setting DEPCANARY_CONTROLLER_TICK_MS: must be shorter than DEPCANARY_CONTROLLER_LEASE_MS, or the lease lapses between ticks');
   }

@@ -24,7 +24,7 @@ import { lockDataDir, type DataDirLock } from './store/data-dir-lock';
 import { startEmbeddedRedis, type EmbeddedRedis } from './store/embedded-redis';
 import { StoreHealth } from './store/health';
 import { migrateKeys } from './store/key-migration';
-import { createRedis, type DcRedis } from './store/redis';
+import { createRedis, type DcRedis, type RedisTarget } from './store/redis';
 import { RolloutStore } from './store/rollout-store';
 import { TelemetryStore } from './store/telemetry-store';
 import { EnrolmentStore } from './store/enrolment-store';
@@ -74,10 +74,10 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
   let lock: DataDirLock | null = null;
   let onFatal: (e: Error) => void = () => undefined;
   const fatal = new Promise<Error>((res) => { onFatal = res; });
-  let target: { url?: string; socket?: string } = config.redisUrl?.startsWith('unix://')
-    ? { socket: config.redisUrl.slice('unix://'.length) }
-    : { url: config.redisUrl };
-  if (!config.redisUrl) {
+  let target: RedisTarget = config.redisCluster
+    ? { cluster: config.redisCluster.nodes, username: config.redisCluster.username, password: config.redisCluster.password }
+    : config.redisUrl?.startsWith('unix://') ? { socket: config.redisUrl.slice('unix://'.length) } : { url: config.redisUrl };
+  if (!config.redisUrl && !config.redisCluster) {
     // One server per data dir: the lock first, so a second start never touches the first one's Redis.
     lock = await lockDataDir(config.dataDir);
     try {

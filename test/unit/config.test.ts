@@ -37,6 +37,18 @@ describe('config', () => {
     expect(() => loadConfig(env)).toThrow(msg);
   });
 
+  test('Redis Cluster seed nodes and retention', () => {
+    const c = loadConfig({ REDIS_CLUSTER: '10.0.0.1:7000, redis://ops:p%40ss@redis-b.internal:7001,[::1]:7002' });
+    expect(c.redisCluster).toEqual({
+      nodes: [{ host: '10.0.0.1', port: 7000 }, { host: 'redis-b.internal', port: 7001 }, { host: '::1', port: 7002 }], username: 'ops', password: 'p@ss',
+    });
+    expect(c.retentionDays).toBe(30);
+    expect(loadConfig({ DEPCANARY_RETENTION_DAYS: '7' }).retentionDays).toBe(7);
+    expect(loadConfig({}).redisCluster).toBeUndefined();
+    // the message never carries a password
+    expect(() => loadConfig({ REDIS_CLUSTER: 'redis://ops:topsecret@10.0.0.1:99999' })).toThrow(/^bad setting REDIS_CLUSTER: "10.0.0.1:99999" is not host:port$/);
+  });
+
   test('server edges: defaults, flags in any case, trust proxy forms', () => {
     expect(loadConfig({})).toMatchObject({ logLevel: 'info', redisTimeoutMs: 2000, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 4096, publicRead: false, trustProxy: false });
     expect(loadConfig({ DEPCANARY_PUBLIC_READ: 'Yes', DEPCANARY_CONTROLLER: 'OFF', LOG_LEVEL: 'DEBUG' })).toMatchObject({ publicRead: true, logLevel: 'debug', controller: { enabled: false } });
