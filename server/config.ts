@@ -49,7 +49,7 @@ const schema = z.strictObject({
   keyPrefix: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/).default('dc'),
   publicUrl: z.string().url().optional(),
   redisFsync: z.enum(['always', 'everysec']).default('always'),
-  pinsRefreshMs: z.coerce.number().int().min(50).max(60_000).default(1000),
+  pinsRefreshMs: z.coerce.number().int().min(50).max(60_000).default(500),
   controller: z.strictObject({
     enabled: flag.default(true),
     tickMs: z.coerce.number().int().min(50).max(3_600_000).default(5000),

@@ -66,6 +66,22 @@ export function createMetrics() {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
       registers: [registry],
     }),
+    // --- replicas (README "Deployment") ---
+    controllerLeader: new Gauge({
+      name: 'depcanary_controller_leader',
+      help: '1 while this process holds the controller lease (one process of all replicas), else 0',
+      registers: [registry],
+    }),
+    controllerFence: new Gauge({
+      name: 'depcanary_controller_fence',
+      help: 'The fencing token of the controller lease while this process holds it (grows with each change of hands), else 0',
+      registers: [registry],
+    }),
+    pinsVersion: new Gauge({
+      name: 'depcanary_pins_version',
+      help: 'The store version of the pins this process serves (equal on every replica once a change has reached them)',
+      registers: [registry],
+    }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -271,6 +271,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 }
 
 async function refreshGauges(rt: Runtime): Promise<void> {
+  rt.metrics.pinsVersion.set(rt.pins.current().version);
   const all = await rt.rolloutStore.list();
   rt.metrics.rolloutsByState.reset();
   for (const s of ['active', 'paused', 'promoted', 'rolled_back', 'superseded', 'abandoned']) rt.metrics.rolloutsByState.set({ state: s }, 0);

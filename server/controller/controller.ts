@@ -28,6 +28,8 @@ export interface ControllerDeps {
 }
 
 export const CONTROLLER_ACTOR = 'depcanary-controller';
+/** After the other holder's lease lapses, so that the takeover does not find it still there. */
+const TAKEOVER_MARGIN_MS = 10;
 
 /**
  * The evaluation loop. It runs only while this process holds the controller lease, and
@@ -36,9 +38,12 @@ export const CONTROLLER_ACTOR = 'depcanary-controller';
  * expiry. A verdict is applied through the store's compare-and-set at the revision that
  * was evaluated, carrying the lease fence: a manual action or a lost lease in between
  * makes the write fail (409), and the decision is simply re-evaluated next time.
+ * Every replica runs one: the others try the lease on each tick, and again the moment the
+ * holder's lease lapses, so a dead leader is replaced within the lease time.
  */
 export class Controller {
   private timer: NodeJS.Timeout | null = null;
+  private takeover: NodeJS.Timeout | null = null;
   private pending = new Map<string, NodeJS.Timeout>();
   private running = new Map<string, Promise<void>>();
   private last = new Map<string, SeriesPoint>();
@@ -62,10 +67,13 @@ export class Controller {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.takeover) clearTimeout(this.takeover);
     for (const t of this.pending.values()) clearTimeout(t);
     this.pending.clear();
     await Promise.allSettled(this.running.values());
     await this.d.lease.release().catch(() => undefined);
+    this.d.metrics.controllerLeader.set(0);
+    this.d.metrics.controllerFence.set(0);
   }
 
   /** Debounced evaluation after new reports. */
@@ -80,12 +88,28 @@ export class Controller {
   private async tick(): Promise<void> {
     if (this.stopped) return;
     try {
-      if ((await this.d.lease.tick()) === 0) return;
+      const fence = await this.d.lease.tick();
+      this.d.metrics.controllerLeader.set(fence > 0 ? 1 : 0);
+      this.d.metrics.controllerFence.set(fence);
+      if (fence === 0) return this.takeOverWhenDue();
       const active = await this.d.store.active();
       await Promise.all(active.map((r) => this.evaluate(r.rollout.id)));
     } catch (e) {
       this.d.logger.warn({ err: String(e) }, 'controller tick failed');
     }
+  }
+
+  /**
+   * Another process holds the lease: when it lapses before the next tick, try again the
+   * moment it does, so a dead leader is replaced within the lease time (not lease + tick).
+   */
+  private takeOverWhenDue(): void {
+    const ms = this.d.lease.remainingMs;
+    if (this.takeover || this.stopped || ms < 0 || ms >= this.d.tickMs) return;
+    this.takeover = setTimeout(() => {
+      this.takeover = null;
+      void this.tick();
+    }, ms + TAKEOVER_MARGIN_MS);
   }
 
   /** One evaluation at a time per rollout; a request during one runs after it. */

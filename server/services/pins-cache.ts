@@ -7,10 +7,11 @@ import { PinsSnapshot, type BranchInput } from './pins';
 
 /**
  * Keeps the PinsSnapshot in memory so serving pins never touches Redis. Every change bumps
- * `<prefix>:version` and publishes on `<prefix>:changed`; this cache reloads on each
- * message, and also polls the version every `pollMs` in case a message was missed. So a
- * change reaches every server process within `pollMs` (default 1 s) at worst, and within
- * milliseconds normally; the process that made the change refreshes before it replies.
+ * the store's version (store/keys.ts `version`) and publishes on `changed`; this cache
+ * reloads on each message, and also polls the version every `pollMs` in case a message was
+ * missed. So a change reaches every server process (replica) within `pollMs` (default
+ * 500 ms) plus one reload at worst, and within milliseconds normally; the process that made
+ * the change refreshes before it replies.
  */
 export class PinsCache {
   private snapshot: PinsSnapshot | null = null;
@@ -25,7 +26,7 @@ export class PinsCache {
     private readonly rollouts: RolloutStore,
     private readonly base: BaseStore,
     private readonly logger: Logger,
-    private readonly pollMs = 1000,
+    private readonly pollMs = 500,
     /** DEPCANARY_PYTHON_VERSIONS; null: each branch's default from its markers. */
     private readonly pythons: readonly string[] | null = null,
   ) {}
