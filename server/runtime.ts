@@ -18,6 +18,7 @@ import { gateSettings } from './services/gate-settings';
 import { PinsCache } from './services/pins-cache';
 import { RateLimits } from './services/rate-limits';
 import { ReportService } from './services/reports';
+import { Retention } from './services/retention';
 import { RolloutService } from './services/rollouts';
 import { BaseStore } from './store/base-store';
 import { lockDataDir, type DataDirLock } from './store/data-dir-lock';
@@ -148,6 +149,9 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     await rolloutStore.migrate();
     await pins.start();
     cleanup.push(async () => pins.stop());
+    const retention = new Retention(rolloutStore, telemetry, config.retentionDays, logger);
+    retention.start();
+    cleanup.push(async () => retention.stop());
     for (const [branch, file] of [[MASTER, config.constraintsFile], ...Object.entries(config.branchFiles)] as [string, string][]) {
       let imported;
       try {

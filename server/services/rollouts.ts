@@ -12,7 +12,7 @@ import { updateType } from '../domain/versions';
 import { IndexUnavailable, NotOnIndex, type IndexClient } from '../index/client';
 import type { BaseStore, LineOverride } from '../store/base-store';
 import type { RolloutRecord, RolloutStore, TransitionOptions } from '../store/rollout-store';
-import type { TelemetryStore } from '../store/telemetry-store';
+import type { EvidenceSummary, TelemetryStore } from '../store/telemetry-store';
 import type { EmergencyPinView } from './pins';
 import type { PinsCache } from './pins-cache';
 import { segmentCheckPolicy, type Decision } from '../domain/decision';
@@ -53,7 +53,7 @@ export interface RolloutView extends Rollout {
   /** The stable pinned for every machine after a rollback of a merged bump, until the base follows. */
   emergencyPin: EmergencyPinView | null;
   exclusion: unknown;
-  evidence: Awaited<ReturnType<RolloutService['evidenceSummary']>>;
+  evidence: EvidenceSummary;
   /** Rates, intervals, durations, gauges and segment lines, computed once for every client (server/presentation). */
   figures: Figures;
   /** The signoff policy on the current stage: approvals needed before it advances, and who gave one. */
@@ -286,15 +286,10 @@ export class RolloutService {
     return { rolloutId: id, ...segmentOverview(evidence, rollout.stages, rollout.policy.alpha, segmentCheckPolicy(rollout.policy), limit) };
   }
 
-  async evidenceSummary(r: Rollout) {
-    const [stage, total, meta, candTests, ctrlTests] = await Promise.all([
-      this.telemetry.counters(r.id, r.stageIndex),
-      this.telemetry.counters(r.id, 'all'),
-      this.telemetry.meta(r.id),
-      this.telemetry.failingTests(r.id, 'candidate', 10),
-      this.telemetry.failingTests(r.id, 'control', 10),
-    ]);
-    return { stage, total, ...meta, failingTests: { candidate: candTests, control: ctrlTests } };
+  /** A live rollout's evidence as it is now; an ended one's as it was kept when its evidence was retired. */
+  async evidenceSummary(r: Rollout, rec?: RolloutRecord): Promise<EvidenceSummary> {
+    if (rec?.finalEvidence) return rec.finalEvidence as EvidenceSummary;
+    return this.telemetry.summary(r.id, r.stageIndex);
   }
 
   private async toView(rec: RolloutRecord): Promise<RolloutView> {
@@ -302,7 +297,7 @@ export class RolloutService {
     const b = this.pins.current().branches.get(r.branch);
     const live = b?.live.find((x) => x.id === r.id);
     const emergencyPin = b?.emergency.find((e) => e.rolloutId === r.id) ?? null;
-    const evidence = await this.evidenceSummary(r);
+    const evidence = await this.evidenceSummary(r, rec);
     const figures = figuresOf({ ...r, decision: rec.decision, evidence }, this.clock());
     return {
       ...r,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { TERMINAL_STATES } from '../domain/rollout';
 import { fromLayout1, KEY_LAYOUT, keys, layout1Markers } from './keys';
 import { isCluster, masters, type DcRedis } from './redis';
 
@@ -11,6 +12,8 @@ export interface KeyMigration {
   legacyReports: number;
   /** Until when (ms) layout-1 report ids must still be looked up (0: none left). */
   legacyReportsUntil: number;
+  /** Rollouts that had ended: their evidence is retired (services/retention.ts). */
+  ended: number;
 }
 
 const LOCK_MS = 120_000;
@@ -36,7 +39,7 @@ export async function migrateKeys(redis: DcRedis, prefix: string, logger?: Logge
     return null;
   }
   try {
-    const result: KeyMigration = { moved: 0, legacyReports: 0, legacyReportsUntil: 0 };
+    const result: KeyMigration = { moved: 0, legacyReports: 0, legacyReportsUntil: 0, ended: 0 };
     // Layout 1 always has its version key (the base imported at the first start bumps it).
     const old = await redis.exists(...layout1Markers(prefix));
     if (old > 0) {
@@ -61,6 +64,14 @@ export async function migrateKeys(redis: DcRedis, prefix: string, logger?: Logge
             result.moved++;
           }
         } while (cursor !== '0');
+      }
+      // rollouts that ended before: their evidence is retired like that of one ending now
+      for (const id of await redis.zrange(k.rolloutIndex, '0', '-1')) {
+        const json = await redis.hget(k.rollout(id), 'json');
+        const state = json ? (JSON.parse(json) as { state?: string }).state : undefined;
+        if (!state || !TERMINAL_STATES.has(state as never)) continue;
+        result.ended++;
+        await redis.sadd(k.ending, id);
       }
     }
     await redis.hset(k.schema, 'layout', String(KEY_LAYOUT), 'migratedAt', String(now), 'moved', String(result.moved),

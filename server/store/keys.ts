@@ -20,6 +20,8 @@
  * Pub/sub channels (`changed`, `counted`) are not keys: cluster PUBLISH reaches every node.
  * server/store/key-migration.ts moves data stored under the names before this layout.
  */
+import { CODE } from '../domain/segments/names';
+
 export function keys(prefix: string) {
   const k = (...parts: (string | number)[]) => [prefix, ...parts].join(':');
   const ctl = (...parts: (string | number)[]) => k('{ctl}', ...parts);
@@ -129,6 +131,25 @@ export function keys(prefix: string) {
     sourceCaps: (id: string) => ro(id, 'srccap'),
     /** Any name in a rollout's evidence slot: for the key migration only (name new keys above). */
     rolloutData: (id: string, ...parts: string[]) => ro(id, ...parts),
+    /**
+     * Every evidence key of a rollout of `stages` stages, the meta hash first: what expires once
+     * it has ended (store/retention). A new evidence key must be added here (the retention test
+     * checks that nothing in the rollout's slot is left without a TTL). The per-day dedupe sets
+     * (rolloutSeen) expire by themselves.
+     */
+    rolloutEvidence(id: string, stages: number): string[] {
+      const arms = ['candidate', 'control'];
+      const out = [this.rolloutMeta(id), this.sourceCaps(id), this.segmentFirst(id), this.segmentCaps(id), this.segmentBudget(id), this.segmentRefused(id)];
+      for (const family of Object.values(CODE)) out.push(this.segmentTable(id, family));
+      for (const arm of arms) {
+        out.push(this.machineDays(id, arm), this.failingTests(id, arm), this.failingTestMachines(id, arm), this.segmentAggregates(id, arm));
+        out.push(this.armAggregate(id, arm), this.armAggregateMachines(id, arm), this.armAggregateSources(id, arm), this.armAggregateDays(id, arm));
+        for (const stage of [...Array.from({ length: stages }, (_, i) => i), 'all' as const]) {
+          out.push(this.counters(id, stage, arm), this.counterMachines(id, stage, arm), this.counterFailingMachines(id, stage, arm));
+        }
+      }
+      return out;
+    },
     // --- enrolled reporters (store/enrolment-store.ts, docs/trust.md): one slot ---------------------
     /** Hash: machine id → sha256 of its credential (one enrolment per machine id). */
     enrolled: enrol('machines'),

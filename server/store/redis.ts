@@ -10,12 +10,13 @@ import { luaRefusals } from './refusals';
  * in one slot, which the key layout (store/keys.ts) guarantees.
  */
 const SCRIPTS = {
-  transition: 10,
-  create: 8,
+  transition: 11,
+  create: 9,
   lease: 2,
   record: 5,
   event: 2,
   fanout: 3,
+  retire: null,
   ingest: 0,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;

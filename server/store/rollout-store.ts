@@ -19,6 +19,8 @@ export interface RolloutRecord {
   /** The separate exclusion change of a rollback (Gerrit proposer's record), or null. */
   exclusion: unknown;
   q0: number | null;
+  /** An ended rollout's evidence summary, kept when its evidence keys were set to expire (services/retention.ts). */
+  finalEvidence: unknown;
 }
 
 export interface OutboxWrite {
@@ -45,6 +47,9 @@ export interface TransitionOptions {
  */
 export class RolloutStore {
   private readonly k: Keys;
+  /** Told of each rollout that has just ended (a terminal transition, or superseded): its evidence can be retired. */
+  onEnded: ((id: string) => void) | null = null;
+
   constructor(private readonly redis: DcRedis, prefix: string) {
     this.k = keys(prefix);
   }
@@ -53,13 +58,14 @@ export class RolloutStore {
     const k = this.k;
     const prevId = superseded?.prev.id ?? '';
     const res = await this.redis.dc_create(
-      k.rollout(r.id), k.active, k.rolloutIndex, k.events(r.id), k.feed, k.version, k.rollout(prevId), k.events(prevId),
+      k.rollout(r.id), k.active, k.rolloutIndex, k.events(r.id), k.feed, k.version, k.rollout(prevId), k.events(prevId), k.ending,
       r.id, JSON.stringify(r), k.activeField(r.branch, r.key), JSON.stringify(event), r.createdAt,
       prevId, superseded?.prev.revision ?? 0,
       superseded ? JSON.stringify(superseded.next) : '', superseded?.next.revision ?? 0,
       superseded ? JSON.stringify(superseded.event) : '', k.changed,
     );
     refuse(res, { CONFLICT: `another rollout of ${r.library} on ${r.branch} was started or changed at the same time; retry` });
+    if (prevId) this.onEnded?.(prevId);
   }
 
   /** Applies `next` if the stored revision is still `expected`; 409 otherwise. */
@@ -67,7 +73,7 @@ export class RolloutStore {
     const k = this.k;
     const res = await this.redis.dc_transition(
       k.rollout(expected.id), k.active, k.lease(opts.fence?.lease ?? CONTROLLER_LEASE), k.baseOverrides(next.branch), k.emergencyPins(next.branch),
-      k.outboxItems, k.outboxDue, k.events(expected.id), k.feed, k.version,
+      k.outboxItems, k.outboxDue, k.events(expected.id), k.feed, k.version, k.ending,
       expected.id, expected.revision, JSON.stringify(next), next.revision, JSON.stringify(event),
       k.activeField(next.branch, next.key), TERMINAL_STATES.has(next.state) ? '1' : '0',
       opts.baseOverride ? JSON.stringify(opts.baseOverride) : '',
@@ -80,6 +86,7 @@ export class RolloutStore {
       CONFLICT: `rollout ${expected.id} changed since revision ${expected.revision}; reload and retry`,
       FENCE_LOST: 'the controller lease was lost; decision not applied',
     });
+    if (TERMINAL_STATES.has(next.state)) this.onEnded?.(next.id);
   }
 
   async get(id: string): Promise<RolloutRecord | null> {
@@ -174,6 +181,21 @@ export class RolloutStore {
     return (await this.redis.lrange(this.k.series(id), 0, -1)).map((s) => JSON.parse(s));
   }
 
+  /** Ended rollouts whose evidence has not been retired yet. */
+  async endingIds(): Promise<string[]> {
+    return this.redis.smembers(this.k.ending);
+  }
+
+  /** Keeps an ended rollout's evidence summary in its record (before its evidence keys expire). */
+  async setFinalEvidence(id: string, summary: unknown): Promise<void> {
+    await this.redis.hset(this.k.rollout(id), 'finalEvidence', JSON.stringify(summary));
+  }
+
+  /** The rollout's evidence is retired: it leaves `ending`. */
+  async endingDone(id: string): Promise<void> {
+    await this.redis.srem(this.k.ending, id);
+  }
+
   /** The counter every change bumps (pins caches compare it). */
   async version(): Promise<number> {
     return Number((await this.redis.get(this.k.version)) ?? 0);
@@ -187,5 +209,6 @@ function toRecord(h: Record<string, string>): RolloutRecord {
   const decision = parseDecision(h.decision);
   const proposal = h.proposal ? JSON.parse(h.proposal) : null;
   const exclusion = h.exclusion ? JSON.parse(h.exclusion) : null;
-  return { rollout: { ...rollout, q0, lastDecision: decision, proposal }, decision, proposal, exclusion, q0 };
+  const finalEvidence = h.finalEvidence ? JSON.parse(h.finalEvidence) : null;
+  return { rollout: { ...rollout, q0, lastDecision: decision, proposal }, decision, proposal, exclusion, q0, finalEvidence };
 }

@@ -37,6 +37,17 @@ export interface IngestItem {
 /** How evidence() reads an arm: its stored aggregate where it is complete, or always its machine-days. */
 export type EvidenceRead = 'aggregate' | 'machine-days';
 
+/** A rollout's evidence as its view shows it (TelemetryStore.summary). */
+export interface EvidenceSummary {
+  stage: Record<'candidate' | 'control', ArmCounters>;
+  total: Record<'candidate' | 'control', ArmCounters>;
+  counted: number;
+  mismatched: number;
+  sourceCapped: number;
+  lastReportAt: number | null;
+  failingTests: Record<'candidate' | 'control', FailingTest[]>;
+}
+
 const DEDUPE_TTL_S = 35 * 24 * 3600;
 const ARMS = ['candidate', 'control'] as const;
 type Arm = (typeof ARMS)[number];
@@ -135,6 +146,27 @@ export class TelemetryStore {
 
   async failingTests(rolloutId: string, arm: 'candidate' | 'control', limit = 50): Promise<FailingTest[]> {
     return toFailingTests(await this.redis.zrevrange(this.k.failingTests(rolloutId, arm), 0, limit - 1, 'WITHSCORES'));
+  }
+
+  /** What a rollout view shows of its evidence: the stage's and all stages' counters, meta, the top failing tests. */
+  async summary(rolloutId: string, stageIndex: number): Promise<EvidenceSummary> {
+    const [stage, total, meta, candTests, ctrlTests] = await Promise.all([
+      this.counters(rolloutId, stageIndex),
+      this.counters(rolloutId, 'all'),
+      this.meta(rolloutId),
+      this.failingTests(rolloutId, 'candidate', 10),
+      this.failingTests(rolloutId, 'control', 10),
+    ]);
+    return { stage, total, ...meta, failingTests: { candidate: candTests, control: ctrlTests } };
+  }
+
+  /**
+   * Sets an ended rollout's evidence keys (a rollout of `stages` stages) to expire in `ttlSeconds`
+   * and marks it retired, so nothing more is counted for it; returns how many keys got an expiry.
+   */
+  async retire(rolloutId: string, stages: number, ttlSeconds: number, now: number): Promise<number> {
+    const names = this.k.rolloutEvidence(rolloutId, stages);
+    return this.redis.dc_retire(names.length, ...names, ttlSeconds, now);
   }
 
   /**

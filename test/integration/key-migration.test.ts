@@ -63,14 +63,14 @@ describe('key migration: a store of key layout 1 opens under the current layout'
     await loadLayout1(redis, p);
     const before = await names(redis, p);
     const res = await migrateKeys(redis, p);
-    expect(res).toMatchObject({ legacyReports: FIXTURE.reportIds.length });
+    expect(res).toMatchObject({ legacyReports: FIXTURE.reportIds.length, ended: 1 });
     // every layout-1 report id is looked up until the last of them expires (35 days after it was counted)
     expect(res!.legacyReportsUntil).toBeGreaterThan(Date.now());
     const after = await names(redis, p);
     const kept = before.filter((n) => fromLayout1(p, n) === null);
     const movedTo = before.map((n) => fromLayout1(p, n)).filter((n): n is string => n !== null && n !== 'drop');
     expect(res!.moved).toBe(before.length - kept.length);
-    expect(after).toEqual([...kept, ...movedTo, keys(p).schema].sort());
+    expect(after).toEqual([...kept, ...movedTo, keys(p).schema, keys(p).ending].sort());
     // what keeps its name: tokens, the salt, machines' recent reports and layout-1 report ids
     expect([...new Set(kept.map((n) => n.slice(p.length + 1).split(':')[0]))].sort()).toEqual(['enrol', 'fleet', 'machine-reports', 'report', 'ro', 'tokens']);
     expect(await redis.hget(keys(p).schema, 'layout')).toBe(String(KEY_LAYOUT));
@@ -115,7 +115,7 @@ describe('key migration: a store of key layout 1 opens under the current layout'
   test('a new store is only stamped with the layout', async () => {
     const redis = testRedis();
     const p = `t${randomBytes(5).toString('hex')}`;
-    expect(await migrateKeys(redis, p)).toEqual({ moved: 0, legacyReports: 0, legacyReportsUntil: 0 });
+    expect(await migrateKeys(redis, p)).toEqual({ moved: 0, legacyReports: 0, legacyReportsUntil: 0, ended: 0 });
     expect(await names(redis, p)).toEqual([keys(p).schema]);
   });
 });

@@ -6,6 +6,7 @@
   KEYS[2] active                          KEYS[6] version
   KEYS[3] the rollout index               KEYS[7] the superseded rollout's hash (any control key when none)
   KEYS[4] the new rollout's events        KEYS[8] the superseded rollout's events (likewise)
+                                          KEYS[9] ending: rollouts whose evidence waits to expire
   ARGV[1]  new rollout id
   ARGV[2]  new rollout JSON (revision 1)
   ARGV[3]  field in active: "<branch>|<library key (PEP 503)>"
@@ -29,6 +30,7 @@ if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[7], 'json', ARGV[8], 'rev', ARGV[9])
   redis.call('XADD', KEYS[8], '*', 'json', ARGV[10])
   redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100000', '*', 'json', ARGV[10])
+  redis.call('SADD', KEYS[9], ARGV[6])
 end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'rev', '1')
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])

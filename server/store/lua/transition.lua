@@ -6,13 +6,14 @@
   KEYS[3] the controller lease               KEYS[8]  the rollout's events
   KEYS[4] the branch's base overrides        KEYS[9]  the feed
   KEYS[5] the branch's emergency pins        KEYS[10] version
+                                             KEYS[11] ending: rollouts whose evidence waits to expire
   ARGV[1]  rollout id
   ARGV[2]  expected revision
   ARGV[3]  next rollout JSON
   ARGV[4]  next revision
   ARGV[5]  audit event JSON
   ARGV[6]  field of the rollout in active: "<branch>|<library key>"
-  ARGV[7]  "1" when the rollout leaves the active set (terminal state)
+  ARGV[7]  "1" when the rollout ends (terminal state): it leaves the active set and joins ending
   ARGV[8]  base override JSON ("" for none): promotion puts C's lines on the branch's base
   ARGV[9]  outbox id ("" for none)
   ARGV[10] outbox item JSON
@@ -42,6 +43,7 @@ if ARGV[7] == '1' then
   if redis.call('HGET', KEYS[2], ARGV[6]) == ARGV[1] then
     redis.call('HDEL', KEYS[2], ARGV[6])
   end
+  redis.call('SADD', KEYS[11], ARGV[1])
 end
 if ARGV[8] ~= '' then
   redis.call('HSET', KEYS[4], ARGV[13], ARGV[8])
