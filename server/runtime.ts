@@ -24,7 +24,7 @@ import { BaseStore } from './store/base-store';
 import { lockDataDir, type DataDirLock } from './store/data-dir-lock';
 import { startEmbeddedRedis, type EmbeddedRedis } from './store/embedded-redis';
 import { StoreHealth } from './store/health';
-import { migrateKeys } from './store/key-migration';
+import { legacyReportsUntil, migrateKeys } from './store/key-migration';
 import { createRedis, type DcRedis, type RedisTarget } from './store/redis';
 import { RolloutStore } from './store/rollout-store';
 import { TelemetryStore } from './store/telemetry-store';
@@ -145,6 +145,7 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
       reports: new ReportService(telemetry, pins, Date.now, fleetCaps(config)),
     };
     await migrateKeys(redis, p, logger);
+    telemetry.legacyReportsUntil = await legacyReportsUntil(redis, p);
     await baseStore.migrate();
     await rolloutStore.migrate();
     await pins.start();

@@ -26,8 +26,8 @@ export function keys(prefix: string) {
   const k = (...parts: (string | number)[]) => [prefix, ...parts].join(':');
   const ctl = (...parts: (string | number)[]) => k('{ctl}', ...parts);
   /** One rollout's slot. An id holding braces still gives every key of it the same tag. */
-  const ro = (id: string, ...parts: (string | number)[]) => k('ro', id, ...parts); // TAGGED-LATER
-  const fleet = (day: string, ...parts: (string | number)[]) => k('fleet', parts[0]!, day, ...parts.slice(1)); // TAGGED-LATER
+  const ro = (id: string, ...parts: (string | number)[]) => k('ro', `{${id}}`, ...parts);
+  const fleet = (day: string, ...parts: (string | number)[]) => k('fleet', `{${day}}`, ...parts);
   const enrol = (...parts: string[]) => k('{enrol}', ...parts);
   return {
     prefix,
@@ -78,9 +78,9 @@ export function keys(prefix: string) {
     counted: k('counted'),
     // --- own slots ------------------------------------------------------------------------------
     tokens: k('tokens'),
-    /** Before the split ingestion: one key per counted report id (read until they expire). */
+    /** Layout 1 (one script per report): one key per counted report id, read until the last expires. */
     legacyReportSeen: (reportId: string) => k('report', reportId),
-    /** List: a machine's latest reports, `<report id>\t<JSON>` (ingest-machine.lua). */
+    /** List: a machine's latest reports, `<report id>\t<JSON>` (ingest.lua). */
     machineReports: (machine: string) => k('machine-reports', machine),
     /** Bump changes canaried before they merge: hash change number → watch record (gerrit/change-watch.ts). */
     gerritChanges: k('gerrit', 'changes'),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
@@ -5,9 +6,9 @@ import { luaRefusals } from './refusals';
 
 /**
  * The Lua scripts, registered once per connection with ioredis `defineCommand`, with the
- * number of KEYS each declares (every name comes from store/keys.ts; null: a dynamic count,
- * passed by the caller as the first argument). On Redis Cluster all KEYS of one call must be
- * in one slot, which the key layout (store/keys.ts) guarantees.
+ * number of KEYS each declares (every name comes from store/keys.ts; null: it varies by call,
+ * see runScript). On Redis Cluster all KEYS of one call must be in one slot, which the key
+ * layout (store/keys.ts) guarantees.
  */
 const SCRIPTS = {
   transition: 11,
@@ -17,13 +18,16 @@ const SCRIPTS = {
   event: 2,
   fanout: 3,
   retire: null,
-  ingest: 0,
+  ingest: null,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 
-/** A standalone Redis or a Redis Cluster client, with the scripts as `dc_<name>` commands. */
+/** The scripts with a fixed number of KEYS: commands of their own (the others go through runScript). */
+type FixedScript = { [K in ScriptName]: (typeof SCRIPTS)[K] extends number ? K : never }[ScriptName];
+
+/** A standalone Redis or a Redis Cluster client, with the fixed-key scripts as `dc_<name>` commands. */
 export type DcRedis = (Redis | Cluster) & {
-  [K in `dc_${ScriptName}`]: (...args: (string | number)[]) => Promise<number>;
+  [K in `dc_${FixedScript}`]: (...args: (string | number)[]) => Promise<number>;
 };
 
 /** Where Redis is: a URL, a unix socket, or the seed nodes of a cluster. */
@@ -81,11 +85,34 @@ export function createRedis(target: RedisTarget, extra: RedisOptions = {}): DcRe
     const { url, opts } = connectionOptions(target);
     client = url ? new Redis(url, { ...opts, ...extra }) : new Redis({ ...opts, ...extra });
   }
-  const dir = luaDir();
-  const prelude = luaRefusals();
-  for (const [name, n] of Object.entries(SCRIPTS)) {
-    const lua = prelude + readFileSync(join(dir, `${name}.lua`), 'utf8');
-    client.defineCommand(`dc_${name}`, n === null ? { lua } : { numberOfKeys: n, lua });
-  }
+  for (const [name, n] of Object.entries(SCRIPTS)) if (n !== null) client.defineCommand(`dc_${name}`, { numberOfKeys: n, lua: source(name as ScriptName).lua });
   return client as DcRedis;
+}
+
+const sources = new Map<ScriptName, { lua: string; sha: string }>();
+/** A script's Lua, with the REFUSED table before it, and its SHA-1. */
+function source(name: ScriptName): { lua: string; sha: string } {
+  let src = sources.get(name);
+  if (src === undefined) {
+    const lua = luaRefusals() + readFileSync(join(luaDir(), `${name}.lua`), 'utf8');
+    src = { lua, sha: createHash('sha1').update(lua).digest('hex') };
+    sources.set(name, src);
+  }
+  return src;
+}
+
+/**
+ * Runs a script whose number of KEYS varies by call (SCRIPTS null) as EVALSHA (EVAL when the
+ * server does not have it yet): ioredis knows where EVALSHA's keys are, which on a cluster
+ * routes the call and groups it with the other commands for the same node (a command defined
+ * without a fixed key count would be grouped by its count instead).
+ */
+export async function runScript(redis: DcRedis, name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
+  const { lua, sha } = source(name);
+  try {
+    return await redis.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (e) {
+    if (!String((e as Error).message).startsWith('NOSCRIPT')) throw e;
+    return redis.eval(lua, keys.length, ...keys, ...args);
+  }
 }

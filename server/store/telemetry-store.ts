@@ -2,7 +2,7 @@ import type { ArmCounters, ArmEvidence, FailingTest, MachineDay, RolloutEvidence
 import { StoredArmAggregate } from '../domain/decision/stored-aggregate';
 import { CODE, segmentEvidence, segmentPlan, type SegmentEvidence, type SegmentPlan, type SegmentPolicy } from '../domain/segments';
 import { keys, type Keys } from './keys';
-import type { DcRedis } from './redis';
+import { isCluster, runScript, type DcRedis } from './redis';
 
 export type Assignment = {
   rolloutId: string;
@@ -48,56 +48,121 @@ export interface EvidenceSummary {
   failingTests: Record<'candidate' | 'control', FailingTest[]>;
 }
 
-const DEDUPE_TTL_S = 35 * 24 * 3600;
+/**
+ * How long a part of a report remembers its id (s): past the 30 days the API takes a late
+ * report for (services/reports.ts MAX_REPORT_AGE_MS) and its clock skew.
+ */
+export const SEEN_TTL_S = 35 * 24 * 3600;
+/** One part of a report's counting in ingest.lua: M (machine), F (fleet day) or R (a rollout). */
+interface Part {
+  kind: 'M' | 'F' | 'R';
+  keys: string[];
+  args: (string | number)[];
+}
 const ARMS = ['candidate', 'control'] as const;
 type Arm = (typeof ARMS)[number];
 /** Failing test ids read per arm for a decision (the most failing first). */
 const FAILING_TESTS_READ = 200;
 
-/** Report ingestion (one Lua call per report, pipelined) and the evidence reads behind decisions. */
+/** Report ingestion (Lua calls per report and slot, auto-pipelined) and the evidence reads behind decisions. */
 export class TelemetryStore {
   private readonly k: Keys;
+  /**
+   * Store layout 1 kept one key per counted report id: while the last of them lives (until
+   * this time, ms, as the key migration recorded it), an id found there was counted in full.
+   */
+  legacyReportsUntil = 0;
+  private readonly cluster: boolean;
+  /** Rollout parts' key names (rolloutKeys), bounded. */
+  private readonly keyMemo = new Map<string, string[]>();
   constructor(private readonly redis: DcRedis, prefix: string) {
     this.k = keys(prefix);
+    this.cluster = isCluster(redis);
   }
 
   /**
-   * Returns, per item, true when newly counted and false for a replayed id. `fleetCaps`: the
-   * fleet history's caps per machine and per source and day (the server's default policy).
+   * Counts each report exactly once. A report is counted in parts, each in one slot and
+   * idempotent by the report id on its own (so a crash between parts, then the client's
+   * resend of the same id, counts every part once): its machine's latest reports, the fleet
+   * history of its day, and each rollout it concerns (ingest.lua). On Redis Cluster each part
+   * is a call of its own (the client groups calls per node: auto-pipelining); on one Redis a
+   * report's parts go in one call. Reports' calls go out in order, so one slot sees them in
+   * item order. Returns, per item, true when any of its counting parts (fleet, rollouts)
+   * counted it now (false for a replayed id). `fleetCaps`: the fleet history's caps per
+   * machine and per source and day (the server's default policy).
    */
   async ingest(items: IngestItem[], now: number, fleetCaps: RunCaps = { machine: 1, source: 0 }): Promise<boolean[]> {
-    const pipe = this.redis.pipeline() as unknown as { dc_ingest: (...a: (string | number)[]) => void; exec: () => Promise<[Error | null, unknown][] | null> };
-    for (const it of items) {
+    const k = this.k;
+    const legacy = await this.countedBeforeLayout2(items, now);
+    return Promise.all(items.map(async (it, i): Promise<boolean> => {
+      if (legacy[i]) return false;
       const source = it.source ?? '';
-      const args: (string | number)[] = [
-        this.k.prefix, it.id, DEDUPE_TTL_S, it.json, it.machine, it.day, it.outcome, now, source, fleetCaps.machine, fleetCaps.source,
-        it.failedTests.length, ...it.failedTests,
+      const parts: Part[] = [
+        { kind: 'M', keys: [k.machineReports(it.machine)], args: [it.id, it.json] },
+        { kind: 'F', keys: [k.fleetSeen(it.day), k.fleetMachineDays(it.day), k.fleetSourceDays(it.day)],
+          args: [it.id, it.machine, it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S] },
+        ...it.assignments.map((a) => this.rolloutPart(it, a, now, source)),
       ];
-      for (const a of it.assignments) {
-        args.push(a.rolloutId, a.arm, a.stage, a.caps?.machine ?? 1, a.caps?.source ?? 0);
-        const plan =
-          a.arm !== 'mismatch' && a.segments
-            ? segmentPlan({ machine: it.machine, source, day: it.day, stage: a.stage, arm: a.arm, project: it.project ?? '', python: it.python ?? '', outcome: it.outcome, failedTests: it.failedTests }, a.segments)
-            : null;
-        const tokens = plan ? this.planTokens(a.rolloutId, plan) : [];
-        args.push(tokens.length, ...tokens);
-      }
-      pipe.dc_ingest(...args);
-    }
-    const res = (await pipe.exec()) ?? [];
-    return res.map(([err, v]) => {
-      if (err) throw err;
-      return v === 1;
-    });
+      const calls = this.cluster ? parts.map((p) => [p]) : [parts];
+      const res = (await Promise.all(calls.map((c) => this.call(c)))).flat();
+      return res.slice(1).some((r) => r === 1);
+    }));
   }
 
-  /** A segment plan as ingest.lua reads it (see its header): key names, limits, then the groups. */
-  private planTokens(rolloutId: string, plan: SegmentPlan): (string | number)[] {
+  /** One ingest.lua call running `parts` in order (all in one slot on a cluster); their results. */
+  private call(parts: Part[]): Promise<number[]> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [parts.length];
+    for (const p of parts) {
+      keys.push(...p.keys);
+      args.push(p.kind, p.args.length, ...p.args);
+    }
+    return runScript(this.redis, 'ingest', keys, args) as Promise<number[]>;
+  }
+
+  private async countedBeforeLayout2(items: IngestItem[], now: number): Promise<boolean[]> {
+    if (now >= this.legacyReportsUntil) return items.map(() => false);
+    return Promise.all(items.map(async (it) => (await this.redis.exists(this.k.legacyReportSeen(it.id))) === 1));
+  }
+
+  /** A report's part in one rollout: its KEYS and ARGV (see ingest.lua's header, R). */
+  private rolloutPart(it: IngestItem, a: Assignment, now: number, source: string): Part {
+    const id = a.rolloutId;
+    const plan = a.arm !== 'mismatch' && a.segments
+      ? segmentPlan({ machine: it.machine, source, day: it.day, stage: a.stage, arm: a.arm, project: it.project ?? '', python: it.python ?? '', outcome: it.outcome, failedTests: it.failedTests }, a.segments)
+      : null;
+    const keys = this.rolloutKeys(id, a.arm, a.stage, it.day);
+    const args = [
+      it.id, a.arm, it.machine, it.day, it.outcome, now, source, a.caps?.machine ?? 1, a.caps?.source ?? 0, SEEN_TTL_S,
+      it.failedTests.length, ...it.failedTests,
+      ...(plan ? this.planTokens(plan) : []),
+    ];
+    return { kind: 'R', keys, args };
+  }
+
+  /** The 24 KEYS of a rollout part (ingest.lua's header, R), the same for every report of a rollout, arm, stage and day. */
+  private rolloutKeys(id: string, arm: string, stage: number, day: string): string[] {
+    const memo = `${id}\t${arm}\t${stage}\t${day}`;
+    const hit = this.keyMemo.get(memo);
+    if (hit) return hit;
     const k = this.k;
+    const names = [
+      k.rolloutSeen(id, day), k.rolloutMeta(id), k.machineDays(id, arm), k.sourceCaps(id),
+      k.counters(id, stage, arm), k.counterMachines(id, stage, arm), k.counterFailingMachines(id, stage, arm),
+      k.counters(id, 'all', arm), k.counterMachines(id, 'all', arm), k.counterFailingMachines(id, 'all', arm),
+      k.failingTests(id, arm), k.failingTestMachines(id, arm),
+      k.segmentTable(id, CODE.project), k.segmentTable(id, CODE.python), k.segmentTable(id, CODE.signature),
+      k.segmentFirst(id), k.segmentCaps(id), k.segmentBudget(id), k.segmentRefused(id), k.segmentAggregates(id, arm),
+      k.armAggregate(id, arm), k.armAggregateMachines(id, arm), k.armAggregateSources(id, arm), k.armAggregateDays(id, arm),
+    ];
+    if (this.keyMemo.size >= 10_000) this.keyMemo.clear();
+    this.keyMemo.set(memo, names);
+    return names;
+  }
+
+  /** A segment plan as ingest.lua reads it (see its header): limits, then the groups. */
+  private planTokens(plan: SegmentPlan): (string | number)[] {
     const out: (string | number)[] = [
-      k.segmentTable(rolloutId, CODE.project), k.segmentTable(rolloutId, CODE.python), k.segmentTable(rolloutId, CODE.signature),
-      k.segmentFirst(rolloutId), k.segmentCaps(rolloutId), k.segmentBudget(rolloutId), k.segmentRefused(rolloutId),
-      k.segmentAggregates(rolloutId, plan.arm),
       plan.limits.project, plan.limits.python, plan.limits.signature, plan.limits.budget, plan.budgetField,
       plan.groups.length,
     ];
@@ -132,7 +197,8 @@ export class TelemetryStore {
 
   async machineReports(machine: string, limit: number): Promise<unknown[]> {
     const list = await this.redis.lrange(this.k.machineReports(machine), 0, limit - 1);
-    return list.map((s) => JSON.parse(s));
+    // "<report id>\t<JSON>" (layout 1 kept the JSON alone)
+    return list.map((s) => JSON.parse(s.startsWith('{') ? s : s.slice(s.indexOf('\t') + 1)));
   }
 
   async counters(rolloutId: string, stage: number | 'all'): Promise<Record<'candidate' | 'control', ArmCounters>> {
@@ -165,8 +231,7 @@ export class TelemetryStore {
    * and marks it retired, so nothing more is counted for it; returns how many keys got an expiry.
    */
   async retire(rolloutId: string, stages: number, ttlSeconds: number, now: number): Promise<number> {
-    const names = this.k.rolloutEvidence(rolloutId, stages);
-    return this.redis.dc_retire(names.length, ...names, ttlSeconds, now);
+    return runScript(this.redis, 'retire', this.k.rolloutEvidence(rolloutId, stages), [ttlSeconds, now]) as Promise<number>;
   }
 
   /**

@@ -72,7 +72,7 @@ describe('key migration: a store of key layout 1 opens under the current layout'
     expect(res!.moved).toBe(before.length - kept.length);
     expect(after).toEqual([...kept, ...movedTo, keys(p).schema, keys(p).ending].sort());
     // what keeps its name: tokens, the salt, machines' recent reports and layout-1 report ids
-    expect([...new Set(kept.map((n) => n.slice(p.length + 1).split(':')[0]))].sort()).toEqual(['enrol', 'fleet', 'machine-reports', 'report', 'ro', 'tokens']);
+    expect([...new Set(kept.map((n) => n.slice(p.length + 1).split(':')[0]))].sort()).toEqual(['enrol', 'machine-reports', 'report', 'tokens']);
     expect(await redis.hget(keys(p).schema, 'layout')).toBe(String(KEY_LAYOUT));
     expect(await migrateKeys(redis, p)).toBeNull();
     expect(await names(redis, p)).toEqual(after);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Retention } from '../../server/services/retention';
 import { keys } from '../../server/store/keys';
+import { SEEN_TTL_S } from '../../server/store/telemetry-store';
 import { report, startTestServer, waitFor, type TestServer } from '../support/server';
 
 const DAY_S = 86_400;
@@ -19,14 +20,19 @@ describe('retention of ended rollouts', () => {
 
   const redis = () => s.server.runtime.redis;
   const k = () => keys(s.config.keyPrefix);
-  /** Every key of the rollout's evidence slot with its TTL (s). */
+  /** Every key of the rollout's evidence slot with its TTL (s), but its per-day report dedupe (which expires by itself). */
   const slotTtls = async (id: string) => {
     const out: Record<string, number> = {};
+    const seen = k().rolloutSeen(id, '');
     let cursor = '0';
     do {
       const [next, found] = await redis().scan(cursor, 'MATCH', k().rolloutData(id, '*'), 'COUNT', 1000);
       cursor = next;
-      for (const name of found) out[name] = await redis().ttl(name);
+      for (const name of found) {
+        const ttl = await redis().ttl(name);
+        if (!name.startsWith(seen)) out[name] = ttl;
+        else expect([name, ttl > 0 && ttl <= SEEN_TTL_S]).toEqual([name, true]);
+      }
     } while (cursor !== '0');
     return out;
   };

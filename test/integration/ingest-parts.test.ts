@@ -1,0 +1,116 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import calculateSlot from 'cluster-key-slot';
+import { keys } from '../../server/store/keys';
+import { TelemetryStore, type Assignment, type IngestItem } from '../../server/store/telemetry-store';
+import { useTestRedis } from '../support/store';
+
+/**
+ * A report is counted in parts, one per slot (its day's fleet history, each rollout it
+ * concerns, its machine's latest reports), each idempotent by the report id on its own
+ * (real Redis, the real scripts).
+ */
+const testRedis = useTestRedis();
+const DAY = '2026-03-02';
+const SEG = { cap: 2, maxProjects: 3, maxPythons: 2, maxSignatures: 5, maxNewSegmentsPerMachineDay: 4, segmentSourceCap: 2 };
+
+function item(machine: string, assignments: Assignment[], over: Partial<IngestItem> = {}): IngestItem {
+  const id = randomUUID();
+  return {
+    id, machine, outcome: 'fail', day: DAY, failedTests: ['tests.test_a'], json: JSON.stringify({ id, machine }), project: 'nova', python: '3.11.2', source: 'ci:x',
+    assignments, ...over,
+  };
+}
+const arm = (rolloutId: string, a: Assignment['arm'] = 'candidate'): Assignment => ({ rolloutId, arm: a, stage: 0, segments: SEG, caps: { machine: 5, source: 0 } });
+
+async function keysOf(redis: ReturnType<typeof testRedis>, pattern: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    out.push(...found);
+  } while (cursor !== '0');
+  return out.sort();
+}
+
+describe('ingestion in parts (one per slot), each counted once', () => {
+  let p: string;
+  let store: TelemetryStore;
+  beforeEach(() => {
+    p = `t${randomBytes(5).toString('hex')}`;
+    store = new TelemetryStore(testRedis(), p);
+  });
+  const fleetRuns = async (machine: string) => (await store.fleetHistory([DAY])).machineDays.find((m) => m.machine === machine)?.runs ?? 0;
+
+  test('a crash after some parts, then the resend of the same report: every part counted exactly once', async () => {
+    const [a, b] = ['ra-1', 'rb-1'];
+    const full = item('m1', [arm(a), arm(b, 'control')]);
+    // the process died after the fleet part and rollout a's part: b's part never ran
+    expect(await store.ingest([{ ...full, assignments: [arm(a)] }], 1)).toEqual([true]);
+    expect([(await store.meta(a)).counted, (await store.meta(b)).counted, await fleetRuns('m1')]).toEqual([1, 0, 1]);
+    // the client resends the same report id: only b's part is new
+    expect(await store.ingest([full], 2)).toEqual([true]);
+    expect([(await store.meta(a)).counted, (await store.meta(b)).counted, await fleetRuns('m1')]).toEqual([1, 1, 1]);
+    // and again: nothing new anywhere
+    expect(await store.ingest([full], 3)).toEqual([false]);
+    const ev = await store.evidence(b);
+    expect(ev.control.machineDays).toEqual([{ machine: 'm1', day: DAY, runs: 1, failures: 1, errors: 0, source: 'ci:x' }]);
+    expect(ev.control.failingTests).toEqual([{ id: 'tests.test_a', machines: 1 }]);
+    expect(await store.machineReports('m1', 50)).toEqual([{ id: full.id, machine: 'm1' }]);
+  });
+
+  test('a crash before the fleet part: the resend adds it once; a mismatch counts once too', async () => {
+    const r = 'rc-1';
+    const first = item('m2', [arm(r, 'mismatch')]);
+    expect(await store.ingest([{ ...first, assignments: [] }], 1)).toEqual([true]); // fleet (and machine) part only
+    expect(await store.ingest([first], 2)).toEqual([true]);
+    expect(await store.ingest([first], 3)).toEqual([false]);
+    expect(await store.meta(r)).toMatchObject({ counted: 0, mismatched: 1, sourceCapped: 0 });
+    expect(await fleetRuns('m2')).toBe(1);
+  });
+
+  test('every key one rollout\'s parts write is in that rollout\'s slot; the fleet part\'s in its day\'s', async () => {
+    const redis = testRedis();
+    const r = `rs-${randomBytes(3).toString('hex')}`;
+    const items = Array.from({ length: 12 }, (_, i) => item(`m${i % 4}`, [arm(r, i % 3 === 0 ? 'control' : 'candidate'), arm(`${r}-b`, 'mismatch')], {
+      outcome: i % 2 ? 'pass' : 'error', source: i % 2 ? 'ci:x' : 'net:y', project: ['nova', 'neutron', 'cinder'][i % 3]!,
+    }));
+    await store.ingest(items, 1);
+    const k = keys(p);
+    const slot = calculateSlot(k.rolloutMeta(r));
+    const written = await keysOf(redis, k.rolloutData(r, '*'));
+    expect(written.length).toBeGreaterThan(15);
+    expect(written.filter((n) => calculateSlot(n) !== slot)).toEqual([]);
+    const fleet = [k.fleetSeen(DAY), k.fleetMachineDays(DAY), k.fleetSourceDays(DAY)];
+    expect(new Set(fleet.map((n) => calculateSlot(n))).size).toBe(1);
+    // nothing else was written but the machines' latest reports
+    const all = await keysOf(redis, `${p}:*`);
+    const other = all.filter((n) => !written.includes(n) && !fleet.includes(n) && !n.startsWith(k.rolloutData(`${r}-b`, '')) && !n.startsWith(k.machineReports('')));
+    expect(other).toEqual([]);
+  });
+
+  test('a rollout whose evidence is retired counts nothing more and makes no key', async () => {
+    const redis = testRedis();
+    const r = 'rr-1';
+    await store.ingest([item('m1', [arm(r)])], 1);
+    expect(await store.retire(r, 1, 3600, 2)).toBeGreaterThan(5);
+    const before = await keysOf(redis, keys(p).rolloutData(r, '*'));
+    const late = item('m9', [arm(r)], { failedTests: ['tests.test_new'], project: 'glance' });
+    // counted in the fleet history, refused by the ended rollout
+    expect(await store.ingest([late], 3)).toEqual([true]);
+    expect((await store.meta(r)).counted).toBe(1);
+    expect(await keysOf(redis, keys(p).rolloutData(r, '*'))).toEqual(before);
+    expect(await redis.ttl(keys(p).rolloutMeta(r))).toBeGreaterThan(0);
+  });
+
+  test('report ids of store layout 1 are duplicates while their keys live', async () => {
+    const redis = testRedis();
+    const old = item('m1', [arm('rl-1')]);
+    await redis.set(keys(p).legacyReportSeen(old.id), '1', 'EX', 60);
+    store.legacyReportsUntil = Date.now() + 60_000;
+    expect(await store.ingest([old, item('m1', [arm('rl-1')])], Date.now())).toEqual([false, true]);
+    expect((await store.meta('rl-1')).counted).toBe(1);
+    store.legacyReportsUntil = 0; // past that time they are no longer looked up
+    expect(await store.ingest([old], Date.now())).toEqual([true]);
+  });
+});
