@@ -60,6 +60,8 @@ export function fastPins(pins: PinsCache, metrics: Metrics) {
         etag: tag,
         'cache-control': 'no-cache',
         'x-depcanary-branch': branch.branch,
+        // which snapshot this process serves: equal on every replica once a change reached it
+        'x-depcanary-version': snap.version,
         'x-depcanary-overrides': c.overrides.map((o) => `${o.library}=${o.version}`).join(', '),
       };
       if (notModified(req.headers['if-none-match'], tag)) {

@@ -41,7 +41,8 @@ export async function migrateKeys(redis: DcRedis, prefix: string, logger?: Logge
   try {
     const result: KeyMigration = { moved: 0, legacyReports: 0, legacyReportsUntil: 0, ended: 0 };
     // Layout 1 always has its version key (the base imported at the first start bumps it).
-    const old = await redis.exists(...layout1Markers(prefix));
+    // one key per EXISTS: on a cluster the names of layout 1 lie in different slots
+    const old = (await Promise.all(layout1Markers(prefix).map((n) => redis.exists(n)))).reduce((a, b) => a + b, 0);
     if (old > 0) {
       logger?.info({ prefix }, 'moving the Redis keys of an earlier layout to the current one (once)');
       const legacyReport = k.legacyReportSeen('');
