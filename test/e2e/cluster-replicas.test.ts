@@ -77,6 +77,8 @@ describe('replicas on a 3-master Redis Cluster', () => {
         DEPCANARY_CONTROLLER_TICK_MS: '300', DEPCANARY_CONTROLLER_DEBOUNCE_MS: '50', DEPCANARY_CONTROLLER_LEASE_MS: String(LEASE_MS),
         // the fleet history without a source cap: its runs are then exactly the reports counted
         DEPCANARY_POLICY: JSON.stringify({ sourceCap: 0 }),
+        // a limit on: counted in Redis (one key per script) by every replica
+        DEPCANARY_LIMIT_REPORTS_PER_SOURCE_PER_MIN: '1000000',
       });
       replicas.push({ ...srv, alive: true, name: `replica ${i}` });
     }
@@ -135,9 +137,12 @@ describe('replicas on a 3-master Redis Cluster', () => {
       const view = async (id: string) => (await call(live()[0]!.url, 'GET', `/v1/rollouts/${id}`)).json;
 
       // --- set-up: reporter tokens (several CI systems: sources), a rollout live throughout --------
+      const enrolled = (await call(replicas[2]!.url, 'POST', '/v1/enrol', {}, null)).json as { machine: string; credential: string };
       const tokens: string[] = [];
       for (let s = 0; s < SOURCES; s++) tokens.push((await call(replicas[s % 3]!.url, 'POST', '/v1/tokens', { name: `ci-${s}`, role: 'reporter' })).json.token);
       const held = await act(replicas[1]!, 'held created', '/v1/rollouts', { library: 'oslo.log', candidate: '8.4.0', stages: [50, 100], policy: HELD });
+      // frozen: counted, never advanced or rolled back by the rule (the broken candidate's errors reach its arms too)
+      expect((await call(replicas[0]!.url, 'POST', `/v1/rollouts/${held.id}/freeze`, { reason: 'a live rollout for the whole test' })).status).toBe(200);
       const healthy = await act(replicas[2]!, 'healthy created', '/v1/rollouts', { library: 'oslo.config', candidate: '10.8.0', stages: [10, 50, 100], policy: FAST });
 
       // --- reports through every live replica -------------------------------------------------------
@@ -155,6 +160,11 @@ describe('replicas on a 3-master Redis Cluster', () => {
           const bad = broken !== null && pins.some((p) => p.rolloutId === broken!.id && p.arm === 'candidate');
           reports.push({ source: i % SOURCES, r: report({ machine: m, installed, outcome: bad ? 'error' : 'pass' }) });
         }));
+        // the enrolled machine reports with its own credential (its enrolment read on another replica)
+        const own = report({ machine: enrolled.machine, installed: { 'oslo.log': '8.3.0', 'oslo.config': '10.7.0', stevedore: '5.9.1' } });
+        const ownRes = await call(rs[rounds % rs.length]!.url, 'POST', '/v1/reports', { reports: [own] }, enrolled.credential);
+        if (ownRes.status !== 202) throw new Error(`the enrolled machine's report: ${ownRes.status} ${ownRes.text}`);
+        acked.add(own.id);
         let k = 0;
         for (let s = 0; s < SOURCES; s++) {
           const mine = reports.filter((x) => x.source === s).map((x) => x.r);
@@ -186,11 +196,12 @@ describe('replicas on a 3-master Redis Cluster', () => {
       // --- the leader dies --------------------------------------------------------------------------
       const dead = replicas.find((r) => r.name === firstLeader)!;
       const k = keys('dc');
-      const held0 = await redis.get(k.lease('controller'));
-      const lapsesAt = Date.now() + (await redis.pttl(k.lease('controller')));
       const killedAt = Date.now();
       await dead.stop('SIGKILL');
       dead.alive = false;
+      // read once it is dead (no renewal after this): when its lease lapses
+      const [held0, ttl] = await Promise.all([redis.get(k.lease('controller')), redis.pttl(k.lease('controller'))]);
+      const lapsesAt = Date.now() + ttl;
       // the lease changes hands (read from Redis: "<owner>|<fence>")
       const taken = await until('the lease to change hands', () => redis.get(k.lease('controller')), (v) => v !== null && v !== held0, 4 * LEASE_MS, 2);
       const takeoverMs = Date.now() - killedAt;
@@ -202,13 +213,19 @@ describe('replicas on a 3-master Redis Cluster', () => {
       }, (l) => l.length === 1, 4 * LEASE_MS, 5);
       expect(next.value[0]).not.toBe(firstLeader);
 
-      // --- decisions by the new leader: a promotion, and a broken candidate rolled back -----------------
+      // --- decisions by the new leader: a promotion, then a broken candidate rolled back --------------
+      // (one after the other: the broken candidate's errors land in every rollout's arms alike)
+      await until('the healthy rollout promoted', async () => {
+        await round();
+        return view(healthy.id);
+      }, (v) => v.state === 'promoted', 90_000, 0);
+      await consistent('promoted', Date.now());
       broken = await act(live()[0]!, 'broken created', '/v1/rollouts', { library: 'stevedore', candidate: '6.0.0', stages: [20, 100], policy: FAST });
-      const ended = await until('the healthy promoted and the broken rolled back', async () => {
+      const ended = await until('the broken rollout rolled back', async () => {
         await round();
         return [await view(healthy.id), await view(broken!.id)];
-      }, ([h, b]) => h.state === 'promoted' && b.state === 'rolled_back', 90_000, 0);
-      await consistent('promoted and rolled back (new leader)', Date.now());
+      }, ([, b]) => b.state === 'rolled_back', 90_000, 0);
+      await consistent('rolled back (new leader)', Date.now());
       await round(); // reports after the last change reach the held rollout alone
       sampling = false;
       await sampler;
@@ -238,6 +255,7 @@ describe('replicas on a 3-master Redis Cluster', () => {
       expect([...acked].filter((id) => !fleetSeen.has(id))).toEqual([]);
       const fleetRuns = (await Promise.all(days.map((d) => redis.hgetall(k.fleetMachineDays(d))))).flatMap((h) => Object.values(h)).reduce((n, v) => n + Number(v.split(',')[0]), 0);
       expect(fleetRuns).toBe(acked.size);
+      expect(await view(held.id)).toMatchObject({ state: 'active', frozen: true });
       const heldSeen = await members(days.map((d) => k.rolloutSeen(held.id, d)));
       expect(heldSeen.size).toBe(acked.size);
       const meta = await redis.hgetall(k.rolloutMeta(held.id));
