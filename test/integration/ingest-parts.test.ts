@@ -53,7 +53,10 @@ describe('ingestion in parts (one per slot), each counted once', () => {
     expect([(await store.meta(a)).counted, (await store.meta(b)).counted, await fleetRuns('m1')]).toEqual([1, 1, 1]);
     // and again: nothing new anywhere
     expect(await store.ingest([full], 3)).toEqual([false]);
-    const ev = await store.evidence(b);
+    const ev = await store.evidence(b, 5, 'machine-days');
+    // the arm aggregate too: the resent part counted once
+    expect((await store.evidence(b, 5)).control.aggregate!.aggregate(null)).toMatchObject({ runs: 1, N: 1, F: 1, G: 1, clusters: 1 });
+    expect((await store.evidence(a, 5)).candidate.aggregate!.aggregate(null)).toMatchObject({ runs: 1, N: 1, G: 1 });
     expect(ev.control.machineDays).toEqual([{ machine: 'm1', day: DAY, runs: 1, failures: 1, errors: 0, source: 'ci:x' }]);
     expect(ev.control.failingTests).toEqual([{ id: 'tests.test_a', machines: 1 }]);
     expect(await store.machineReports('m1', 50)).toEqual([{ id: full.id, machine: 'm1' }]);
