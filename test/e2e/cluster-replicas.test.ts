@@ -24,7 +24,7 @@ const HELD = { ...FAST, stage: { ...FAST.stage, soakSeconds: 3600 } };
 const MACHINES = Array.from({ length: 240 }, () => randomUUID());
 const SOURCES = 6;
 
-type Replica = { url: string; stop: (s?: NodeJS.Signals) => Promise<number | null>; stderr: () => string; alive: boolean; name: string };
+type Replica = { url: string; stop: (s?: NodeJS.Signals) => Promise<number | null>; stderr: () => string; stdout: () => string; alive: boolean; name: string };
 
 async function call(url: string, method: string, path: string, body?: unknown, token: string | null = TOKEN) {
   const res = await fetch(url + path, {
@@ -162,8 +162,12 @@ describe('replicas on a 3-master Redis Cluster', () => {
         }));
         // the enrolled machine reports with its own credential (its enrolment read on another replica)
         const own = report({ machine: enrolled.machine, installed: { 'oslo.log': '8.3.0', 'oslo.config': '10.7.0', stevedore: '5.9.1' } });
-        const ownRes = await call(rs[rounds % rs.length]!.url, 'POST', '/v1/reports', { reports: [own] }, enrolled.credential);
-        if (ownRes.status !== 202) throw new Error(`the enrolled machine's report: ${ownRes.status} ${ownRes.text}`);
+        const to = rs[rounds % rs.length]!;
+        const ownRes = await call(to.url, 'POST', '/v1/reports', { reports: [own] }, enrolled.credential);
+        if (ownRes.status !== 202) {
+          await sleep(300); // the log line is written asynchronously
+          throw new Error(`the enrolled machine's report: ${ownRes.status} ${ownRes.text}; ${to.name}'s log: ${(to.stdout() + to.stderr()).slice(-3000)}`);
+        }
         acked.add(own.id);
         let k = 0;
         for (let s = 0; s < SOURCES; s++) {

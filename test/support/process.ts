@@ -29,7 +29,7 @@ export const MAIN = join(ROOT, 'dist', 'server', 'main.js');
  * The real server as a separate process (`node dist/server/main.js`), exactly as `make run`
  * starts it. Resolves once it prints its "listening on" line.
  */
-export async function spawnServer(env: Record<string, string>, timeoutMs = 30_000): Promise<{ url: string; child: ChildProcess; stderr: () => string; stop: (signal?: NodeJS.Signals) => Promise<number | null> }> {
+export async function spawnServer(env: Record<string, string>, timeoutMs = 30_000): Promise<{ url: string; child: ChildProcess; stderr: () => string; stdout: () => string; stop: (signal?: NodeJS.Signals) => Promise<number | null> }> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -p .)`);
   const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
@@ -70,6 +70,7 @@ export async function spawnServer(env: Record<string, string>, timeoutMs = 30_00
     url,
     child,
     stderr: () => err,
+    stdout: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null) child.kill(signal);
       return exited;
