@@ -1,0 +1,312 @@
+/**
+ * Scale benchmark (bounded; issue 15): what live rollouts, replicas and a large fleet cost.
+ *   node dist/test/bench/scale.js [--seconds 10] [--rounds 3] [--part all|rollouts|replicas|memory]
+ *     [--machines 100000] [--memory-rollouts 500] [--write-readme]
+ *  - rollouts: one server (`node dist/server/main.js` on its embedded Redis, AOF everysec as
+ *    `make run`), 1 and then 40 live rollouts at 10% that every report concerns: report
+ *    ingestion (50 a request, a CI reporter token, 10 connections) and pins (a new machine per
+ *    request, 50 connections), median of `rounds` runs of `seconds` each.
+ *  - replicas: one redis-server (AOF everysec) and 1, then 3 server processes on it, one live
+ *    rollout; the same load spread over the replicas (the same connections in all).
+ *  - memory: one server, `memory-rollouts` live rollouts (one per library of
+ *    data/upper-constraints.txt), `machines` new machines, each asking for its pins once and
+ *    reporting once (10 of the rollouts' libraries installed, as a project uses a few of the
+ *    constraints): the server's resident memory (and its peak) and its Redis' at the end.
+ * Everything binds 127.0.0.1 or a unix socket in a temp dir and stops by itself.
+ */
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { bucketOf, inCandidateArm } from '../../server/domain/bucketing';
+import { createRedis } from '../../server/store/redis';
+import { REPORTER_TOKEN, ROOT, spawnServer } from '../support/process';
+import { replaceSection } from './readme';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1]! : dflt;
+};
+const SECONDS = Number(opt('seconds', '10'));
+const ROUNDS = Number(opt('rounds', '3'));
+const PART = opt('part', 'all');
+const MACHINES = Number(opt('machines', '100000'));
+const MEMORY_ROLLOUTS = Number(opt('memory-rollouts', '500'));
+const ADMIN = 'bench-admin-token-0123456789';
+const UC = join(ROOT, 'data', 'upper-constraints.txt');
+/** The bench's reports come from one CI reporter token (one source): no source cap, so every one counts. */
+const SERVER_ENV = {
+  DEPCANARY_ADMIN_TOKEN: ADMIN, LOG_LEVEL: 'error', DEPCANARY_CONSTRAINTS_FILE: UC, DEPCANARY_POLICY: JSON.stringify({ sourceCap: 0 }),
+};
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** What to stop when the bench is interrupted (SIGINT, SIGTERM): its children. */
+const children = new Set<ChildProcess>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const c of children) c.kill('SIGTERM');
+    process.exit(130);
+  });
+}
+
+/** The libraries of the constraints file with their pinned versions (no environment markers). */
+function libraries(): { library: string; stable: string }[] {
+  const out: { library: string; stable: string }[] = [];
+  for (const line of readFileSync(UC, 'utf8').split('\n')) {
+    const m = /^([A-Za-z0-9._-]+)===([^;\s]+)$/.exec(line.trim());
+    if (m) out.push({ library: m[1]!, stable: m[2]! });
+  }
+  return out;
+}
+
+interface Live { id: string; library: string; salt: string; stable: string; candidate: string; percent: number }
+
+async function createRollouts(url: string, libs: { library: string; stable: string }[], percent = 10): Promise<Live[]> {
+  const out: Live[] = [];
+  const auth = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+  for (let i = 0; i < libs.length; i += 20) {
+    out.push(...await Promise.all(libs.slice(i, i + 20).map(async ({ library, stable }) => {
+      // a release newer than the pin (the index is off: the bench names it)
+      const candidate = `${/^\d+(\.\d+)*/.exec(stable)?.[0] ?? '0'}.9999`;
+      const res = await fetch(`${url}/v1/rollouts`, { method: 'POST', headers: auth, body: JSON.stringify({ library, candidate, stages: [percent, 100], policy: { sourceCap: 0 } }) });
+      if (res.status !== 201) throw new Error(`could not create the rollout of ${library}: ${res.status} ${await res.text()}`);
+      const r = (await res.json()) as { id: string; salt: string; stable: string };
+      return { id: r.id, library, salt: r.salt, stable: r.stable, candidate, percent };
+    })));
+  }
+  return out;
+}
+
+/** `n` machines and what each has installed for the given rollouts (its arm's version of each). */
+function fleet(n: number, live: Live[]): { machine: string; installed: Record<string, string> }[] {
+  return Array.from({ length: n }, () => {
+    const machine = randomUUID();
+    const installed: Record<string, string> = {};
+    for (const r of live) installed[r.library] = inCandidateArm(bucketOf(r.salt, machine), r.percent) ? r.candidate : r.stable;
+    return { machine, installed };
+  });
+}
+
+function report(m: { machine: string; installed: Record<string, string> }) {
+  return {
+    id: randomUUID(), machine: m.machine, outcome: Math.random() < 0.03 ? 'fail' : 'pass', installed: m.installed,
+    project: 'nova', env: 'py311', python: '3.11.7', platform: 'linux-x86_64', durationMs: 84000, failedTests: [], finishedAt: new Date().toISOString(),
+  };
+}
+
+type Result = { rps: number; p99: number; bad: number };
+
+/** autocannon on each url at once (the connections split between them): summed rate, worst p99. */
+async function cannon(urls: string[], connections: number, opts: (url: string) => autocannon.Options): Promise<Result> {
+  const rs = await Promise.all(urls.map((url) => autocannon({ ...opts(url), url, connections: Math.max(1, Math.round(connections / urls.length)), duration: SECONDS })));
+  return {
+    rps: rs.reduce((s, r) => s + r.requests.average, 0),
+    p99: Math.max(...rs.map((r) => r.latency.p99)),
+    bad: rs.reduce((s, r) => s + r.errors + r.timeouts + r.non2xx, 0),
+  };
+}
+
+/** Reports of the given fleet, 50 a request, 10 connections: reports/s and request p99. */
+function ingestion(urls: string[], machines: ReturnType<typeof fleet>): Promise<Result> {
+  let i = 0;
+  return cannon(urls, 10, (url) => ({
+    url: `${url}/v1/reports`,
+    requests: [{
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${REPORTER_TOKEN}` },
+      setupRequest: (r) => ({ ...r, body: JSON.stringify({ reports: Array.from({ length: 50 }, () => report(machines[i++ % machines.length]!)) }) }),
+    }],
+  })).then((r) => ({ ...r, rps: r.rps * 50 }));
+}
+
+/** Pins of a new machine per request, 50 connections. */
+function pins(urls: string[]): Promise<Result> {
+  return cannon(urls, 50, (url) => ({ url, requests: [{ setupRequest: (r) => ({ ...r, path: `/v1/pins?machine=${randomUUID()}` }) }] }));
+}
+
+interface Row { name: string; ingest: Result; pins: Result }
+
+async function rounds(name: string, urls: string[], machines: ReturnType<typeof fleet>): Promise<Row> {
+  const ing: Result[] = [];
+  const pin: Result[] = [];
+  for (let k = 1; k <= ROUNDS; k++) {
+    process.stderr.write(`${name}: round ${k}/${ROUNDS} (${SECONDS}s reports, ${SECONDS}s pins)\n`);
+    ing.push(await ingestion(urls, machines));
+    pin.push(await pins(urls));
+  }
+  const med = (rs: Result[]) => ({ rps: median(rs.map((r) => r.rps)), p99: median(rs.map((r) => r.p99)), bad: rs.reduce((s, r) => s + r.bad, 0) });
+  return { name, ingest: med(ing), pins: med(pin) };
+}
+
+async function server(dir: string, env: Record<string, string> = {}) {
+  const srv = await spawnServer({ ...SERVER_ENV, DEPCANARY_DATA_DIR: dir, ...env });
+  children.add(srv.child);
+  return srv;
+}
+
+async function liveRollouts(): Promise<Row[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'depcanary-bench-scale-'));
+  const srv = await server(dir);
+  try {
+    const libs = libraries();
+    const one = await createRollouts(srv.url, libs.slice(0, 1));
+    const a = await rounds('1 live rollout', [srv.url], fleet(2000, one));
+    const forty = [...one, ...await createRollouts(srv.url, libs.slice(1, 40))];
+    const b = await rounds('40 live rollouts', [srv.url], fleet(2000, forty));
+    return [a, b];
+  } finally {
+    await srv.stop();
+    children.delete(srv.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A redis-server of its own on a unix socket, AOF everysec (as the embedded one). */
+async function sharedRedis(dir: string): Promise<{ url: string; stop: () => void }> {
+  const socket = join(dir, 'redis.sock');
+  const child = spawn('redis-server', ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', dir], { stdio: 'ignore' });
+  children.add(child);
+  const redis = createRedis({ socket });
+  redis.on('error', () => undefined);
+  for (let i = 0; ; i++) {
+    try {
+      await redis.ping();
+      break;
+    } catch (e) {
+      if (i > 100) throw e;
+      await sleep(100);
+    }
+  }
+  await redis.quit();
+  return { url: `unix://${socket}`, stop: () => { child.kill('SIGTERM'); children.delete(child); } };
+}
+
+async function replicas(): Promise<Row[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'depcanary-bench-replicas-'));
+  const redis = await sharedRedis(dir);
+  const servers: Awaited<ReturnType<typeof server>>[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const d = join(dir, `replica-${i}`);
+      servers.push(await server(mkdtempSync(d), { REDIS_URL: redis.url }));
+    }
+    const live = await createRollouts(servers[0]!.url, libraries().slice(0, 1));
+    await sleep(1000); // every replica's pins hold it (the refresh bound is 500 ms)
+    const machines = fleet(2000, live);
+    const a = await rounds('1 replica', [servers[0]!.url], machines);
+    const b = await rounds('3 replicas', servers.map((s) => s.url), machines);
+    return [a, b];
+  } finally {
+    for (const s of servers) {
+      await s.stop();
+      children.delete(s.child);
+    }
+    redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface MemoryResult { rollouts: number; machines: number; rss: number; hwm: number; redis: number; seconds: number; bad: number }
+
+async function memory(): Promise<MemoryResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'depcanary-bench-memory-'));
+  const srv = await server(dir);
+  const t0 = Date.now();
+  try {
+    const live = await createRollouts(srv.url, libraries().slice(0, MEMORY_ROLLOUTS));
+    process.stderr.write(`memory: ${live.length} live rollouts; ${fmt(MACHINES)} new machines, pins then a report each\n`);
+    let done = 0;
+    let bad = 0;
+    const worker = async () => {
+      while (done < MACHINES) {
+        const n = Math.min(50, MACHINES - done);
+        done += n;
+        const batch = await Promise.all(Array.from({ length: n }, async () => {
+          const machine = randomUUID();
+          const res = await fetch(`${srv.url}/v1/pins?machine=${machine}`);
+          if (res.status !== 200) bad++;
+          const body = (await res.json()) as { pins: { library: string; version: string }[] };
+          // the project installs 10 of the libraries under rollout: its arm's version of each
+          const installed: Record<string, string> = {};
+          const at = Math.floor(Math.random() * (body.pins.length - 10));
+          for (const p of body.pins.slice(at, at + 10)) installed[p.library] = p.version;
+          return report({ machine, installed });
+        }));
+        const res = await fetch(`${srv.url}/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${REPORTER_TOKEN}` }, body: JSON.stringify({ reports: batch }) });
+        if (res.status !== 202) bad++;
+        await res.arrayBuffer();
+        if (done % 10_000 < 50) process.stderr.write(`memory: ${fmt(done)} machines\n`);
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    const status = readFileSync(`/proc/${srv.child.pid}/status`, 'utf8');
+    const kb = (f: string) => Number(new RegExp(`${f}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
+    const r = createRedis({ socket: join(dir, 'redis', 'redis.sock') });
+    const info = await r.info('memory');
+    await r.quit();
+    return { rollouts: live.length, machines: MACHINES, rss: kb('VmRSS'), hwm: kb('VmHWM'), redis: Number(/used_memory:(\d+)/.exec(info)![1]), seconds: (Date.now() - t0) / 1000, bad };
+  } finally {
+    await srv.stop();
+    children.delete(srv.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const measured = `Measured ${new Date().toISOString().slice(0, 10)} with \`node dist/test/bench/scale.js\` on this 2-core machine: servers, Redis and the load generator on one host; ${SECONDS} s per run, median of ${ROUNDS} rounds.`;
+  const write = (section: string, lines: string[]) => {
+    const table = [measured, '', ...lines].join('\n').trimEnd();
+    console.log(table);
+    if (args.includes('--write-readme')) replaceSection(join(ROOT, 'README.md'), section, table);
+  };
+  const table = (rows: Row[]) => [
+    '| setup | reports/s (50 a request, 10 connections) | report request p99 ms | pins/s (a new machine each, 50 connections) | pins p99 ms | errors or non-2xx |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.name} | ${fmt(r.ingest.rps)} | ${r.ingest.p99} | ${fmt(r.pins.rps)} | ${r.pins.p99} | ${r.ingest.bad + r.pins.bad} |`),
+  ];
+  let bad = 0;
+  if (PART === 'all' || PART === 'rollouts') {
+    const [a, b] = await liveRollouts();
+    bad += a!.ingest.bad + a!.pins.bad + b!.ingest.bad + b!.pins.bad;
+    write('bench:scale-rollouts', [
+      '**Live rollouts**: one server on its embedded Redis, every report concerning every live rollout (at 10%), every pins request from a machine it has not seen.',
+      '',
+      ...table([a!, b!]),
+      '',
+      `With 40 live rollouts: ingestion **${fmt(b!.ingest.rps)} reports/s** (target ≥ 2,000), report request p99 ${b!.ingest.p99} ms (target < 100); pins at **${(b!.pins.rps / a!.pins.rps).toFixed(2)}×** the rate with 1 (target ≥ 0.5), p99 ${b!.pins.p99} ms (target < 10).`,
+    ]);
+  }
+  if (PART === 'all' || PART === 'replicas') {
+    const [a, b] = await replicas();
+    bad += a!.ingest.bad + a!.pins.bad + b!.ingest.bad + b!.pins.bad;
+    write('bench:scale-replicas', [
+      '**Replicas**: one redis-server (AOF everysec), 1 then 3 server processes on it, one live rollout; the same load and connections spread over the replicas.',
+      '',
+      ...table([a!, b!]),
+      '',
+      `3 replicas: ingestion ${(b!.ingest.rps / a!.ingest.rps).toFixed(2)}×, pins ${(b!.pins.rps / a!.pins.rps).toFixed(2)}× one replica's, on 2 cores that the replicas, Redis and the load generator share.`,
+    ]);
+  }
+  if (PART === 'all' || PART === 'memory') {
+    const m = await memory();
+    bad += m.bad;
+    write('bench:scale-memory', [
+      `**Memory**: one server, ${fmt(m.rollouts)} live rollouts, ${fmt(m.machines)} new machines each asking for its pins once and reporting once (10 of the rollouts' libraries installed), in ${fmt(m.seconds)} s.`,
+      '',
+      `Server resident memory at the end **${mb(m.rss)}** (peak ${mb(m.hwm)}; target < 300 MB); its Redis ${mb(m.redis)}; ${m.bad} errors or non-2xx.`,
+    ]);
+  }
+  if (bad > 0) process.exitCode = 1;
+}
+
+void main().catch((e) => {
+  console.error(e);
+  for (const c of children) c.kill('SIGTERM');
+  process.exit(1);
+});
