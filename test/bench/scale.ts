@@ -4,8 +4,8 @@
  *     [--machines 100000] [--memory-rollouts 500] [--write-readme]
  *  - rollouts: one server (`node dist/server/main.js` on its embedded Redis, AOF everysec as
  *    `make run`), 1 and then 40 live rollouts at 10% that every report concerns: report
- *    ingestion (50 a request, a CI reporter token, 10 connections) and pins (a new machine per
- *    request, 50 connections), median of `rounds` runs of `seconds` each.
+ *    ingestion (50 a request, a CI reporter token, 10 connections) and pins (`GET
+ *    /v1/constraints.txt`, as the plugin asks, a new machine per request, 50 connections), median of `rounds` runs of `seconds` each.
  *  - replicas: one redis-server (AOF everysec) and 1, then 3 server processes on it, one live
  *    rollout; the same load spread over the replicas (the same connections in all).
  *  - memory: one server, `memory-rollouts` live rollouts (one per library of
@@ -105,7 +105,11 @@ type Result = { rps: number; p99: number; bad: number };
 
 /** autocannon on each url at once (the connections split between them): summed rate, worst p99. */
 async function cannon(urls: string[], connections: number, opts: (url: string) => autocannon.Options): Promise<Result> {
-  const rs = await Promise.all(urls.map((url) => autocannon({ ...opts(url), url, connections: Math.max(1, Math.round(connections / urls.length)), duration: SECONDS })));
+  const rs = await Promise.all(urls.map((url) => autocannon({ ...opts(url), connections: Math.max(1, Math.round(connections / urls.length)), duration: SECONDS })));
+  for (const r of rs) {
+    const odd = Object.entries(r.statusCodeStats ?? {}).filter(([code]) => !code.startsWith('2'));
+    if (odd.length || r.errors || r.timeouts) process.stderr.write(`  ${r.url}: status ${JSON.stringify(Object.fromEntries(odd.map(([c, v]) => [c, v.count])))}, ${r.errors} errors, ${r.timeouts} timeouts\n`);
+  }
   return {
     rps: rs.reduce((s, r) => s + r.requests.average, 0),
     p99: Math.max(...rs.map((r) => r.latency.p99)),
@@ -117,20 +121,33 @@ async function cannon(urls: string[], connections: number, opts: (url: string) =
 function ingestion(urls: string[], machines: ReturnType<typeof fleet>): Promise<Result> {
   let i = 0;
   return cannon(urls, 10, (url) => ({
-    url: `${url}/v1/reports`,
+    url,
     requests: [{
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${REPORTER_TOKEN}` },
+      method: 'POST', path: '/v1/reports', headers: { 'content-type': 'application/json', authorization: `Bearer ${REPORTER_TOKEN}` },
       setupRequest: (r) => ({ ...r, body: JSON.stringify({ reports: Array.from({ length: 50 }, () => report(machines[i++ % machines.length]!)) }) }),
     }],
   })).then((r) => ({ ...r, rps: r.rps * 50 }));
 }
 
-/** Pins of a new machine per request, 50 connections. */
+/** Pins as the plugin asks for them (`GET /v1/constraints.txt`), a new machine per request, 50 connections. */
 function pins(urls: string[]): Promise<Result> {
-  return cannon(urls, 50, (url) => ({ url, requests: [{ setupRequest: (r) => ({ ...r, path: `/v1/pins?machine=${randomUUID()}` }) }] }));
+  return cannon(urls, 50, (url) => ({ url, requests: [{ setupRequest: (r) => ({ ...r, path: `/v1/constraints.txt?machine=${randomUUID()}` }) }] }));
 }
 
 interface Row { name: string; ingest: Result; pins: Result }
+
+/** Waits until each server answers quickly again (the reports still queued when a run ends are counted first), at most 60 s. */
+async function settle(urls: string[]): Promise<void> {
+  for (const url of urls) {
+    const until = Date.now() + 60_000;
+    for (let quick = 0; quick < 3 && Date.now() < until;) {
+      const t = Date.now();
+      await (await fetch(`${url}/healthz`)).arrayBuffer();
+      quick = Date.now() - t < 20 ? quick + 1 : 0;
+      await sleep(100);
+    }
+  }
+}
 
 async function rounds(name: string, urls: string[], machines: ReturnType<typeof fleet>): Promise<Row> {
   const ing: Result[] = [];
@@ -138,7 +155,9 @@ async function rounds(name: string, urls: string[], machines: ReturnType<typeof 
   for (let k = 1; k <= ROUNDS; k++) {
     process.stderr.write(`${name}: round ${k}/${ROUNDS} (${SECONDS}s reports, ${SECONDS}s pins)\n`);
     ing.push(await ingestion(urls, machines));
+    await settle(urls);
     pin.push(await pins(urls));
+    await settle(urls);
   }
   const med = (rs: Result[]) => ({ rps: median(rs.map((r) => r.rps)), p99: median(rs.map((r) => r.p99)), bad: rs.reduce((s, r) => s + r.bad, 0) });
   return { name, ingest: med(ing), pins: med(pin) };
@@ -266,7 +285,7 @@ async function main() {
     if (args.includes('--write-readme')) replaceSection(join(ROOT, 'README.md'), section, table);
   };
   const table = (rows: Row[]) => [
-    '| setup | reports/s (50 a request, 10 connections) | report request p99 ms | pins/s (a new machine each, 50 connections) | pins p99 ms | errors or non-2xx |',
+    '| setup | reports/s (50 a request, 10 connections) | report request p99 ms | pins/s (`/v1/constraints.txt`, a new machine each, 50 connections) | pins p99 ms | errors or non-2xx |',
     '|---|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.name} | ${fmt(r.ingest.rps)} | ${r.ingest.p99} | ${fmt(r.pins.rps)} | ${r.pins.p99} | ${r.ingest.bad + r.pins.bad} |`),
   ];
