@@ -25,7 +25,7 @@ import { lockDataDir, type DataDirLock } from './store/data-dir-lock';
 import { startEmbeddedRedis, type EmbeddedRedis } from './store/embedded-redis';
 import { StoreHealth } from './store/health';
 import { legacyReportsUntil, migrateKeys } from './store/key-migration';
-import { createRedis, type DcRedis, type RedisTarget } from './store/redis';
+import { createRedis, requireRedisVersion, type DcRedis, type RedisTarget } from './store/redis';
 import { RolloutStore } from './store/rollout-store';
 import { TelemetryStore } from './store/telemetry-store';
 import { EnrolmentStore } from './store/enrolment-store';
@@ -127,6 +127,7 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
   const cleanup: (() => Promise<unknown>)[] = [];
   try {
     await redis.ping();
+    await requireRedisVersion(redis);
     const p = config.keyPrefix;
     const metrics = createMetrics();
     const rolloutStore = new RolloutStore(redis, p);

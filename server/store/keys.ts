@@ -9,8 +9,8 @@
  *                         emergency pins, both outboxes, leases, the version. One slot: a
  *                         transition commits to several of them at once. Written at the rate of
  *                         people and decisions, read by every pins reload (one node).
- *   <p>:ro:{<id>}:...     one rollout's evidence (counters, machine-days, failing tests, segment
- *                         aggregates, source caps, its per-day report dedupe): what ingestion
+ *   <p>:ro:{<id>}:...     one rollout's evidence (counters, machine-days, arm aggregates, failing
+ *                         tests, segment aggregates, source caps, its per-day report dedupe): what ingestion
  *                         writes and an evaluation reads. Expire once the rollout has ended.
  *   <p>:fleet:{<day>}:... one UTC day's fleet history and its report dedupe.
  *   <p>:{enrol}:...       machine enrolments (id → credential hash, hash → enrolment).
@@ -37,7 +37,7 @@ export function keys(prefix: string) {
     active: ctl('active'),
     events: (id: string) => ctl('events', id),
     version: ctl('version'),
-    /** Set: ended rollouts whose evidence keys still wait for their expiry (store/retention.ts). */
+    /** Set: ended rollouts whose evidence keys still wait for their expiry (services/retention.ts). */
     ending: ctl('ending'),
     /** Hash: the key layout's version and what its migration left (store/key-migration.ts). */
     schema: ctl('schema'),
@@ -133,7 +133,7 @@ export function keys(prefix: string) {
     rolloutData: (id: string, ...parts: string[]) => ro(id, ...parts),
     /**
      * Every evidence key of a rollout of `stages` stages, the meta hash first: what expires once
-     * it has ended (store/retention). A new evidence key must be added here (the retention test
+     * it has ended (services/retention.ts). A new evidence key must be added here (the retention test
      * checks that nothing in the rollout's slot is left without a TTL). The per-day dedupe sets
      * (rolloutSeen) expire by themselves.
      */

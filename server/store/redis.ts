@@ -64,6 +64,27 @@ export function isCluster(r: Redis | Cluster): r is Cluster {
   return r instanceof Cluster;
 }
 
+/** The oldest Redis the scripts run on: EXPIRE … NX (retire.lua), the functions of Redis 7's Lua. */
+export const MIN_REDIS_VERSION = [7, 0] as const;
+
+/** The version a node reports in INFO server (`redis_version:7.0.15`), or null when it says none. */
+export function redisVersionOf(info: string): number[] | null {
+  const m = /^redis_version:(\d+)\.(\d+)(?:\.(\d+))?/m.exec(info);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : null;
+}
+
+/** Refuses to start on a Redis older than MIN_REDIS_VERSION (every master of a cluster is asked). */
+export async function requireRedisVersion(r: Redis | Cluster): Promise<void> {
+  for (const node of masters(r)) {
+    const v = redisVersionOf(await node.info('server'));
+    if (!v) continue; // a Redis-compatible server that does not say: let the scripts tell
+    const [major, minor] = MIN_REDIS_VERSION;
+    if (v[0]! < major || (v[0] === major && v[1]! < minor)) {
+      throw new Error(`Redis ${major}.${minor} or newer is needed (EXPIRE NX in retention); the server at ${node.options.path ?? `${node.options.host}:${node.options.port}`} runs ${v.join('.')}`);
+    }
+  }
+}
+
 /** The master nodes to run a per-node command on (SCAN): the cluster's masters, or the one server. */
 export function masters(r: Redis | Cluster): Redis[] {
   return isCluster(r) ? r.nodes('master') : [r];

@@ -252,6 +252,8 @@ export class TelemetryStore {
       const arms = ARMS.map((arm): ArmEvidence | null => {
         const failingTests = s.failingTests[arm];
         if (needed.has(arm)) return { machineDays: s.machineDays[arm], failingTests };
+        // an arm without runs yet: nothing to read again
+        if (!s.hasMachineDays[arm] && Object.keys(s.sums[arm]).length === 0) return { machineDays: [], failingTests };
         const aggregate = StoredArmAggregate.read(s.sums[arm], s.days[arm]);
         return aggregate && aggregate.cap === cap ? { machineDays: [], aggregate, failingTests } : null;
       });
@@ -270,6 +272,7 @@ export class TelemetryStore {
       tx.hgetall(this.k.armAggregateDays(rolloutId, arm));
       tx.zrevrange(this.k.failingTests(rolloutId, arm), 0, FAILING_TESTS_READ - 1, 'WITHSCORES');
       if (withMachineDays.has(arm)) tx.hgetall(this.k.machineDays(rolloutId, arm));
+      else tx.exists(this.k.machineDays(rolloutId, arm));
     }
     tx.hgetall(this.k.rolloutMeta(rolloutId));
     tx.hgetall(this.k.segmentAggregates(rolloutId, 'candidate'));
@@ -287,18 +290,25 @@ export class TelemetryStore {
     const days = {} as Record<Arm, Record<string, string>>;
     const failingTests = {} as Record<Arm, FailingTest[]>;
     const machineDays = {} as Record<Arm, MachineDay[]>;
+    const hasMachineDays = {} as Record<Arm, boolean>;
     for (const arm of ARMS) {
       sums[arm] = next<Record<string, string>>();
       days[arm] = next<Record<string, string>>();
       failingTests[arm] = toFailingTests(next<string[]>());
-      machineDays[arm] = withMachineDays.has(arm) ? toMachineDays(next<Record<string, string>>()) : [];
+      if (withMachineDays.has(arm)) {
+        machineDays[arm] = toMachineDays(next<Record<string, string>>());
+        hasMachineDays[arm] = machineDays[arm].length > 0;
+      } else {
+        machineDays[arm] = [];
+        hasMachineDays[arm] = next<number>() === 1;
+      }
     }
     const meta = toMeta(next<Record<string, string>>());
     const c = next<Record<string, string>>();
     const k = next<Record<string, string>>();
     const refused = next<Record<string, string>>();
     const segments = toSegments(c, k, refused);
-    return { sums, days, failingTests, machineDays, meta, segments };
+    return { sums, days, failingTests, machineDays, hasMachineDays, meta, segments };
   }
 
   /** One arm's raw machine-days (every counted run, per machine and UTC day): O(machine-days). */

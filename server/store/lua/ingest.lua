@@ -39,7 +39,7 @@
   KEYS[8..10] counters('all', <arm>), its machines, its failing machines
   KEYS[11] failingTests(<arm>) (zset test -> machines), KEYS[12] failingTestMachines(<arm>)
   KEYS[13..20] segment evidence: the 3 family tables (p, y, s: sets), first-occurrence set,
-           cap hash, budget hash, refused hash, the arm's aggregate hash
+           cap hash, budget hash, refused hash, the arm's segment aggregate hash (segmentAggregates(<arm>))
   KEYS[21..24] the arm aggregate (armAggregate*(<arm>)): its hash, its machines, its sources, its days
   ARGV[1]  report id
   ARGV[2]  arm: candidate | control | mismatch
@@ -51,7 +51,8 @@
   ARGV[8]  the rollout's cap per machine and day, ARGV[9] its cap per source, arm and day (0 off)
   ARGV[10] seconds a report id is remembered
   ARGV[11] number of failing test ids T, then T ids
-  then the segment plan (0: none), tokens as below.
+  then, only when the rollout keeps segment evidence, its plan's tokens as below (none
+  otherwise: the part then has 11 + T arguments).
   Result: 1 counted (in an arm, as a mismatch, or over its source's cap); 0 duplicate (already
   counted, nothing written); REFUSED.ENDED the rollout's evidence is retired (nothing written).
   A segment plan (server/domain/segments/plan.ts, serialised by telemetry-store.ts) is
@@ -65,7 +66,8 @@
             C <field> <limit>    HINCRBY the cap field; passes while it is <= limit
             F <member> -         SADD to the first-occurrence set; passes if new
             N <member> -         passes while the member is not in the first-occurrence set
-    A group whose guards all pass increments each of its fields by 1 in the aggregate hash.
+    A group whose guards all pass increments each of its fields by 1 in the segment aggregate
+    hash (KEYS[20]).
   The source cap (docs/trust.md): a run that adds weight (its machine-day has fewer runs
   than the machine cap) takes one from its source's allowance of the arm and day; past the
   allowance the report does not count there (meta sourceCapped +1).

@@ -1,5 +1,5 @@
 --[[
-  retire.lua — an ended rollout's evidence keys start to expire (store/retention.ts).
+  retire.lua — an ended rollout's evidence keys start to expire (services/retention.ts).
   KEYS: the rollout's evidence keys (store/keys.ts rolloutEvidence), its meta hash first; all in
   the rollout's slot.
   ARGV[1] seconds they are kept
