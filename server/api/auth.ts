@@ -36,18 +36,8 @@ export function requireRole(tokens: TokenStore, role: Role): RoleGuard {
       req.principal = { name: 'anonymous', role: tokens.publicRole, sha256: '' };
       return next();
     }
-    const failed = async () => authFailed(req);
-    if (header !== undefined) await checkAuthFailures(req);
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-    if (!m) {
-      if (header !== undefined) await failed();
-      throw new HttpError(401, 'unauthorized', 'missing bearer token (Authorization: Bearer <token>)');
-    }
-    const entry = await tokens.lookup(m[1]!);
-    if (!entry) {
-      await failed();
-      throw new HttpError(401, 'unauthorized', 'unknown or revoked token');
-    }
+    const entry = await tokens.lookup(await bearer(req, 'missing bearer token (Authorization: Bearer <token>)', 'missing bearer token (Authorization: Bearer <token>)'));
+    if (!entry) return refuse(req, 'unknown or revoked token');
     if (ROLE_RANK[entry.role] < ROLE_RANK[role]) {
       throw new HttpError(403, 'forbidden', `this needs the ${role} role; token "${entry.name}" has ${entry.role}`);
     }
@@ -55,6 +45,27 @@ export function requireRole(tokens: TokenStore, role: Role): RoleGuard {
     next();
   };
   return Object.assign(guard, { requiredRole: role });
+}
+
+/**
+ * The credential of `Authorization: Bearer <credential>`. No header: 401 with `missing`
+ * (nothing presented, nothing counted). Otherwise a client over a failed-credentials limit
+ * gets 429 before any lookup, and a header that is not a bearer credential is a failed
+ * credential: counted, then 401 with `malformed`.
+ */
+async function bearer(req: Request, missing: string, malformed: string): Promise<string> {
+  const header = req.headers.authorization;
+  if (header === undefined) throw new HttpError(401, 'unauthorized', missing);
+  await checkAuthFailures(req);
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m) return refuse(req, malformed);
+  return m[1]!;
+}
+
+/** A presented credential that is not known: counted as a failed credential, then 401. */
+async function refuse(req: Request, message: string): Promise<never> {
+  await authFailed(req);
+  throw new HttpError(401, 'unauthorized', message);
 }
 
 /** Presented credentials that failed count against the client address and its address block. */
@@ -79,29 +90,15 @@ export const NO_REPORT_CREDENTIAL =
  */
 export function requireReporter(tokens: TokenStore, enrolments: EnrolmentStore): RoleGuard {
   const guard: RequestHandler = async (req, _res, next) => {
-    const header = req.headers.authorization;
-    if (header === undefined) throw new HttpError(401, 'unauthorized', NO_REPORT_CREDENTIAL);
-    await checkAuthFailures(req);
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) {
-      await authFailed(req);
-      throw new HttpError(401, 'unauthorized', `malformed Authorization header; ${NO_REPORT_CREDENTIAL}`);
-    }
-    const presented = m[1]!;
+    const presented = await bearer(req, NO_REPORT_CREDENTIAL, `malformed Authorization header; ${NO_REPORT_CREDENTIAL}`);
     if (presented.startsWith(CREDENTIAL_PREFIX)) {
       const e = await enrolments.lookup(presented);
-      if (!e) {
-        await authFailed(req);
-        throw new HttpError(401, 'unauthorized', 'unknown or forgotten machine credential: enrol again (POST /v1/enrol)');
-      }
+      if (!e) return refuse(req, 'unknown or forgotten machine credential: enrol again (POST /v1/enrol)');
       req.reporter = { kind: 'machine', machine: e.machine, source: e.source };
       return next();
     }
     const entry = await tokens.lookup(presented);
-    if (!entry) {
-      await authFailed(req);
-      throw new HttpError(401, 'unauthorized', 'unknown or revoked token');
-    }
+    if (!entry) return refuse(req, 'unknown or revoked token');
     if (entry.role !== 'reporter') {
       throw new HttpError(403, 'forbidden', `reports need a reporter token or an enrolled machine's credential; token "${entry.name}" has ${entry.role}`);
     }

@@ -122,24 +122,20 @@ describe('rate limits', () => {
     expect(await forged('198.51.101.1')).toBe(401);
   });
 
-  test('addressKey: IPv4 as is (also IPv4-mapped), IPv6 by /64', () => {
-    expect(addressKey('203.0.113.5')).toBe('203.0.113.5');
-    expect(addressKey('::ffff:203.0.113.5')).toBe('203.0.113.5');
-    expect(addressKey('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
-    expect(addressKey('2001:0db8:0001:0002:ffff:0:0:9')).toBe('2001:db8:1:2::/64');
-    expect(addressKey('::1')).toBe('0:0:0:0::/64');
-    expect(addressKey('fe80::1')).toBe('fe80:0:0:0::/64');
-    expect(addressKey(undefined)).toBe('unknown');
-    expect(addressKey('not an ip')).toBe('unknown');
-  });
-
-  test('addressBlock: IPv4 /24 (also IPv4-mapped), IPv6 /56', () => {
-    expect(addressBlock('203.0.113.5')).toBe('203.0.113.0/24');
-    expect(addressBlock('::ffff:203.0.113.5')).toBe('203.0.113.0/24');
-    expect(addressBlock('2001:db8:1:2aff::1')).toBe('2001:db8:1:2a00::/56');
-    expect(addressBlock('2001:0db8:0001:00ff:ffff:0:0:9')).toBe('2001:db8:1:0::/56');
-    expect(addressBlock('::1')).toBe('0:0:0:0::/56');
-    expect(addressBlock(undefined)).toBe('unknown');
-    expect(addressBlock('not an ip')).toBe('unknown');
+  // an address as the per-address limits key it (IPv6 by /64) and as its block (sources: IPv4 /24, IPv6 /56)
+  test.each([
+    ['203.0.113.5', '203.0.113.5', '203.0.113.0/24'],
+    ['::ffff:203.0.113.5', '203.0.113.5', '203.0.113.0/24'], // IPv4-mapped
+    ['2001:db8:1:2::1', '2001:db8:1:2::/64', '2001:db8:1:0::/56'],
+    ['2001:db8:1:2aff::1', '2001:db8:1:2aff::/64', '2001:db8:1:2a00::/56'],
+    ['2001:0db8:0001:0002:ffff:0:0:9', '2001:db8:1:2::/64', '2001:db8:1:0::/56'],
+    ['2001:0db8:0001:00ff:ffff:0:0:9', '2001:db8:1:ff::/64', '2001:db8:1:0::/56'],
+    ['::1', '0:0:0:0::/64', '0:0:0:0::/56'],
+    ['fe80::1', 'fe80:0:0:0::/64', 'fe80:0:0:0::/56'],
+    [undefined, 'unknown', 'unknown'],
+    ['not an ip', 'unknown', 'unknown'],
+  ])('%s: address key %s, block %s', (ip, key, block) => {
+    expect(addressKey(ip)).toBe(key);
+    expect(addressBlock(ip)).toBe(block);
   });
 });
