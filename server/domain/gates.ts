@@ -40,7 +40,7 @@ export interface GateSettings {
 
 export const NO_GATES: GateSettings = { freezeWindows: [], signoffs: {} };
 
-type GateRollout = Pick<Rollout, 'branch' | 'stages' | 'stageIndex' | 'state' | 'source' | 'approvals'>;
+type GateRollout = Pick<Rollout, 'branch' | 'stages' | 'stageIndex' | 'state' | 'source' | 'approvals'> & { policy: Pick<Rollout['policy'], 'maxStageAgeSeconds'> };
 
 /** The window covering `branch` at `now` that ends last (overlapping windows hold until the last ends). */
 export function activeFreeze(windows: readonly FreezeWindow[], branch: string, now: number): FreezeWindow | null {
@@ -100,11 +100,17 @@ export type GatedDecision = Decision & { gate: GateHold | null };
 /**
  * Applies the gates to decide()'s verdict: an advance held by a gate becomes a hold whose
  * reason names the gate (the rule's own sentence kept after it); a rollback is never held;
- * a change's canary at 100% has no control arm left, so its hold says what it waits for.
+ * a change's canary at 100% has no control arm left, so its hold says what it waits for, and
+ * once it has waited there longer than the policy's maxStageAgeSeconds the hold is
+ * `max_stage_age` with an alert (the change's owners get rollout.held_too_long once).
  */
 export function gateDecision(d: Decision, r: GateRollout, s: GateSettings, now: number): GatedDecision {
   const merge = mergeGate(r);
-  if (merge) return { ...d, verdict: 'hold', reason: `Holding: ${merge.reason}.`, gate: merge };
+  if (merge) {
+    if (d.stageAgeSeconds < r.policy.maxStageAgeSeconds) return { ...d, verdict: 'hold', reason: `Holding: ${merge.reason}.`, gate: merge };
+    const waited = `it has waited at 100% for ${Math.floor(d.stageAgeSeconds / 86_400)} days, past the policy's ${Math.floor(r.policy.maxStageAgeSeconds / 86_400)}`;
+    return { ...d, verdict: 'hold', rule: 'max_stage_age', alert: true, reason: `Holding: ${merge.reason}; ${waited}.`, gate: merge };
+  }
   if (d.verdict !== 'advance') return { ...d, gate: null };
   const hold = freezeGate(r, s.freezeWindows, now) ?? signoffGate(r, s.signoffs);
   if (!hold) return { ...d, gate: null };

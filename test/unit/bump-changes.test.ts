@@ -102,6 +102,21 @@ describe('gates', () => {
     expect(gateDecision(advance, r, { freezeWindows: [], signoffs: {} }, 160)).toMatchObject({ verdict: 'advance', gate: null });
   });
 
+  test('a change\'s canary waiting at 100%: a hold naming the change, then past maxStageAge a max_stage_age alert (rollout.held_too_long)', () => {
+    const at100 = step(step(rollout({ source: SOURCE }), 'promote'), 'promote');
+    const max = at100.policy.maxStageAgeSeconds;
+    const notActive = { verdict: 'hold', rule: 'not_active', reason: 'Not active.', alert: false } as const;
+    const waiting = gateDecision({ ...notActive, stageAgeSeconds: max - 1 } as never, at100, { freezeWindows: [], signoffs: {} }, 0);
+    expect(waiting).toMatchObject({ verdict: 'hold', rule: 'not_active', alert: false, gate: { gate: 'awaiting_merge' } });
+    expect(waiting.reason).toMatch(/^Holding: at 100% until change 9 merges/);
+    const tooLong = gateDecision({ ...notActive, stageAgeSeconds: max } as never, at100, { freezeWindows: [], signoffs: {} }, 0);
+    expect(tooLong).toMatchObject({ verdict: 'hold', rule: 'max_stage_age', alert: true, gate: { gate: 'awaiting_merge' } });
+    expect(tooLong.reason).toMatch(new RegExp(`; it has waited at 100% for ${Math.floor(max / 86_400)} days, past the policy's ${Math.floor(max / 86_400)}\\.$`));
+    expect(classify({ type: 'decision', evidence: tooLong } as never)).toMatchObject({ type: 'rollout.held_too_long' });
+    // a rollback is never turned into the wait
+    expect(gateDecision({ verdict: 'rollback', rule: 'regression', reason: 'R.', stageAgeSeconds: max } as never, rollout(), { freezeWindows: [], signoffs: {} }, 0).rule).toBe('regression');
+  });
+
   test('OpenStack\'s series schedule: the requirements freeze (h-rf) through the release week', () => {
     const text = readFileSync(join(FIX, 'openstack-hibiscus-schedule.yaml'), 'utf8');
     const [w] = scheduleFreezeWindows(text, 'hibiscus/schedule.yaml');
