@@ -5,7 +5,8 @@
  *  - rollouts: one server (`node dist/server/main.js` on its embedded Redis, AOF everysec as
  *    `make run`), 1 and then 40 live rollouts at 10% that every report concerns: report
  *    ingestion (50 a request, a CI reporter token, 10 connections) and pins (`GET
- *    /v1/constraints.txt`, as the plugin asks, a new machine per request, 50 connections), median of `rounds` runs of `seconds` each.
+ *    /v1/constraints.txt`, as the plugin asks, a new machine per request, 50 connections),
+ *    median of `rounds` runs of `seconds` each, the server left to settle between runs.
  *  - replicas: one redis-server (AOF everysec) and 1, then 3 server processes on it, one live
  *    rollout; the same load spread over the replicas (the same connections in all).
  *  - memory: one server, `memory-rollouts` live rollouts (one per library of
