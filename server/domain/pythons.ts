@@ -77,7 +77,9 @@ function collect(m: Marker, out: Set<string>): void {
   const leaf = m as { left: unknown; right: unknown };
   if (typeof leaf.left === 'string' && typeof leaf.right === 'string') {
     const [v, lit] = leaf.left === 'python_version' ? [leaf.left, leaf.right] : [leaf.right, leaf.left];
-    if (v === 'python_version' && /^['"]\d+\.\d+['"]$/.test(lit as string)) out.add((lit as string).slice(1, -1));
+    // Only X.Y literals (isPython): '3.99999' would sort as 0.0 and start communityPythons' range at 3.1.
+    const py = /^['"].*['"]$/.test(lit as string) ? (lit as string).slice(1, -1) : '';
+    if (v === 'python_version' && isPython(py)) out.add(py);
     return;
   }
   collect(leaf.left as Marker, out);
