@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Buckets are basis points: 0..9999. */
 export const BUCKETS = 10_000;
@@ -10,7 +10,9 @@ export const BUCKETS = 10_000;
  * every process and after every restart.
  */
 export function bucketOf(salt: string, machineId: string): number {
-  const digest = createHash('sha256').update(salt).update(':').update(machineId).digest();
+  // one-shot hash: the same digest as createHash().update(salt).update(':').update(id), half the cost
+  // (a pins request hashes once per live rollout)
+  const digest = hash('sha256', `${salt}:${machineId}`, 'buffer');
   return digest.readUIntBE(0, 6) % BUCKETS;
 }
 

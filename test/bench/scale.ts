@@ -10,9 +10,9 @@
  *  - replicas: one redis-server (AOF everysec) and 1, then 3 server processes on it, one live
  *    rollout; the same load spread over the replicas (the same connections in all).
  *  - memory: one server, `memory-rollouts` live rollouts (one per library of
- *    data/upper-constraints.txt), `machines` new machines, each asking for its pins once and
- *    reporting once (10 of the rollouts' libraries installed, as a project uses a few of the
- *    constraints): the server's resident memory (and its peak) and its Redis' at the end.
+ *    data/upper-constraints.txt), `machines` new machines, each asking for its constraints file
+ *    once and reporting once (10 of the rollouts' libraries installed, as a project uses a few
+ *    of the constraints): the server's resident memory (and its peak) and its Redis' at the end.
  * Everything binds 127.0.0.1 or a unix socket in a temp dir and stops by itself.
  */
 import autocannon from 'autocannon';
@@ -85,14 +85,16 @@ async function createRollouts(url: string, libs: { library: string; stable: stri
   return out;
 }
 
-/** `n` machines and what each has installed for the given rollouts (its arm's version of each). */
+/** What `machine` has installed of the given rollouts' libraries: its arm's version of each. */
+function fleetOf(machine: string, live: Live[]): { machine: string; installed: Record<string, string> } {
+  const installed: Record<string, string> = {};
+  for (const r of live) installed[r.library] = inCandidateArm(bucketOf(r.salt, machine), r.percent) ? r.candidate : r.stable;
+  return { machine, installed };
+}
+
+/** `n` new machines and what each has installed of the given rollouts' libraries. */
 function fleet(n: number, live: Live[]): { machine: string; installed: Record<string, string> }[] {
-  return Array.from({ length: n }, () => {
-    const machine = randomUUID();
-    const installed: Record<string, string> = {};
-    for (const r of live) installed[r.library] = inCandidateArm(bucketOf(r.salt, machine), r.percent) ? r.candidate : r.stable;
-    return { machine, installed };
-  });
+  return Array.from({ length: n }, () => fleetOf(randomUUID(), live));
 }
 
 function report(m: { machine: string; installed: Record<string, string> }) {
@@ -249,14 +251,13 @@ async function memory(): Promise<MemoryResult> {
         done += n;
         const batch = await Promise.all(Array.from({ length: n }, async () => {
           const machine = randomUUID();
-          const res = await fetch(`${srv.url}/v1/pins?machine=${machine}`);
+          // the plugin's request: this machine's constraints file (every live rollout's arm in it)
+          const res = await fetch(`${srv.url}/v1/constraints.txt?machine=${machine}`);
           if (res.status !== 200) bad++;
-          const body = (await res.json()) as { pins: { library: string; version: string }[] };
-          // the project installs 10 of the libraries under rollout: its arm's version of each
-          const installed: Record<string, string> = {};
-          const at = Math.floor(Math.random() * (body.pins.length - 10));
-          for (const p of body.pins.slice(at, at + 10)) installed[p.library] = p.version;
-          return report({ machine, installed });
+          await res.arrayBuffer();
+          // its project installs 10 of the libraries under rollout: its arm's version of each
+          const at = Math.floor(Math.random() * (live.length - 10));
+          return report(fleetOf(machine, live.slice(at, at + 10)));
         }));
         const res = await fetch(`${srv.url}/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${REPORTER_TOKEN}` }, body: JSON.stringify({ reports: batch }) });
         if (res.status !== 202) bad++;
@@ -317,7 +318,7 @@ async function main() {
     const m = await memory();
     bad += m.bad;
     write('bench:scale-memory', [
-      `**Memory**: one server, ${fmt(m.rollouts)} live rollouts, ${fmt(m.machines)} new machines each asking for its pins once and reporting once (10 of the rollouts' libraries installed), in ${fmt(m.seconds)} s.`,
+      `**Memory**: one server, ${fmt(m.rollouts)} live rollouts, ${fmt(m.machines)} new machines each asking for its constraints file once and reporting once (10 of the rollouts' libraries installed), in ${fmt(m.seconds)} s.`,
       '',
       `Server resident memory at the end **${mb(m.rss)}** (peak ${mb(m.hwm)}; target < 300 MB); its Redis ${mb(m.redis)}; ${m.bad} errors or non-2xx.`,
     ]);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { bucketOf, BUCKETS, inCandidateArm } from '../../server/domain/bucketing';
 
@@ -6,6 +6,13 @@ describe('bucketing', () => {
   test('known values are stable across processes and restarts', () => {
     // Fixed vectors: a change here would reshuffle every live cohort.
     expect(bucketOf('0123456789abcdef', 'ab5e0b9c-7c33-4a5b-9a55-2f0f4c1f7d11')).toBe(3711) // sha256("salt:machine")[0:6] mod 10000, checked with Python hashlib;
+  });
+
+  test('property: the bucket is sha256("salt:machine") read as a 48-bit integer mod 10,000, for any salt and id (also non-ASCII)', () => {
+    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), fc.oneof(fc.uuid(), fc.string({ unit: 'grapheme' })), (salt, m) => {
+      const d = createHash('sha256').update(salt).update(':').update(m).digest();
+      expect(bucketOf(salt, m)).toBe(d.readUIntBE(0, 6) % BUCKETS);
+    }));
   });
 
   test('property: monotone in percent — a machine in the candidate arm at p stays in at q ≥ p', () => {
