@@ -1,4 +1,4 @@
-import type { Decision } from './decision';
+import { reasonDuration, type Decision } from './decision';
 import { percentLabel } from './proposal-evidence';
 import { awaitingMerge, type Rollout } from './rollout';
 
@@ -108,7 +108,7 @@ export function gateDecision(d: Decision, r: GateRollout, s: GateSettings, now: 
   const merge = mergeGate(r);
   if (merge) {
     if (d.stageAgeSeconds < r.policy.maxStageAgeSeconds) return { ...d, verdict: 'hold', reason: `Holding: ${merge.reason}.`, gate: merge };
-    const waited = `it has waited at 100% for ${Math.floor(d.stageAgeSeconds / 86_400)} days, past the policy's ${Math.floor(r.policy.maxStageAgeSeconds / 86_400)}`;
+    const waited = `it has waited at 100% for ${reasonDuration(d.stageAgeSeconds)} (max ${reasonDuration(r.policy.maxStageAgeSeconds)}), a human should look`;
     return { ...d, verdict: 'hold', rule: 'max_stage_age', alert: true, reason: `Holding: ${merge.reason}; ${waited}.`, gate: merge };
   }
   if (d.verdict !== 'advance') return { ...d, gate: null };

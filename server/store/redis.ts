@@ -64,7 +64,7 @@ export function isCluster(r: Redis | Cluster): r is Cluster {
   return r instanceof Cluster;
 }
 
-/** The oldest Redis the scripts run on: EXPIRE … NX (retire.lua), the functions of Redis 7's Lua. */
+/** The oldest Redis the scripts run on: retire.lua's EXPIRE … NX came with 7.0. */
 export const MIN_REDIS_VERSION = [7, 0] as const;
 
 /** The version a node reports in INFO server (`redis_version:7.0.15`), or null when it says none. */

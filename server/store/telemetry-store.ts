@@ -252,8 +252,8 @@ export class TelemetryStore {
       const arms = ARMS.map((arm): ArmEvidence | null => {
         const failingTests = s.failingTests[arm];
         if (needed.has(arm)) return { machineDays: s.machineDays[arm], failingTests };
-        // an arm without runs yet: nothing to read again
-        if (!s.hasMachineDays[arm] && Object.keys(s.sums[arm]).length === 0) return { machineDays: [], failingTests };
+        // an arm without runs yet (no aggregate, no machine-days): nothing to read again
+        if (!s.machineDaysExist[arm] && Object.keys(s.sums[arm]).length === 0) return { machineDays: [], failingTests };
         const aggregate = StoredArmAggregate.read(s.sums[arm], s.days[arm]);
         return aggregate && aggregate.cap === cap ? { machineDays: [], aggregate, failingTests } : null;
       });
@@ -290,17 +290,16 @@ export class TelemetryStore {
     const days = {} as Record<Arm, Record<string, string>>;
     const failingTests = {} as Record<Arm, FailingTest[]>;
     const machineDays = {} as Record<Arm, MachineDay[]>;
-    const hasMachineDays = {} as Record<Arm, boolean>;
+    /** For the arms read without their machine-days: whether they have any. */
+    const machineDaysExist = {} as Partial<Record<Arm, boolean>>;
     for (const arm of ARMS) {
       sums[arm] = next<Record<string, string>>();
       days[arm] = next<Record<string, string>>();
       failingTests[arm] = toFailingTests(next<string[]>());
-      if (withMachineDays.has(arm)) {
-        machineDays[arm] = toMachineDays(next<Record<string, string>>());
-        hasMachineDays[arm] = machineDays[arm].length > 0;
-      } else {
+      if (withMachineDays.has(arm)) machineDays[arm] = toMachineDays(next<Record<string, string>>());
+      else {
         machineDays[arm] = [];
-        hasMachineDays[arm] = next<number>() === 1;
+        machineDaysExist[arm] = next<number>() === 1;
       }
     }
     const meta = toMeta(next<Record<string, string>>());
@@ -308,7 +307,7 @@ export class TelemetryStore {
     const k = next<Record<string, string>>();
     const refused = next<Record<string, string>>();
     const segments = toSegments(c, k, refused);
-    return { sums, days, failingTests, machineDays, hasMachineDays, meta, segments };
+    return { sums, days, failingTests, machineDays, machineDaysExist, meta, segments };
   }
 
   /** One arm's raw machine-days (every counted run, per machine and UTC day): O(machine-days). */

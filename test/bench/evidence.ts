@@ -16,13 +16,11 @@
  *    machine-day, while the controller evaluates after every batch: the rate per 50k.
  * Everything binds 127.0.0.1 or a unix socket in a temp dir and stops by itself.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { bucketOf, inCandidateArm } from '../../server/domain/bucketing';
 import { decide, type DecisionInput } from '../../server/domain/decision';
 import { resolvePolicy } from '../../server/domain/policy';
@@ -31,6 +29,7 @@ import { createRedis, type DcRedis } from '../../server/store/redis';
 import { keys } from '../../server/store/keys';
 import { TelemetryStore, type IngestItem } from '../../server/store/telemetry-store';
 import { REPORTER_TOKEN, ROOT, spawnServer } from '../support/process';
+import { children, startRedisServer } from './processes';
 import { replaceSection } from './readme';
 
 const args = process.argv.slice(2);
@@ -57,37 +56,15 @@ const quantile = (xs: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 };
 
-/** What to stop when the bench is interrupted (SIGINT, SIGTERM): its children. */
-const children = new Set<ChildProcess>();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    for (const c of children) c.kill('SIGTERM');
-    process.exit(130);
-  });
-}
-
-/** A redis-server of its own on a unix socket, nothing persisted. */
+/** A redis-server of its own on a unix socket, nothing persisted, and a connection to it. */
 async function privateRedis(dir: string): Promise<{ redis: DcRedis; stop: () => Promise<void> }> {
-  const socket = join(dir, 'redis.sock');
-  const child: ChildProcess = spawn('redis-server', ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  children.add(child);
-  const redis = createRedis({ socket });
-  redis.on('error', () => undefined); // until it listens; then ping() reports failures
-  for (let i = 0; ; i++) {
-    try {
-      await redis.ping();
-      break;
-    } catch (e) {
-      if (i > 100) throw e;
-      await sleep(100);
-    }
-  }
+  const server = await startRedisServer(dir);
+  const redis = createRedis({ socket: server.socket });
   return {
     redis,
     stop: async () => {
       await redis.quit().catch(() => undefined);
-      child.kill('SIGTERM');
-      children.delete(child);
+      server.stop();
     },
   };
 }

@@ -16,7 +16,6 @@
  * Everything binds 127.0.0.1 or a unix socket in a temp dir and stops by itself.
  */
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { bucketOf, inCandidateArm } from '../../server/domain/bucketing';
 import { createRedis } from '../../server/store/redis';
 import { REPORTER_TOKEN, ROOT, spawnServer } from '../support/process';
+import { children, startRedisServer } from './processes';
 import { replaceSection } from './readme';
 
 const args = process.argv.slice(2);
@@ -47,15 +47,6 @@ const SERVER_ENV = {
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-/** What to stop when the bench is interrupted (SIGINT, SIGTERM): its children. */
-const children = new Set<ChildProcess>();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    for (const c of children) c.kill('SIGTERM');
-    process.exit(130);
-  });
-}
 
 /** The libraries of the constraints file with their pinned versions (no environment markers). */
 function libraries(): { library: string; stable: string }[] {
@@ -189,34 +180,14 @@ async function liveRollouts(): Promise<Row[]> {
   }
 }
 
-/** A redis-server of its own on a unix socket, AOF everysec (as the embedded one). */
-async function sharedRedis(dir: string): Promise<{ url: string; stop: () => void }> {
-  const socket = join(dir, 'redis.sock');
-  const child = spawn('redis-server', ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', dir], { stdio: 'ignore' });
-  children.add(child);
-  const redis = createRedis({ socket });
-  redis.on('error', () => undefined);
-  for (let i = 0; ; i++) {
-    try {
-      await redis.ping();
-      break;
-    } catch (e) {
-      if (i > 100) throw e;
-      await sleep(100);
-    }
-  }
-  await redis.quit();
-  return { url: `unix://${socket}`, stop: () => { child.kill('SIGTERM'); children.delete(child); } };
-}
-
 async function replicas(): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'depcanary-bench-replicas-'));
-  const redis = await sharedRedis(dir);
+  const redis = await startRedisServer(dir, true);
   const servers: Awaited<ReturnType<typeof server>>[] = [];
   try {
     for (let i = 0; i < 3; i++) {
       const d = join(dir, `replica-${i}`);
-      servers.push(await server(mkdtempSync(d), { REDIS_URL: redis.url }));
+      servers.push(await server(mkdtempSync(d), { REDIS_URL: `unix://${redis.socket}` }));
     }
     const live = await createRollouts(servers[0]!.url, libraries().slice(0, 1));
     await sleep(1000); // every replica's pins hold it (the refresh bound is 500 ms)
@@ -289,15 +260,16 @@ async function main() {
     console.log(table);
     if (args.includes('--write-readme')) replaceSection(join(ROOT, 'README.md'), section, table);
   };
+  const failed = (rows: Row[]) => rows.reduce((n, r) => n + r.ingest.bad + r.pins.bad, 0);
   const table = (rows: Row[]) => [
     '| setup | reports/s (50 a request, 10 connections) | report request p99 ms | pins/s (`/v1/constraints.txt`, a new machine each, 50 connections) | pins p99 ms | errors or non-2xx |',
     '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.name} | ${fmt(r.ingest.rps)} | ${r.ingest.p99} | ${fmt(r.pins.rps)} | ${r.pins.p99} | ${r.ingest.bad + r.pins.bad} |`),
+    ...rows.map((r) => `| ${r.name} | ${fmt(r.ingest.rps)} | ${r.ingest.p99} | ${fmt(r.pins.rps)} | ${r.pins.p99} | ${failed([r])} |`),
   ];
   let bad = 0;
   if (PART === 'all' || PART === 'rollouts') {
     const [a, b] = await liveRollouts();
-    bad += a!.ingest.bad + a!.pins.bad + b!.ingest.bad + b!.pins.bad;
+    bad += failed([a!, b!]);
     write('bench:scale-rollouts', [
       '**Live rollouts**: one server on its embedded Redis, every report concerning every live rollout (at 10%), every pins request from a machine it has not seen.',
       '',
@@ -308,7 +280,7 @@ async function main() {
   }
   if (PART === 'all' || PART === 'replicas') {
     const [a, b] = await replicas();
-    bad += a!.ingest.bad + a!.pins.bad + b!.ingest.bad + b!.pins.bad;
+    bad += failed([a!, b!]);
     write('bench:scale-replicas', [
       '**Replicas**: one redis-server (AOF everysec), 1 then 3 server processes on it, one live rollout; the same load and connections spread over the replicas.',
       '',

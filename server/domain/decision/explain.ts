@@ -26,7 +26,8 @@ export function pts(x: number | null): string {
   return `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)} pts`;
 }
 
-function hours(s: number): string {
+/** A duration in a decision's reason: "45 s", "3.5 h", "14.0 d" (days from 48 h). */
+export function hours(s: number): string {
   return s >= 48 * 3600 ? `${(s / 86400).toFixed(1)} d` : s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${Math.round(s)} s`;
 }
 

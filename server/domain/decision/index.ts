@@ -10,6 +10,7 @@ export type { Alarms, SrmResult } from './alarms';
 export { chiSquare1Survival, erfc } from './chisq';
 export { binomialUpperTail } from './binomial';
 export { newInCandidate } from './tests';
+export { hours as reasonDuration } from './explain';
 export { ArmAccumulator, dayNumber } from './accumulator';
 export type { ArmAggregateSource } from './accumulator';
 export { StoredArmAggregate, STORED_SUMS } from './stored-aggregate';
