@@ -27,6 +27,19 @@ export interface ControllerDeps {
   gates?: GateSettings;
 }
 
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 export const CONTROLLER_ACTOR = 'depcanary-controller';
 /** After the other holder's lease lapses, so that the takeover does not find it still there. */
 const TAKEOVER_MARGIN_MS = 10;
@@ -45,7 +58,9 @@ export class Controller {
   private timer: NodeJS.Timeout | null = null;
   private takeover: NodeJS.Timeout | null = null;
   private pending = new Map<string, NodeJS.Timeout>();
-  private running = new Map<string, Promise<void>>();
+  /** Per rollout: the evaluation running (`done` ends when its queue is empty) and the one queued behind it. */
+  private slots = new Map<string, { done: Promise<void>; queued: Deferred | null }>();
+  private ticking = false;
   private last = new Map<string, SeriesPoint>();
   private stopped = false;
   private readonly clock: () => number;
@@ -70,7 +85,7 @@ export class Controller {
     if (this.takeover) clearTimeout(this.takeover);
     for (const t of this.pending.values()) clearTimeout(t);
     this.pending.clear();
-    await Promise.allSettled(this.running.values());
+    await Promise.allSettled([...this.slots.values()].map((s) => s.done));
     await this.d.lease.release().catch(() => undefined);
     this.d.metrics.controllerLeader.set(0);
     this.d.metrics.controllerFence.set(0);
@@ -85,8 +100,10 @@ export class Controller {
     }, this.d.debounceMs));
   }
 
+  /** A tick while the last one still runs is skipped: ticks never pile up behind a slow Redis. */
   private async tick(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.ticking) return;
+    this.ticking = true;
     try {
       const fence = await this.d.lease.tick();
       this.d.metrics.controllerLeader.set(fence > 0 ? 1 : 0);
@@ -96,6 +113,8 @@ export class Controller {
       await Promise.all(active.map((r) => this.evaluate(r.rollout.id)));
     } catch (e) {
       this.d.logger.warn({ err: String(e) }, 'controller tick failed');
+    } finally {
+      this.ticking = false;
     }
   }
 
@@ -112,17 +131,35 @@ export class Controller {
     }, ms + TAKEOVER_MARGIN_MS);
   }
 
-  /** One evaluation at a time per rollout; a request during one runs after it. */
+  /**
+   * One evaluation at a time per rollout, and at most one queued behind it: requests while
+   * one is queued join it (it starts after them, so it reads their reports), so the work per
+   * rollout is bounded however fast reports and ticks come. The promise settles when the
+   * evaluation that serves this request has run; it never rejects.
+   */
   evaluate(id: string): Promise<void> {
-    const prev = this.running.get(id) ?? Promise.resolve();
-    const next = prev.then(() => this.evaluateNow(id)).catch((e) => {
+    const slot = this.slots.get(id);
+    if (slot) return (slot.queued ??= deferred()).promise;
+    const first = this.evaluateLogged(id);
+    const s: { done: Promise<void>; queued: Deferred | null } = { done: first, queued: null };
+    s.done = (async () => {
+      await first;
+      while (s.queued) {
+        const q = s.queued;
+        s.queued = null;
+        await this.evaluateLogged(id);
+        q.resolve();
+      }
+      this.slots.delete(id);
+    })();
+    this.slots.set(id, s);
+    return first;
+  }
+
+  private evaluateLogged(id: string): Promise<void> {
+    return this.evaluateNow(id).catch((e) => {
       this.d.logger.warn({ rollout: id, err: String(e) }, 'evaluation failed');
     });
-    this.running.set(id, next);
-    void next.then(() => {
-      if (this.running.get(id) === next) this.running.delete(id);
-    });
-    return next;
   }
 
   private async evaluateNow(id: string): Promise<void> {

@@ -1,0 +1,118 @@
+import pino from 'pino';
+import { Controller, type ControllerDeps } from '../../server/controller/controller';
+import { createMetrics } from '../../server/metrics';
+
+/**
+ * The controller's work per rollout is bounded: one evaluation runs, at most one waits
+ * behind it (later requests join the waiting one), and a tick while the last tick runs is
+ * skipped. Fakes behind the store and lease ports; each evaluation's store read is held open
+ * until the test lets it go, so overlap and queue length are visible.
+ */
+function harness() {
+  const reads: string[] = [];
+  const gates: Array<() => void> = [];
+  let failNext = false;
+  let activeCalls = 0;
+  let releaseActive: (() => void) | null = null;
+  const warnings: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+  const store = {
+    get: (id: string) => new Promise((resolve, reject) => {
+      reads.push(id);
+      const fail = failNext;
+      failNext = false;
+      gates.push(() => (fail ? reject(new Error('redis went away')) : resolve(null)));
+    }),
+    active: () => {
+      activeCalls += 1;
+      return new Promise((resolve) => {
+        releaseActive = () => resolve([]);
+      });
+    },
+  };
+  const lease = { held: { lease: 'controller', token: '1' }, tick: async () => 1, remainingMs: 0, release: async () => undefined };
+  const c = new Controller({
+    store, lease, logger, metrics: createMetrics(), tickMs: 60_000, debounceMs: 1, prefix: 't',
+  } as unknown as ControllerDeps);
+  const flush = () => new Promise((r) => setImmediate(r));
+  /** Lets the oldest open read finish, then waits for what follows it to start. */
+  const finishOne = async () => {
+    gates.shift()!();
+    await flush();
+    await flush();
+  };
+  return {
+    c, reads, gates, warnings, finishOne, flush,
+    failNextRead: () => void (failNext = true),
+    activeCalls: () => activeCalls,
+    releaseActive: () => releaseActive?.(),
+    tick: () => (c as unknown as { tick(): Promise<void> }).tick(),
+  };
+}
+
+describe('controller evaluation queue', () => {
+  test('requests during a running evaluation coalesce into one that starts after it', async () => {
+    const h = harness();
+    const settled: number[] = [];
+    const first = h.c.evaluate('r1').then(() => settled.push(0));
+    await h.flush();
+    const later = Array.from({ length: 10 }, (_, i) => h.c.evaluate('r1').then(() => settled.push(i + 1)));
+    await h.flush();
+    expect(h.reads).toEqual(['r1']); // nothing overlaps the running one
+    await h.finishOne();
+    await first;
+    expect(settled).toEqual([0]);
+    expect(h.reads).toEqual(['r1', 'r1']); // the ten requests became one evaluation
+    await h.finishOne();
+    await Promise.all(later);
+    expect(settled).toHaveLength(11);
+    expect(h.reads).toHaveLength(2);
+    expect(h.gates).toHaveLength(0);
+  });
+
+  test('a request after the queue drained runs again; rollouts do not wait on each other', async () => {
+    const h = harness();
+    const a = h.c.evaluate('a');
+    const b = h.c.evaluate('b');
+    await h.flush();
+    expect(h.reads).toEqual(['a', 'b']);
+    await h.finishOne();
+    await h.finishOne();
+    await Promise.all([a, b]);
+    const again = h.c.evaluate('a');
+    await h.flush();
+    expect(h.reads).toEqual(['a', 'b', 'a']);
+    await h.finishOne();
+    await again;
+  });
+
+  test('a failed evaluation is logged, never rejects, and the queued one still runs', async () => {
+    const h = harness();
+    h.failNextRead();
+    const first = h.c.evaluate('r1');
+    await h.flush();
+    const queued = h.c.evaluate('r1');
+    await h.finishOne();
+    await expect(first).resolves.toBeUndefined();
+    expect(h.warnings.join('')).toContain('redis went away');
+    expect(h.reads).toHaveLength(2);
+    await h.finishOne();
+    await expect(queued).resolves.toBeUndefined();
+  });
+
+  test('a tick while the last one runs is skipped', async () => {
+    const h = harness();
+    const t1 = h.tick();
+    await h.flush();
+    await h.tick();
+    await h.tick();
+    expect(h.activeCalls()).toBe(1);
+    h.releaseActive();
+    await t1;
+    const t2 = h.tick();
+    await h.flush();
+    expect(h.activeCalls()).toBe(2);
+    h.releaseActive();
+    await t2;
+  });
+});
