@@ -23,10 +23,10 @@ function harness() {
       failNext = false;
       gates.push(() => (fail ? reject(new Error('redis went away')) : resolve(null)));
     }),
-    active: () => {
+    activeIds: () => {
       activeCalls += 1;
       return new Promise((resolve) => {
-        releaseActive = () => resolve([]);
+        releaseActive = () => resolve({});
       });
     },
   };
