@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { policyOverride } from './api/schemas';
+import { branchOfFileName } from './domain/branches';
 
 /**
  * The server's settings, from an optional JSON file (DEPCANARY_CONFIG) overlaid by env.
@@ -278,8 +279,8 @@ function resolveBranchFiles(setting: 'auto' | 'none' | Record<string, string>, c
       return {};
     }
     for (const n of names.sort()) {
-      const m = /^upper-constraints-(stable|unmaintained)-([a-z0-9][a-z0-9._-]{0,39})\.txt$/.exec(n);
-      if (m) out[`${m[1]}/${m[2]}`] = join(dir, n);
+      const branch = branchOfFileName(n);
+      if (branch) out[branch] = join(dir, n);
     }
     return out;
   }

@@ -26,15 +26,6 @@ export function sortPythons(vs: Iterable<string>): string[] {
   return [...new Set(vs)].sort(comparePython);
 }
 
-/** "3.10, 3.11" or ["3.10", "3.11"] → sorted, validated X.Y list. */
-export function parsePythonList(v: string | readonly string[], field = 'pythons'): string[] {
-  const items = (typeof v === 'string' ? v.split(',') : [...v]).map((x) => x.trim()).filter(Boolean);
-  if (items.length === 0) throw invalid(`${field}: give at least one Python version like 3.12`, { field });
-  if (items.length > 30) throw invalid(`${field}: at most 30 Python versions`, { field });
-  for (const x of items) if (!isPython(x)) throw invalid(`${field}: "${x.slice(0, 20)}" is not a Python version like 3.12`, { field });
-  return sortPythons(items);
-}
-
 /** The minor after `v` (3.13 → 3.14): a stand-in for "every later Python". */
 export function nextMinor(v: string): string {
   const [, m = '3', n = '0'] = PY.exec(v) ?? [];

@@ -4,7 +4,7 @@ import { parseConstraints } from '../../server/domain/constraints';
 import { DomainError } from '../../server/domain/errors';
 import {
   DEFAULT_PYTHONS, MAX_REQUIRES_PYTHON_LENGTH, communityPythons, comparePython, isPython, nextMinor,
-  normalizeRequiresPython, parsePythonList, pythonsNamedBy, sortPythons, supportsPython,
+  normalizeRequiresPython, pythonsNamedBy, sortPythons, supportsPython,
 } from '../../server/domain/pythons';
 
 const pyArb = fc.tuple(fc.integer({ min: 0, max: 99 }), fc.integer({ min: 0, max: 998 })).map(([m, n]) => `${m}.${n}`);
@@ -88,45 +88,6 @@ describe('X.Y versions', () => {
       const n = nextMinor(v);
       expect(comparePython(n, v)).toBe(1);
       expect(n.split('.')[0]).toBe(v.split('.')[0]);
-    }));
-  });
-});
-
-describe('parsePythonList', () => {
-  test('a comma list or an array, trimmed, sorted, deduplicated', () => {
-    expect(parsePythonList('3.12, 3.9,3.12')).toEqual(['3.9', '3.12']);
-    expect(parsePythonList(' 3.13 ,, 3.10 , ')).toEqual(['3.10', '3.13']);
-    expect(parsePythonList(['3.11', ' 3.10 '])).toEqual(['3.10', '3.11']);
-    expect(parsePythonList('3.12')).toEqual(['3.12']);
-  });
-
-  test('empty input', () => {
-    for (const v of ['', ' , ', [], ['', ' ']] as const)
-      expect(() => parsePythonList(v)).toThrow('pythons: give at least one Python version like 3.12');
-    const e = errorOf(() => parsePythonList('', 'DEPCANARY_PYTHON_VERSIONS'));
-    expect(e.message).toBe('DEPCANARY_PYTHON_VERSIONS: give at least one Python version like 3.12');
-    expect(e.code).toBe('invalid');
-    expect(e.details).toEqual({ field: 'DEPCANARY_PYTHON_VERSIONS' });
-  });
-
-  test('at most 30 versions: 30 pass, 31 do not', () => {
-    const thirty = Array.from({ length: 30 }, (_, i) => `3.${i}`);
-    expect(parsePythonList(thirty.join(','))).toEqual(thirty);
-    expect(() => parsePythonList([...thirty, '3.30'])).toThrow('pythons: at most 30 Python versions');
-    // counted before deduplication
-    expect(() => parsePythonList(Array(31).fill('3.12'))).toThrow('pythons: at most 30 Python versions');
-  });
-
-  test('a bad item is named, cut at 20 characters', () => {
-    expect(() => parsePythonList('3.12, py3.13')).toThrow('pythons: "py3.13" is not a Python version like 3.12');
-    expect(() => parsePythonList('3.12;3.13')).toThrow('pythons: "3.12;3.13" is not a Python version like 3.12');
-    expect(() => parsePythonList(['3.12', 'python3.13-with-a-long-name'], 'pys')).toThrow('pys: "python3.13-with-a-lo" is not a Python version like 3.12');
-    expect(errorOf(() => parsePythonList('3.9.1')).details).toEqual({ field: 'pythons' });
-  });
-
-  test('property: a list of X.Y versions round-trips through its comma form', () => {
-    fc.assert(fc.property(fc.array(pyArb, { minLength: 1, maxLength: 30 }), (vs) => {
-      expect(parsePythonList(vs.join(', '))).toEqual(sortPythons(vs));
     }));
   });
 });
