@@ -1,5 +1,6 @@
 import { normalizeName } from './names';
-import { normalizeRequiresPython } from './pythons';
+import { invalid } from './errors';
+import { MAX_REQUIRES_PYTHON_LENGTH, normalizeRequiresPython } from './pythons';
 import { isPep440, sameVersion } from './versions';
 
 /**
@@ -42,8 +43,9 @@ export type RequiresPythonLookup =
 
 /**
  * Requires-Python of `version` from its files. Files that disagree are all honoured (their
- * specifiers joined: a Python counts as supported only when every file admits it); a file
- * that declares none adds no limit. Values that are not specifiers are an error.
+ * clauses joined, each once: a Python counts as supported only when every file admits it); a
+ * file that declares none adds no limit. Values that are not specifiers are an error, and so
+ * are clauses that together pass the length of one value (a hostile index).
  */
 export function requiresPythonOf(files: readonly IndexFile[], project: string, version: string): RequiresPythonLookup {
   const mine = files.filter((f) => {
@@ -54,6 +56,12 @@ export function requiresPythonOf(files: readonly IndexFile[], project: string, v
     const versions = new Set(files.map((f) => versionOfFile(f.filename, project)).filter((v) => v !== null));
     return { found: false, versions: versions.size };
   }
-  const specs = [...new Set(mine.map((f) => normalizeRequiresPython(f.requiresPython, `Requires-Python of ${f.filename}`)).filter((s): s is string => s !== null))];
-  return { found: true, requiresPython: specs.length === 0 ? null : specs.join(', '), files: mine.length };
+  const specs = mine.map((f) => normalizeRequiresPython(f.requiresPython, `Requires-Python of ${f.filename}`)).filter((s): s is string => s !== null);
+  // every file's clauses, each once ('>=3.9,<4' and '>=3.9' give '>=3.9, <4'), in file order
+  const clauses = [...new Set(specs.flatMap((s) => s.split(',').map((c) => c.replace(/\s+/g, '')).filter(Boolean)))];
+  const joined = clauses.join(', ');
+  if (joined.length > MAX_REQUIRES_PYTHON_LENGTH) {
+    throw invalid(`Requires-Python of ${project} ${version}: its ${mine.length} files declare ${clauses.length} different clauses, together longer than ${MAX_REQUIRES_PYTHON_LENGTH} characters`, { field: 'requiresPython' });
+  }
+  return { found: true, requiresPython: clauses.length === 0 ? null : joined, files: mine.length };
 }

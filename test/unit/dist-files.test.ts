@@ -120,6 +120,17 @@ describe('requiresPythonOf', () => {
     expect(requiresPythonOf(files, 'cliff', '4.12.0')).toEqual({ found: true, requiresPython: '>=3.10, >=3.9', files: 4 });
   });
 
+  test('each clause once, whitespace dropped; clauses past the length of one value are refused, naming the release', () => {
+    const files = [file('nova-32.0.0.tar.gz', '>=3.10, <4'), file('nova-32.0.0-py3-none-any.whl', '>= 3.10'), file('nova-32.0.0.zip', '<4,!=3.11.1')];
+    expect(requiresPythonOf(files, 'nova', '32.0.0')).toEqual({ found: true, requiresPython: '>=3.10, <4, !=3.11.1', files: 3 });
+    const hostile = Array.from({ length: 40 }, (_, i) => file(`nova-32.0.0-${i}-py3-none-any.whl`, `!=3.${i}.1`));
+    expect(() => requiresPythonOf(hostile, 'nova', '32.0.0'))
+      .toThrow('Requires-Python of nova 32.0.0: its 40 files declare 40 different clauses, together longer than 200 characters');
+    // just under the limit is fine
+    const fits = requiresPythonOf(hostile.slice(0, 20), 'nova', '32.0.0');
+    expect(fits.found && fits.requiresPython!.length).toBeLessThanOrEqual(200);
+  });
+
   test('yanked files count: a === pin still installs them', () => {
     expect(requiresPythonOf([file('pbr-6.1.0.tar.gz', '>=3.6', true)], 'pbr', '6.1.0')).toEqual({ found: true, requiresPython: '>=3.6', files: 1 });
   });
