@@ -31,8 +31,13 @@ export class ReportService {
     private readonly fleetCaps: RunCaps = { machine: 1, source: 0 },
   ) {}
 
-  /** `source`: where the reports come from (services/sources.ts; the reporter's enrolment or token). */
-  async ingest(reports: Report[], source: string): Promise<IngestResult> {
+  /**
+   * `source`: where the reports come from (services/sources.ts; the reporter's enrolment or
+   * token). `anyMachine`: the reporter may send any machine's id (a reporter token, not one
+   * machine's credential): its runs then count as "<source>/<machine>", so one source cannot
+   * add runs to machines that another source reports for (docs/trust.md).
+   */
+  async ingest(reports: Report[], source: string, anyMachine = false): Promise<IngestResult> {
     const now = this.clock();
     const snapshot = this.pins.current();
     const items: IngestItem[] = reports.map((r, i) => {
@@ -45,6 +50,7 @@ export class ReportService {
       return {
         id: r.id,
         machine: r.machine,
+        ...(anyMachine && source ? { evidenceMachine: `${source}/${r.machine}` } : {}),
         outcome: r.outcome,
         day: new Date(finished).toISOString().slice(0, 10),
         failedTests: [...new Set(r.failedTests)],

@@ -21,7 +21,14 @@ export interface RunCaps {
 
 export interface IngestItem {
   id: string;
+  /** The machine id as reported (its latest reports are kept under it). */
   machine: string;
+  /**
+   * Who the run counts as in the evidence (fleet history, rollouts, segments); default
+   * `machine`. A reporter token may send any machine id, so its runs count as
+   * "<source>/<machine>" (ReportService): it cannot add runs to another source's machine.
+   */
+  evidenceMachine?: string;
   outcome: 'pass' | 'fail' | 'error';
   day: string;
   failedTests: string[];
@@ -100,7 +107,7 @@ export class TelemetryStore {
       const parts: Part[] = [
         { kind: 'M', keys: [k.machineReports(it.machine)], args: [it.id, it.json] },
         { kind: 'F', keys: [k.fleetSeen(it.day), k.fleetMachineDays(it.day), k.fleetSourceDays(it.day)],
-          args: [it.id, it.machine, it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S] },
+          args: [it.id, it.evidenceMachine ?? it.machine, it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S] },
         ...it.assignments.map((a) => this.rolloutPart(it, a, now, source)),
       ];
       const calls = this.cluster ? parts.map((p) => [p]) : [parts];
@@ -129,11 +136,11 @@ export class TelemetryStore {
   private rolloutPart(it: IngestItem, a: Assignment, now: number, source: string): Part {
     const id = a.rolloutId;
     const plan = a.arm !== 'mismatch' && a.segments
-      ? segmentPlan({ machine: it.machine, source, day: it.day, stage: a.stage, arm: a.arm, project: it.project ?? '', python: it.python ?? '', outcome: it.outcome, failedTests: it.failedTests }, a.segments)
+      ? segmentPlan({ machine: it.evidenceMachine ?? it.machine, source, day: it.day, stage: a.stage, arm: a.arm, project: it.project ?? '', python: it.python ?? '', outcome: it.outcome, failedTests: it.failedTests }, a.segments)
       : null;
     const keys = this.rolloutKeys(id, a.arm, a.stage, it.day);
     const args = [
-      it.id, a.arm, it.machine, it.day, it.outcome, now, source, a.caps?.machine ?? 1, a.caps?.source ?? 0, SEEN_TTL_S,
+      it.id, a.arm, it.evidenceMachine ?? it.machine, it.day, it.outcome, now, source, a.caps?.machine ?? 1, a.caps?.source ?? 0, SEEN_TTL_S,
       it.failedTests.length, ...it.failedTests,
       ...(plan ? this.planTokens(plan) : []),
     ];

@@ -235,11 +235,13 @@ describe('HTTP API on a real Redis', () => {
     expect(replay.json).toEqual({ accepted: 0, duplicates: 12 });
     const day = (daysAgo: number) => at(daysAgo).slice(0, 10);
     const fleet = await s.server.runtime.telemetry.fleetHistory([day(9), day(1), day(0)]);
+    // a reporter token's runs count as "<source>/<machine>" (docs/trust.md)
+    const ci = (m: string) => `ci:test-ci/${m}`;
     expect(fleet.machineDays).toEqual(expect.arrayContaining([
-      { machine: a, day: day(0), runs: 12, failures: 6, errors: 0, source: 'ci:test-ci' },
-      { machine: b, day: day(0), runs: 3, failures: 0, errors: 1, source: 'ci:test-ci' },
-      { machine: b, day: day(1), runs: 2, failures: 0, errors: 0, source: 'ci:test-ci' },
-      { machine: c, day: day(9), runs: 5, failures: 5, errors: 0, source: 'ci:test-ci' },
+      { machine: ci(a), day: day(0), runs: 12, failures: 6, errors: 0, source: 'ci:test-ci' },
+      { machine: ci(b), day: day(0), runs: 3, failures: 0, errors: 1, source: 'ci:test-ci' },
+      { machine: ci(b), day: day(1), runs: 2, failures: 0, errors: 0, source: 'ci:test-ci' },
+      { machine: ci(c), day: day(9), runs: 5, failures: 5, errors: 0, source: 'ci:test-ci' },
     ]));
     expect(fleet.machineDays).toHaveLength(4);
     const ttl = await s.server.runtime.redis.ttl(keys(s.config.keyPrefix).fleetMachineDays(day(0)));

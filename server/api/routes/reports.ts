@@ -40,7 +40,7 @@ export function reportRoutes(service: ReportService, telemetry: TelemetryStore, 
     }
     let result;
     try {
-      result = await service.ingest(reports, reporter.source);
+      result = await service.ingest(reports, reporter.source, reporter.kind === 'token');
     } catch (e) {
       if (e instanceof DomainError) metrics.reportsRejected.inc({ reason: 'invalid' });
       throw e;
