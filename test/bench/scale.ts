@@ -1,12 +1,14 @@
 /**
  * Scale benchmark (bounded; issue 15): what live rollouts, replicas and a large fleet cost.
- *   node dist/test/bench/scale.js [--seconds 10] [--rounds 3] [--part all|rollouts|replicas|memory]
+ *   node dist/test/bench/scale.js [--seconds 10] [--rounds 3] [--part all|rollouts|pins|replicas|memory]
  *     [--machines 100000] [--memory-rollouts 500] [--write-readme]
  *  - rollouts: one server (`node dist/server/main.js` on its embedded Redis, AOF everysec as
  *    `make run`), 1 and then 40 live rollouts at 10% that every report concerns: report
  *    ingestion (50 a request, a CI reporter token, 10 connections) and pins (`GET
  *    /v1/constraints.txt`, as the plugin asks, a new machine per request, 50 connections),
  *    median of `rounds` runs of `seconds` each, the server left to settle between runs.
+ *  - pins (not in `all`, never written to the README): the pins half of `rollouts` alone, 1 and then
+ *    40 live rollouts at 10%, no reports: to measure the constraints path without ingestion's load.
  *  - replicas: one redis-server (AOF everysec) and 1, then 3 server processes on it, one live
  *    rollout; the same load spread over the replicas (the same connections in all).
  *  - memory: one server, `memory-rollouts` live rollouts (one per library of
@@ -157,6 +159,17 @@ async function rounds(name: string, urls: string[], machines: ReturnType<typeof 
   return { name, ingest: med(ing), pins: med(pin) };
 }
 
+/** The pins half of rounds(): no reports sent. */
+async function pinsRounds(name: string, urls: string[]): Promise<Result> {
+  const pin: Result[] = [];
+  for (let k = 1; k <= ROUNDS; k++) {
+    process.stderr.write(`${name}: round ${k}/${ROUNDS} (${SECONDS}s pins)\n`);
+    pin.push(await pins(urls));
+    await settle(urls);
+  }
+  return { rps: median(pin.map((r) => r.rps)), p99: median(pin.map((r) => r.p99)), bad: pin.reduce((s, r) => s + r.bad, 0) };
+}
+
 async function server(dir: string, env: Record<string, string> = {}) {
   const srv = await spawnServer({ ...SERVER_ENV, DEPCANARY_DATA_DIR: dir, ...env });
   children.add(srv.child);
@@ -172,6 +185,23 @@ async function liveRollouts(): Promise<Row[]> {
     const a = await rounds('1 live rollout', [srv.url], fleet(2000, one));
     const forty = [...one, ...await createRollouts(srv.url, libs.slice(1, 40))];
     const b = await rounds('40 live rollouts', [srv.url], fleet(2000, forty));
+    return [a, b];
+  } finally {
+    await srv.stop();
+    children.delete(srv.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function pinsOnly(): Promise<[Result, Result]> {
+  const dir = mkdtempSync(join(tmpdir(), 'depcanary-bench-pins-'));
+  const srv = await server(dir);
+  try {
+    const libs = libraries();
+    await createRollouts(srv.url, libs.slice(0, 1));
+    const a = await pinsRounds('1 live rollout', [srv.url]);
+    await createRollouts(srv.url, libs.slice(1, 40));
+    const b = await pinsRounds('40 live rollouts', [srv.url]);
     return [a, b];
   } finally {
     await srv.stop();
@@ -277,6 +307,15 @@ async function main() {
       '',
       `With 40 live rollouts: ingestion **${fmt(b!.ingest.rps)} reports/s** (target ≥ 2,000), report request p99 ${b!.ingest.p99} ms (target < 100); pins at **${(b!.pins.rps / a!.pins.rps).toFixed(2)}×** the rate with 1 (target ≥ 0.5), p99 ${b!.pins.p99} ms (target < 10).`,
     ]);
+  }
+  if (PART === 'pins') {
+    const [a, b] = await pinsOnly();
+    bad += a.bad + b.bad;
+    console.log([
+      '| live rollouts | pins/s (a new machine each, 50 connections) | pins p99 ms | errors or non-2xx |', '|---|---|---|---|',
+      `| 1 | ${fmt(a.rps)} | ${a.p99} | ${a.bad} |`, `| 40 | ${fmt(b.rps)} | ${b.p99} | ${b.bad} |`, '',
+      `40 at ${(b.rps / a.rps).toFixed(2)}× the rate of 1 (target ≥ 0.5), p99 ${b.p99} ms (target < 10); ${SECONDS} s per run, median of ${ROUNDS}.`,
+    ].join('\n'));
   }
   if (PART === 'all' || PART === 'replicas') {
     const [a, b] = await replicas();
