@@ -199,19 +199,24 @@ export function applyLineChanges(file: ConstraintsFile, changes: readonly LineCh
   if (changes.length === 0) return file.lines.map((l) => l.text + l.eol).join('');
   const at = new Map<number, LineChange>();
   for (const c of changes) at.set(c.index, c);
-  const defaultEol = file.lines.find((l) => l.eol !== '')?.eol ?? '\n';
+  const eol = defaultEol(file);
   let out = '';
   for (let i = 0; i < file.lines.length; i++) {
     const line = file.lines[i]!;
     const c = at.get(i);
-    if (!c) {
-      out += line.text + line.eol;
-      continue;
-    }
-    const inner = line.eol === '' ? defaultEol : line.eol;
-    out += c.after.join(inner) + line.eol;
+    out += c ? changedLine(line, c, eol) : line.text + line.eol;
   }
   return out;
+}
+
+/** The line ending a change uses between its lines where the line it replaces has none (the last). */
+export function defaultEol(file: ConstraintsFile): string {
+  return file.lines.find((l) => l.eol !== '')?.eol ?? '\n';
+}
+
+/** What `change` puts in place of `line` (its line ending included), as applyLineChanges writes it. */
+export function changedLine(line: ConstraintLine, change: LineChange, eolDefault: string): string {
+  return change.after.join(line.eol === '' ? eolDefault : line.eol) + line.eol;
 }
 
 /**

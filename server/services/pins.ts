@@ -2,6 +2,7 @@ import { bucketOf, inCandidateArm } from '../domain/bucketing';
 import { MASTER, resolveBranch } from '../domain/branches';
 import { parseConstraints, type ConstraintsFile } from '../domain/constraints';
 import { etagOf as etag } from '../domain/etag';
+import { LineSplicer, type Splice } from '../domain/line-splice';
 import { normalizeName } from '../domain/names';
 import { communityPythons } from '../domain/pythons';
 import { applyLineChanges, planLines, type LineChange, type RolloutLines } from '../domain/rollout-lines';
@@ -75,9 +76,12 @@ export interface EmergencyPinView {
 }
 
 export interface MachineConstraints {
-  text: string;
-  /** `text` as UTF-8, rendered once per snapshot and combination. */
+  /** The file as UTF-8: the stable file, or the effective base with this machine's arms' lines spliced in. */
   body: Buffer;
+  /**
+   * The stable file's (a hash of its text), or a hash of the stable's ETag and the lines spliced
+   * in: the same for the same bytes in every process and snapshot, different when they differ.
+   */
   etag: string;
   /** Libraries whose lines differ from the base for this machine (rollouts and emergency pins). */
   overrides: { library: string; version: string }[];
@@ -90,6 +94,44 @@ interface Rendered {
 }
 
 const render = (text: string): Rendered => ({ text, body: Buffer.from(text), etag: etag(text) });
+
+/** Rendered combinations kept per branch: the last 512, and no more than 16 MiB of bodies. */
+const MAX_COMBOS = 512;
+const MAX_COMBO_BYTES = 16 * 2 ** 20;
+
+/** A line one arm of a live rollout replaces: `slot` orders the lines any arm replaces, `id` names it in the snapshot. */
+interface ArmSplice { slot: number; id: number; splice: Splice }
+
+/** A bounded LRU of rendered combinations: at most `maxEntries`, and `maxBytes` of bodies. */
+class ComboCache {
+  private readonly map = new Map<string, { body: Buffer; etag: string }>();
+  private bytes = 0;
+  constructor(private readonly maxEntries: number, private readonly maxBytes: number) {}
+
+  get(key: string): { body: Buffer; etag: string } | undefined {
+    const hit = this.map.get(key);
+    if (hit) {
+      this.map.delete(key);
+      this.map.set(key, hit);
+    }
+    return hit;
+  }
+
+  set(key: string, value: { body: Buffer; etag: string }): void {
+    if (value.body.length > this.maxBytes) return;
+    this.map.set(key, value);
+    this.bytes += value.body.length;
+    for (const [k, v] of this.map) {
+      if (this.map.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
+      this.map.delete(k);
+      this.bytes -= v.body.length;
+    }
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}
 
 function linesSpec(o: Pick<LineOverride, 'key' | 'stable' | 'candidate' | 'requiresPython' | 'stableRequiresPython' | 'pythons'>, pythons: string[]): RolloutLines {
   return {
@@ -113,8 +155,9 @@ export interface BranchInput {
 /**
  * One branch as served: its base with promotions and emergency pins applied (what every
  * machine gets), and the live rollouts' line changes for each arm. Per request it hashes
- * the machine id once per live rollout of the branch and renders each distinct combination
- * of changes once.
+ * the machine id once per live rollout of the branch (which arm of each it is in) and splices
+ * the lines its arms replace into the effective base, cut once per snapshot at every line an
+ * arm replaces (domain/line-splice.ts); the last few hundred combinations are kept.
  */
 export class BranchSnapshot {
   /** The stored base, parsed. */
@@ -131,8 +174,11 @@ export class BranchSnapshot {
   readonly source: string;
   readonly importedAt: number;
   private readonly emergencyOverrides: { library: string; version: string }[];
-  private readonly combos = new Map<string, Rendered>();
-  private static readonly MAX_COMBOS = 1024;
+  private readonly splicer: LineSplicer;
+  /** Per live rollout (same order): the lines each arm replaces, by slot. */
+  private readonly arms: { candidate: ArmSplice[]; control: ArmSplice[] }[];
+  private readonly slots: number;
+  private readonly combos = new ComboCache(MAX_COMBOS, MAX_COMBO_BYTES);
 
   constructor(readonly branch: string, input: BranchInput, rollouts: Rollout[], configuredPythons: readonly string[] | null) {
     const text = input.base?.text ?? '';
@@ -178,6 +224,13 @@ export class BranchSnapshot {
         status: plan.candidate.length + plan.control.length > 0 ? 'running' : 'diverged',
       };
     });
+    this.splicer = new LineSplicer(this.effective);
+    const lines = [...new Set(this.live.flatMap((r) => [...r.candidateChanges, ...r.controlChanges].map((c) => c.index)))].sort((a, b) => a - b);
+    const slotOf = new Map(lines.map((index, slot) => [index, slot]));
+    let id = 0;
+    const arm = (changes: LineChange[]) => changes.map((c) => ({ slot: slotOf.get(c.index)!, id: id++, splice: this.splicer.splice(c) }));
+    this.arms = this.live.map((r) => ({ candidate: arm(r.candidateChanges), control: arm(r.controlChanges) }));
+    this.slots = lines.length;
   }
 
   pinsFor(machine: string): PinEntry[] {
@@ -193,31 +246,33 @@ export class BranchSnapshot {
   }
 
   constraintsFor(machine: string | null): MachineConstraints {
-    const base = { ...this.stable, overrides: this.emergencyOverrides };
+    const base = { body: this.stable.body, etag: this.stable.etag, overrides: this.emergencyOverrides };
     if (machine === null || this.live.length === 0) return base;
-    let comboKey = '';
+    let chosen: (ArmSplice | undefined)[] | null = null;
     let overrides: { library: string; version: string }[] | null = null;
-    for (const r of this.live) {
+    for (let i = 0; i < this.live.length; i++) {
+      const r = this.live[i]!;
       const candidate = inCandidateArm(bucketOf(r.salt, machine), r.percent);
-      if ((candidate ? r.candidateChanges : r.controlChanges).length === 0) continue;
-      comboKey += `${r.id}:${candidate ? 'c' : 'k'},`;
+      const arm = candidate ? this.arms[i]!.candidate : this.arms[i]!.control;
+      if (arm.length === 0) continue;
+      chosen ??= new Array<ArmSplice | undefined>(this.slots);
+      for (const s of arm) chosen[s.slot] = s; // a later rollout's line wins, as in applyLineChanges
       (overrides ??= [...this.emergencyOverrides]).push({ library: r.library, version: candidate ? r.candidate : r.stable });
     }
     if (overrides === null) return base;
-    let hit = this.combos.get(comboKey);
+    const picked = chosen!.filter((s): s is ArmSplice => s !== undefined); // in slot order: by line
+    const key = picked.map((s) => s.id).join(',');
+    let hit = this.combos.get(key);
     if (!hit) {
-      const changes: LineChange[] = [];
-      for (const part of comboKey.split(',')) {
-        if (!part) continue;
-        const sep = part.lastIndexOf(':');
-        const r = this.live.find((x) => x.id === part.slice(0, sep))!;
-        changes.push(...(part.slice(sep + 1) === 'c' ? r.candidateChanges : r.controlChanges));
-      }
-      hit = render(applyLineChanges(this.effective, changes));
-      if (this.combos.size >= BranchSnapshot.MAX_COMBOS) this.combos.clear();
-      this.combos.set(comboKey, hit);
+      hit = { body: this.splicer.render(picked.map((s) => s.splice)), etag: etag(this.stable.etag + picked.map((s) => s.splice.tag).join('')) };
+      this.combos.set(key, hit);
     }
     return { ...hit, overrides };
+  }
+
+  /** How many rendered combinations are kept (tests). */
+  get cachedCombinations(): number {
+    return this.combos.size;
   }
 }
 
