@@ -252,8 +252,10 @@ export class BranchSnapshot {
     let overrides: { library: string; version: string }[] | null = null;
     for (let i = 0; i < this.live.length; i++) {
       const r = this.live[i]!;
+      const arms = this.arms[i]!;
+      if (arms.candidate.length === 0 && arms.control.length === 0) continue; // diverged: no hash needed
       const candidate = inCandidateArm(bucketOf(r.salt, machine), r.percent);
-      const arm = candidate ? this.arms[i]!.candidate : this.arms[i]!.control;
+      const arm = candidate ? arms.candidate : arms.control;
       if (arm.length === 0) continue;
       chosen ??= new Array<ArmSplice | undefined>(this.slots);
       for (const s of arm) chosen[s.slot] = s; // a later rollout's line wins, as in applyLineChanges
