@@ -1,4 +1,6 @@
 /** The domain's small helpers: versions, names, ETags, errors, constraints limits and lookups. */
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { MAX_CONSTRAINTS_BYTES, MAX_CONSTRAINTS_LINES, parseConstraints, pinnedVersion, pinnedVersionOrNull, pinsOf } from '../../server/domain/constraints';
 import { DomainError, conflict, invalid, notFound } from '../../server/domain/errors';
 import { etagOf } from '../../server/domain/etag';
@@ -57,6 +59,12 @@ describe('etags and errors', () => {
     expect(etagOf('')).toBe('47DEQpj8HBSa-_TImW-5JCeuQeR');
     expect(etagOf('a')).toHaveLength(27);
     expect(etagOf('a')).not.toBe(etagOf('b'));
+  });
+
+  test('property: the one-shot hash is createHash(sha256) of the UTF-8 text, base64url, cut to 27', () => {
+    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (t) => {
+      expect(etagOf(t)).toBe(createHash('sha256').update(t).digest('base64url').slice(0, 27));
+    }));
   });
 
   test('typed domain errors carry code, message and details', () => {
