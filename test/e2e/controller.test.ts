@@ -90,10 +90,12 @@ describe('controller end to end: real server, real Redis, reports over HTTP', ()
   test('a manual pause stops automatic advance; a frozen rollout is not rolled back automatically', async () => {
     // pbr's candidate machines error in both arms of six, so six's arms fail ~20% of runs; its q0
     // comes from the fleet history the first test left (a few percent), so the margin is set
-    // wide here: this test is about pause and freeze, not about how close the bound gets.
+    // very wide here (90 pts): this test is about pause and freeze, not about how close the
+    // bound gets. With 50 pts a fresh-clone run held by chance: the source-clustered interval
+    // from ~60 candidate machines was ±62 pts.
     // No source cap: 600 reports from 6 reporter tokens put ~80 control runs per source and day, past
     // the default 50, which skews the arms' ratio into a sample-ratio alarm (a hold, not this test's subject).
-    const open = { ...FAST, sourceCap: 0, stage: { ...FAST.stage, soakSeconds: 0, marginFloor: 0.5 } };
+    const open = { ...FAST, sourceCap: 0, stage: { ...FAST.stage, soakSeconds: 0, marginFloor: 0.9 } };
     const paused = (await s.req('POST', '/v1/rollouts', { library: 'six', candidate: '1.18.0', stages: [20, 100], policy: open })).json;
     const frozen = (await s.req('POST', '/v1/rollouts', { library: 'pbr', candidate: '7.1.0', stages: [20, 100], policy: open })).json;
     expect((await s.req('POST', `/v1/rollouts/${paused.id}/pause`, { reason: 'watching' })).status).toBe(200);
