@@ -235,7 +235,7 @@ async function replicas(): Promise<Row[]> {
   }
 }
 
-interface MemoryResult { rollouts: number; machines: number; rss: number; hwm: number; redis: number; seconds: number; bad: number }
+interface MemoryResult { rollouts: number; machines: number; rss: number; hwm: number; redis: number; seconds: number; bad: number; codes: Record<string, number> }
 
 async function memory(): Promise<MemoryResult> {
   const dir = mkdtempSync(join(tmpdir(), 'depcanary-bench-memory-'));
@@ -246,6 +246,12 @@ async function memory(): Promise<MemoryResult> {
     process.stderr.write(`memory: ${live.length} live rollouts; ${fmt(MACHINES)} new machines, a report each (one in 10 asks for its constraints file)\n`);
     let done = 0;
     let bad = 0;
+    /** The unexpected answers by what they were ("GET 503", "POST 429"). */
+    const codes: Record<string, number> = {};
+    const odd = (what: string, status: number) => {
+      bad++;
+      codes[`${what} ${status}`] = (codes[`${what} ${status}`] ?? 0) + 1;
+    };
     const worker = async () => {
       while (done < MACHINES) {
         const n = Math.min(50, MACHINES - done);
@@ -256,7 +262,7 @@ async function memory(): Promise<MemoryResult> {
           // costs 500 hashes; the server keeps nothing per machine either way)
           if (k % 10 === 0) {
             const res = await fetch(`${srv.url}/v1/constraints.txt?machine=${machine}`);
-            if (res.status !== 200) bad++;
+            if (res.status !== 200) odd('GET', res.status);
             await res.arrayBuffer();
           }
           // its project installs 10 of the libraries under rollout: its arm's version of each
@@ -264,7 +270,7 @@ async function memory(): Promise<MemoryResult> {
           return report(fleetOf(machine, live.slice(at, at + 10)));
         }));
         const res = await fetch(`${srv.url}/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${REPORTER_TOKEN}` }, body: JSON.stringify({ reports: batch }) });
-        if (res.status !== 202) bad++;
+        if (res.status !== 202) odd('POST', res.status);
         await res.arrayBuffer();
         if (done % 10_000 < 50) process.stderr.write(`memory: ${fmt(done)} machines\n`);
       }
@@ -275,7 +281,7 @@ async function memory(): Promise<MemoryResult> {
     const r = createRedis({ socket: join(dir, 'redis', 'redis.sock') });
     const info = await r.info('memory');
     await r.quit();
-    return { rollouts: live.length, machines: MACHINES, rss: kb('VmRSS'), hwm: kb('VmHWM'), redis: Number(/used_memory:(\d+)/.exec(info)![1]), seconds: (Date.now() - t0) / 1000, bad };
+    return { rollouts: live.length, machines: MACHINES, rss: kb('VmRSS'), hwm: kb('VmHWM'), redis: Number(/used_memory:(\d+)/.exec(info)![1]), seconds: (Date.now() - t0) / 1000, bad, codes };
   } finally {
     await srv.stop();
     children.delete(srv.child);
@@ -334,7 +340,7 @@ async function main() {
     write('bench:scale-memory', [
       `**Memory**: one server, ${fmt(m.rollouts)} live rollouts, ${fmt(m.machines)} new machines each reporting once (10 of the rollouts' libraries installed), one in 10 asking for its constraints file first, in ${fmt(m.seconds)} s.`,
       '',
-      `Server resident memory at the end **${mb(m.rss)}** (peak ${mb(m.hwm)}; target < 300 MB); its Redis ${mb(m.redis)}; ${m.bad} errors or non-2xx.`,
+      `Server resident memory at the end **${mb(m.rss)}** (peak ${mb(m.hwm)}; target < 300 MB); its Redis ${mb(m.redis)}; ${m.bad} errors or non-2xx${m.bad ? ` (${Object.entries(m.codes).map(([k, n]) => `${n} × ${k}`).join(', ')})` : ''}.`,
     ]);
   }
   if (bad > 0) process.exitCode = 1;
