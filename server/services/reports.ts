@@ -3,6 +3,7 @@ import { invalid } from '../domain/errors';
 import { normalizeName } from '../domain/names';
 import type { IngestItem, RunCaps, TelemetryStore } from '../store/telemetry-store';
 import type { PinsCache } from './pins-cache';
+import { sourceMachine } from './sources';
 
 const DAY_MS = 86_400_000;
 /** Reports may be late (spooled offline) but not from the far past or the future. */
@@ -50,7 +51,7 @@ export class ReportService {
       return {
         id: r.id,
         machine: r.machine,
-        ...(anyMachine && source ? { evidenceMachine: `${source}/${r.machine}` } : {}),
+        ...(anyMachine && source ? { evidenceMachine: sourceMachine(source, r.machine) } : {}),
         outcome: r.outcome,
         day: new Date(finished).toISOString().slice(0, 10),
         failedTests: [...new Set(r.failedTests)],

@@ -50,3 +50,11 @@ export function blockSource(salt: string, block: string): string {
 export function tokenSource(name: string): string {
   return `ci:${name}`;
 }
+
+/**
+ * Who a run counts as in the evidence when its reporter may send any machine id (a reporter
+ * token): the machine under its source, so one source cannot add runs to another's machine.
+ */
+export function sourceMachine(source: string, machine: string): string {
+  return `${source}/${machine}`;
+}

@@ -107,7 +107,7 @@ export class TelemetryStore {
       const parts: Part[] = [
         { kind: 'M', keys: [k.machineReports(it.machine)], args: [it.id, it.json] },
         { kind: 'F', keys: [k.fleetSeen(it.day), k.fleetMachineDays(it.day), k.fleetSourceDays(it.day)],
-          args: [it.id, it.evidenceMachine ?? it.machine, it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S] },
+          args: [it.id, evidenceOf(it), it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S] },
         ...it.assignments.map((a) => this.rolloutPart(it, a, now, source)),
       ];
       const calls = this.cluster ? parts.map((p) => [p]) : [parts];
@@ -136,11 +136,11 @@ export class TelemetryStore {
   private rolloutPart(it: IngestItem, a: Assignment, now: number, source: string): Part {
     const id = a.rolloutId;
     const plan = a.arm !== 'mismatch' && a.segments
-      ? segmentPlan({ machine: it.evidenceMachine ?? it.machine, source, day: it.day, stage: a.stage, arm: a.arm, project: it.project ?? '', python: it.python ?? '', outcome: it.outcome, failedTests: it.failedTests }, a.segments)
+      ? segmentPlan({ machine: evidenceOf(it), source, day: it.day, stage: a.stage, arm: a.arm, project: it.project ?? '', python: it.python ?? '', outcome: it.outcome, failedTests: it.failedTests }, a.segments)
       : null;
     const keys = this.rolloutKeys(id, a.arm, a.stage, it.day);
     const args = [
-      it.id, a.arm, it.evidenceMachine ?? it.machine, it.day, it.outcome, now, source, a.caps?.machine ?? 1, a.caps?.source ?? 0, SEEN_TTL_S,
+      it.id, a.arm, evidenceOf(it), it.day, it.outcome, now, source, a.caps?.machine ?? 1, a.caps?.source ?? 0, SEEN_TTL_S,
       it.failedTests.length, ...it.failedTests,
       ...(plan ? this.planTokens(plan) : []),
     ];
@@ -334,6 +334,11 @@ export class TelemetryStore {
     });
     return { machineDays, failingTests: [] };
   }
+}
+
+/** Who a report's run counts as in the evidence. */
+function evidenceOf(it: IngestItem): string {
+  return it.evidenceMachine ?? it.machine;
 }
 
 /** An arm's machine-days hash (field "<machine>|<day>") as MachineDays. */
