@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { Report } from '../api/schemas';
 import { invalid } from '../domain/errors';
 import { normalizeName } from '../domain/names';
@@ -24,13 +25,24 @@ export interface IngestResult {
  * version it actually installed), then the store counts each report exactly once.
  */
 export class ReportService {
-  /** `fleetCaps`: the fleet history's caps per machine and source (the server's default policy). */
+  /** Batches being counted in the store now; the others wait their turn here. */
+  private readonly storing: pLimit.Limit;
+
+  /**
+   * `fleetCaps`: the fleet history's caps per machine and source (the server's default policy).
+   * `concurrency`: batches counted in the store at once (config ingestConcurrency). A batch
+   * that concerns many live rollouts keeps Redis busy for a while; letting every request's
+   * calls queue in Redis at once would make other commands wait past their timeout (503).
+   */
   constructor(
     private readonly telemetry: TelemetryStore,
     private readonly pins: PinsCache,
     private readonly clock: () => number = Date.now,
     private readonly fleetCaps: RunCaps = { machine: 1, source: 0 },
-  ) {}
+    concurrency = 4,
+  ) {
+    this.storing = pLimit(concurrency);
+  }
 
   /**
    * `source`: where the reports come from (services/sources.ts; the reporter's enrolment or
@@ -62,7 +74,7 @@ export class ReportService {
         assignments: snapshot.assign(r.machine, installed, pinned, r.outcome, { python: r.python, ...(r.branch ? { branch: r.branch } : {}) }),
       };
     });
-    const fresh = await this.telemetry.ingest(items, now, this.fleetCaps);
+    const fresh = await this.storing(() => this.telemetry.ingest(items, now, this.fleetCaps));
     const counted: IngestResult['counted'] = [];
     items.forEach((it, i) => {
       if (fresh[i]) for (const a of it.assignments) counted.push({ rolloutId: a.rolloutId, arm: a.arm });

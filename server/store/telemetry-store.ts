@@ -60,18 +60,12 @@ export interface EvidenceSummary {
  * report for (services/reports.ts MAX_REPORT_AGE_MS) and its clock skew.
  */
 export const SEEN_TTL_S = 35 * 24 * 3600;
-/** One part of a report's counting in ingest.lua: M (machine), F (fleet day) or R (a rollout). */
-interface Part {
-  kind: 'M' | 'F' | 'R';
-  keys: string[];
-  args: (string | number)[];
-}
 const ARMS = ['candidate', 'control'] as const;
 type Arm = (typeof ARMS)[number];
 /** Failing test ids read per arm for a decision (the most failing first). */
 const FAILING_TESTS_READ = 200;
 
-/** Report ingestion (Lua calls per report and slot, auto-pipelined) and the evidence reads behind decisions. */
+/** Report ingestion (a Lua call per slot and batch, auto-pipelined) and the evidence reads behind decisions. */
 export class TelemetryStore {
   private readonly k: Keys;
   /**
@@ -91,40 +85,42 @@ export class TelemetryStore {
    * Counts each report exactly once. A report is counted in parts, each in one slot and
    * idempotent by the report id on its own (so a crash between parts, then the client's
    * resend of the same id, counts every part once): its machine's latest reports, the fleet
-   * history of its day, and each rollout it concerns (ingest.lua). On Redis Cluster each part
-   * is a call of its own (the client groups calls per node: auto-pipelining); on one Redis a
-   * report's parts go in one call. Reports' calls go out in order, so one slot sees them in
-   * item order. Returns, per item, true when any of its counting parts (fleet, rollouts)
-   * counted it now (false for a replayed id). `fleetCaps`: the fleet history's caps per
-   * machine and per source and day (the server's default policy).
+   * history of its day, and each rollout it concerns (ingest.lua). A batch goes out as one
+   * call per slot, each with that slot's parts in item order: one per rollout (the batch's
+   * reports for it), one per day of the fleet history, and the machines' parts (on Redis
+   * Cluster one call per machine; the client groups calls per node: auto-pipelining).
+   * Returns, per item, true when any of its counting parts (fleet, rollouts) counted it now
+   * (false for a replayed id). `fleetCaps`: the fleet history's caps per machine and per
+   * source and day (the server's default policy).
    */
   async ingest(items: IngestItem[], now: number, fleetCaps: RunCaps = { machine: 1, source: 0 }): Promise<boolean[]> {
     const k = this.k;
     const legacy = await this.countedBeforeLayout2(items, now);
-    return Promise.all(items.map(async (it, i): Promise<boolean> => {
-      if (legacy[i]) return false;
+    const calls = new Map<string, SlotCall>();
+    const callOf = (slot: string): SlotCall => {
+      let c = calls.get(slot);
+      if (!c) calls.set(slot, (c = new SlotCall()));
+      return c;
+    };
+    items.forEach((it, i) => {
+      if (legacy[i]) return;
       const source = it.source ?? '';
-      const parts: Part[] = [
-        { kind: 'M', keys: [k.machineReports(it.machine)], args: [it.id, it.json] },
-        { kind: 'F', keys: [k.fleetSeen(it.day), k.fleetMachineDays(it.day), k.fleetSourceDays(it.day)],
-          args: [it.id, evidenceOf(it), it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S] },
-        ...it.assignments.map((a) => this.rolloutPart(it, a, now, source)),
-      ];
-      const calls = this.cluster ? parts.map((p) => [p]) : [parts];
-      const res = (await Promise.all(calls.map((c) => this.call(c)))).flat();
-      return res.slice(1).some((r) => r === 1);
+      callOf(this.cluster ? `M\t${it.machine}` : 'M').add(i, false, `M\t${it.machine}`, () => [k.machineReports(it.machine)], 'M', [it.id, it.json]);
+      callOf(`F\t${it.day}`).add(i, true, `F\t${it.day}`, () => [k.fleetSeen(it.day), k.fleetMachineDays(it.day), k.fleetSourceDays(it.day)],
+        'F', [it.id, evidenceOf(it), it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S]);
+      for (const a of it.assignments) {
+        callOf(`R\t${a.rolloutId}`).add(i, true, `${a.rolloutId}\t${a.arm}\t${a.stage}\t${it.day}`,
+          () => this.rolloutKeys(a.rolloutId, a.arm, a.stage, it.day), 'R', this.rolloutArgs(it, a, now, source));
+      }
+    });
+    const fresh = items.map(() => false);
+    await Promise.all([...calls.values()].map(async (c) => {
+      const res = (await runScript(this.redis, 'ingest', c.keys, c.args)) as number[];
+      c.owners.forEach((o, p) => {
+        if (o.counting && res[p] === 1) fresh[o.item] = true;
+      });
     }));
-  }
-
-  /** One ingest.lua call running `parts` in order (all in one slot on a cluster); their results. */
-  private call(parts: Part[]): Promise<number[]> {
-    const keys: string[] = [];
-    const args: (string | number)[] = [parts.length];
-    for (const p of parts) {
-      keys.push(...p.keys);
-      args.push(p.kind, p.args.length, ...p.args);
-    }
-    return runScript(this.redis, 'ingest', keys, args) as Promise<number[]>;
+    return fresh;
   }
 
   private async countedBeforeLayout2(items: IngestItem[], now: number): Promise<boolean[]> {
@@ -132,19 +128,16 @@ export class TelemetryStore {
     return Promise.all(items.map(async (it) => (await this.redis.exists(this.k.legacyReportSeen(it.id))) === 1));
   }
 
-  /** A report's part in one rollout: its KEYS and ARGV (see ingest.lua's header, R). */
-  private rolloutPart(it: IngestItem, a: Assignment, now: number, source: string): Part {
-    const id = a.rolloutId;
+  /** A report's arguments in its part of one rollout (see ingest.lua's header, R). */
+  private rolloutArgs(it: IngestItem, a: Assignment, now: number, source: string): (string | number)[] {
     const plan = a.arm !== 'mismatch' && a.segments
       ? segmentPlan({ machine: evidenceOf(it), source, day: it.day, stage: a.stage, arm: a.arm, project: it.project ?? '', python: it.python ?? '', outcome: it.outcome, failedTests: it.failedTests }, a.segments)
       : null;
-    const keys = this.rolloutKeys(id, a.arm, a.stage, it.day);
-    const args = [
+    return [
       it.id, a.arm, evidenceOf(it), it.day, it.outcome, now, source, a.caps?.machine ?? 1, a.caps?.source ?? 0, SEEN_TTL_S,
       it.failedTests.length, ...it.failedTests,
       ...(plan ? this.planTokens(plan) : []),
     ];
-    return { kind: 'R', keys, args };
   }
 
   /** The 24 KEYS of a rollout part (ingest.lua's header, R), the same for every report of a rollout, arm, stage and day. */
@@ -385,4 +378,39 @@ function machineDay(machine: string, day: string, v: string): MachineDay {
 function toCounters(h: Record<string, string>): ArmCounters {
   const n = (f: string) => Number(h[f] ?? 0);
   return { runs: n('runs'), failures: n('failures'), errors: n('errors'), machines: n('machines'), failingMachines: n('failingMachines') };
+}
+
+/**
+ * One ingest.lua call: the parts of one slot of a batch in item order, each key set once in
+ * KEYS (a part names where its set starts) however many parts share it.
+ */
+class SlotCall {
+  readonly keys: string[] = [];
+  /** The number of parts, then per part: kind, where its key set starts, its arguments (ingest.lua's header). */
+  readonly args: (string | number)[] = [0];
+  /** Per part: the item it counts, and whether it is a counting part (fleet, rollout). */
+  readonly owners: { item: number; counting: boolean }[] = [];
+  private readonly sets = new Map<string, number>();
+
+  add(item: number, counting: boolean, set: string, names: () => string[], kind: 'M' | 'F' | 'R', args: (string | number)[]): void {
+    let at = this.sets.get(set);
+    if (at === undefined) {
+      at = this.keys.length;
+      this.sets.set(set, at);
+      for (const n of names()) this.keys.push(n);
+    }
+    this.args.push(kind, at, packed(args));
+    this.owners.push({ item, counting });
+    this.args[0] = this.owners.length;
+  }
+}
+
+/**
+ * A part's arguments as ingest.lua decodes them (one JSON array). A string that is not
+ * well-formed UTF-16 (a lone surrogate) goes as U+FFFD, as Redis would have stored it.
+ */
+function packed(args: (string | number)[]): string {
+  const json = JSON.stringify(args);
+  if (!json.includes('\\u')) return json;
+  return JSON.stringify(args.map((x) => (typeof x === 'string' && !x.isWellFormed() ? x.toWellFormed() : x)));
 }

@@ -7,6 +7,10 @@
  *    ingestion (50 a request, a CI reporter token, 10 connections) and pins (`GET
  *    /v1/constraints.txt`, as the plugin asks, a new machine per request, 50 connections),
  *    median of `rounds` runs of `seconds` each, the server left to settle between runs.
+ *  - store: report ingestion straight through TelemetryStore.ingest (the real ingest.lua) on a
+ *    private redis-server (no persistence), 1 and then 40 rollouts with segment evidence that
+ *    every report concerns, batches of 50, 4 at once, 2,000 machines: reports/s and the CPU
+ *    Redis and the counting process each spent per report (what the HTTP figures are made of).
  *  - pins (not in `all`, never written to the README): the pins half of `rollouts` alone, 1 and then
  *    40 live rollouts at 10%, no reports: to measure the constraints path without ingestion's load.
  *  - replicas: one redis-server (AOF everysec) and 1, then 3 server processes on it, one live
@@ -22,9 +26,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bucketOf, inCandidateArm } from '../../server/domain/bucketing';
+import { resolvePolicy } from '../../server/domain/policy';
+import { segmentPolicyOf } from '../../server/domain/segments';
 import { createRedis } from '../../server/store/redis';
+import { TelemetryStore, type IngestItem } from '../../server/store/telemetry-store';
 import { REPORTER_TOKEN, ROOT, spawnServer } from '../support/process';
 import { children, startRedisServer } from './processes';
 import { replaceSection } from './readme';
@@ -235,6 +243,61 @@ async function replicas(): Promise<Row[]> {
   }
 }
 
+interface StoreResult { rollouts: number; rps: number; redisUsPerReport: number; nodeUsPerReport: number }
+
+/** Redis' own CPU so far (s), from INFO cpu. */
+async function redisCpu(r: ReturnType<typeof createRedis>): Promise<number> {
+  const info = await r.info('cpu');
+  return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
+}
+
+/** TelemetryStore.ingest on a private redis-server: `n` rollouts every report concerns, batches of 50, 4 at once. */
+async function storeIngestion(n: number): Promise<StoreResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'depcanary-bench-store-'));
+  const rs = await startRedisServer(dir);
+  const redis = createRedis({ socket: rs.socket });
+  try {
+    const store = new TelemetryStore(redis, 'bench');
+    const policy = resolvePolicy(2);
+    const segments = segmentPolicyOf(policy);
+    const caps = { machine: policy.cap, source: 0 };
+    const ids = Array.from({ length: n }, (_, i) => `bench-${i}`);
+    const machines = Array.from({ length: 2000 }, () => randomUUID());
+    const day = new Date().toISOString().slice(0, 10);
+    let m = 0;
+    const batch = (): IngestItem[] => Array.from({ length: 50 }, () => {
+      const machine = machines[m++ % machines.length]!;
+      return {
+        id: randomUUID(), machine, outcome: Math.random() < 0.03 ? 'fail' : 'pass', day, failedTests: [], json: '{}', project: 'nova', python: '3.11', source: 'ci:bench',
+        assignments: ids.map((rolloutId, i) => ({ rolloutId, arm: inCandidateArm(bucketOf(`s${i}`, machine), 10) ? 'candidate' : 'control', stage: 0, segments, caps })),
+      };
+    });
+    const runs: StoreResult[] = [];
+    for (let k = 1; k <= ROUNDS; k++) {
+      process.stderr.write(`store, ${n} rollout${n > 1 ? 's' : ''}: round ${k}/${ROUNDS} (${SECONDS}s)\n`);
+      let reports = 0;
+      const t0 = performance.now();
+      const [r0, c0] = [await redisCpu(redis), process.cpuUsage()];
+      await Promise.all(Array.from({ length: 4 }, async () => {
+        while (performance.now() - t0 < SECONDS * 1000) {
+          const items = batch();
+          await store.ingest(items, Date.now());
+          reports += items.length;
+        }
+      }));
+      const s = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(c0);
+      runs.push({ rollouts: n, rps: reports / s, redisUsPerReport: ((await redisCpu(redis)) - r0) * 1e6 / reports, nodeUsPerReport: (c.user + c.system) / reports });
+    }
+    const med = (f: (r: StoreResult) => number) => median(runs.map(f));
+    return { rollouts: n, rps: med((r) => r.rps), redisUsPerReport: med((r) => r.redisUsPerReport), nodeUsPerReport: med((r) => r.nodeUsPerReport) };
+  } finally {
+    redis.disconnect();
+    rs.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 interface MemoryResult { rollouts: number; machines: number; rss: number; hwm: number; redis: number; seconds: number; bad: number; codes: Record<string, number> }
 
 async function memory(): Promise<MemoryResult> {
@@ -312,6 +375,18 @@ async function main() {
       ...table([a!, b!]),
       '',
       `With 40 live rollouts: ingestion **${fmt(b!.ingest.rps)} reports/s** (target ≥ 2,000), report request p99 ${b!.ingest.p99} ms (target < 100); pins at **${(b!.pins.rps / a!.pins.rps).toFixed(2)}×** the rate with 1 (target ≥ 0.5), p99 ${b!.pins.p99} ms (target < 10).`,
+    ]);
+  }
+  if (PART === 'all' || PART === 'store') {
+    const rows = [await storeIngestion(1), await storeIngestion(40)];
+    write('bench:scale-store', [
+      '**Counting in Redis**: `TelemetryStore.ingest` straight on a private redis-server (no HTTP, no persistence), rollouts with segment evidence that every report concerns, batches of 50, 4 at once, 2,000 machines.',
+      '',
+      '| rollouts a report concerns | reports/s | Redis CPU per report (µs) | counting process CPU per report (µs) |',
+      '|---|---|---|---|',
+      ...rows.map((r) => `| ${r.rollouts} | ${fmt(r.rps)} | ${fmt(r.redisUsPerReport)} | ${fmt(r.nodeUsPerReport)} |`),
+      '',
+      `With 40: ${fmt(rows[1]!.redisUsPerReport / 40)} µs of Redis CPU per rollout a report concerns; 2,000 reports/s would need ${(2000 * rows[1]!.redisUsPerReport / 1e6).toFixed(1)} Redis cores.`,
     ]);
   }
   if (PART === 'pins') {

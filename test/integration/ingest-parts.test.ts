@@ -116,4 +116,34 @@ describe('ingestion in parts (one per slot), each counted once', () => {
     store.legacyReportsUntil = 0; // past that time they are no longer looked up
     expect(await store.ingest([old], Date.now())).toEqual([true]);
   });
+  test('one batch, one call per slot: a report twice in it counts once; what it adds to one rollout is each report\'s', async () => {
+    const r = `rb-${randomBytes(3).toString('hex')}`;
+    const twice = item('m1', [arm(r)]);
+    const others = Array.from({ length: 6 }, (_, i) => item(`m${i % 3}`, [arm(r), arm(`${r}-x`, 'control')], { outcome: i % 2 ? 'pass' : 'fail' }));
+    expect(await store.ingest([twice, ...others, twice], 1)).toEqual([true, true, true, true, true, true, true, false]);
+    expect((await store.meta(r)).counted).toBe(7);
+    expect((await store.meta(`${r}-x`)).counted).toBe(6);
+    const c = (await store.counters(r, 0)).candidate;
+    expect(c).toEqual({ runs: 7, failures: 4, errors: 0, machines: 3, failingMachines: 3 });
+    // the same reports one by one give the same evidence
+    const q = new TelemetryStore(testRedis(), `${p}b`);
+    for (const it of [twice, ...others, twice]) await q.ingest([it], 1);
+    expect(await q.counters(r, 0)).toEqual(await store.counters(r, 0));
+    expect(await q.evidence(r, 5)).toEqual(await store.evidence(r, 5));
+    expect(await q.evidence(`${r}-x`, 5)).toEqual(await store.evidence(`${r}-x`, 5));
+    expect(await q.machineReports('m1', 50)).toEqual(await store.machineReports('m1', 50));
+  });
+
+  test('hostile strings in a report (quotes, backslashes, newlines, non-ASCII, a lone surrogate) are counted as sent', async () => {
+    const r = 'rn-1';
+    const tests = ['tests.a"b\\c', 'tests.\u00e9t\u00e9 \u2603', 'tests.nl\nx', 'tests.\ud800half', 'tests.[1, 2]', '{"k": 1}'];
+    const json = JSON.stringify({ id: 'x', note: 'a\nb"\\\u2603\u0000' });
+    const it = item('m1', [arm(r)], { failedTests: tests, project: 'n"o\\va', json });
+    expect(await store.ingest([it], 1)).toEqual([true]);
+    const got = (await store.failingTests(r, 'candidate')).map((t) => t.id).sort();
+    // a lone surrogate is stored as U+FFFD, as Redis stores any string that is not well-formed
+    expect(got).toEqual(tests.map((t) => t.toWellFormed()).sort());
+    expect(await store.machineReports('m1', 50)).toEqual([JSON.parse(json)]);
+    expect(await store.ingest([it], 2)).toEqual([false]);
+  });
 });

@@ -6,11 +6,19 @@
     M  its machine's latest reports          (the machine's key)
     F  the fleet history of its UTC day      (the day's slot)
     R  each rollout it concerns              (the rollout's slot)
-  One call runs one or more parts, in order: on Redis Cluster one part (a call's keys are one
-  slot's), on one Redis all the parts of a report. KEYS are the parts' keys one after the other
-  (M 1, F 3, R 24); ARGV[1] is the number of parts P, then per part its kind (M, F or R), the
-  number of its arguments and those arguments. Below, a part's KEYS[n] and ARGV[n] are its own.
+  One call runs the parts of one slot of a batch of reports, in the reports' order: the M parts
+  of a batch (on Redis Cluster: of one machine), the F parts of one day, the R parts of one
+  rollout. KEYS are the parts' key sets (M 1, F 3, R 24 names), each set once however many parts
+  use it; ARGV[1] is the number of parts P, then per part three: its kind (M, F or R), the index
+  in KEYS where its key set starts (0-based), and its arguments as one JSON array (decoded by
+  cjson in one step: far cheaper here than thousands of ARGV). Below, a part's KEYS[n] and
+  ARGV[n] are its own (the n-th element of that array).
   Returns: the result of each part, in order.
+
+  Reads and writes of the F and R parts go through a write-back cache (below): each hash field,
+  set member and counter is read from Redis at most once per call and written once at its end,
+  so what N reports of a batch add to one rollout's sums, counters and sets costs one write of
+  each, not N. A script runs alone, so the result is that of running the parts one by one.
 
   M — KEYS[1] machineReports: list of "<report id>\t<report JSON>", newest first
   ARGV[1] report id, ARGV[2] report JSON (as received, plus receivedAt)
@@ -82,6 +90,182 @@
     KEYS[23] hash: source -> "N_c,F_c,failing machines,all-failing machines"
     KEYS[24] hash: UTC day -> machines whose last day it is
 ]]
+-- Numbers as stored: 17 significant digits read back as the same double (integers stay exact).
+local function num(x) return string.format('%.17g', x) end
+-- The arm aggregate's sums, in the order of STORED_SUMS (server/domain/decision/stored-aggregate.ts).
+local SUMS = { 'N', 'F', 'G', 'sumFF', 'sumFN', 'sumNN', 'runs', 'failures', 'errors', 'allFailing', 'clusters', 'failingSources', 'allFailingSources' }
+-- The write-back cache of one call (the F and R parts; the M part calls Redis itself). Every
+-- access of an F or R key goes through it: a hash field, set member or set size is read from
+-- Redis once and then kept; writes stay here and are flushed at the end of the call (flush()),
+-- each key in one command. Values read are as Redis would return them (false: absent).
+local H, HK, S, SK, Z, ZK, TTL, TK = {}, {}, {}, {}, {}, {}, {}, {}
+local function hent(key)
+  local e = H[key]
+  if not e then
+    e = { v = {}, dirty = {}, order = {} }
+    H[key] = e
+    HK[#HK + 1] = key
+  end
+  return e
+end
+local function hget(key, field)
+  local e = hent(key)
+  local x = e.v[field]
+  if x == nil then
+    x = redis.call('HGET', key, field)
+    e.v[field] = x
+  end
+  return x
+end
+local function hset(key, field, value)
+  local e = hent(key)
+  e.v[field] = value
+  if not e.dirty[field] then
+    e.dirty[field] = true
+    e.order[#e.order + 1] = field
+  end
+end
+local function hdel(key, field) hset(key, field, false) end
+local function hincrby(key, field, n)
+  local x = tonumber(hget(key, field) or 0) + n
+  hset(key, field, x)
+  return x
+end
+-- Whether a hash exists. Only for hashes this call never deletes fields of (a machine-days hash).
+local function hexistsKey(key)
+  local e = H[key]
+  if e then
+    for _, f in ipairs(e.order) do
+      if e.v[f] then return true end
+    end
+  end
+  return redis.call('EXISTS', key) == 1
+end
+local function sent(key)
+  local e = S[key]
+  if not e then
+    e = { m = {}, add = {} }
+    S[key] = e
+    SK[#SK + 1] = key
+  end
+  return e
+end
+local function sismember(key, member)
+  local e = sent(key)
+  local x = e.m[member]
+  if x == nil then
+    x = redis.call('SISMEMBER', key, member) == 1
+    e.m[member] = x
+  end
+  return x
+end
+-- SADD of one member: 1 added, 0 already there.
+local function sadd(key, member)
+  if sismember(key, member) then return 0 end
+  local e = S[key]
+  e.m[member] = true
+  e.add[#e.add + 1] = member
+  return 1
+end
+local function scard(key)
+  local e = sent(key)
+  if not e.card then e.card = redis.call('SCARD', key) end
+  return e.card + #e.add
+end
+local function zincrby(key, n, member)
+  local e = Z[key]
+  if not e then
+    e = { d = {}, order = {} }
+    Z[key] = e
+    ZK[#ZK + 1] = key
+  end
+  if not e.d[member] then
+    e.d[member] = 0
+    e.order[#e.order + 1] = member
+  end
+  e.d[member] = e.d[member] + n
+end
+local function expire(key, seconds)
+  if TTL[key] == nil then TK[#TK + 1] = key end
+  TTL[key] = seconds
+end
+-- DEL now: what the call wrote to those keys before goes with them.
+local function del(...)
+  for _, key in ipairs({ ... }) do
+    redis.call('DEL', key)
+    H[key], S[key], Z[key], TTL[key] = nil, nil, nil, false
+  end
+end
+-- The arm aggregates' sums (SUMS below), read once per call with HMGET and kept as numbers; flush()
+-- writes those that moved. Every access of an aggregate's sums goes through sumsOf().
+local SUMSOF, SUMS0, SUMK = {}, {}, {}
+local function sumsOf(aKey)
+  local S = SUMSOF[aKey]
+  if not S then
+    local v = redis.call('HMGET', aKey, unpack(SUMS))
+    S, SUMS0[aKey] = {}, {}
+    for x, name in ipairs(SUMS) do
+      S[name] = tonumber(v[x] or '0')
+      SUMS0[aKey][name] = S[name]
+    end
+    SUMSOF[aKey] = S
+    SUMK[#SUMK + 1] = aKey
+  end
+  return S
+end
+-- A cached value as Redis stores it (HINCRBY's are integers).
+local function stored(x)
+  if type(x) == 'number' then return string.format('%d', x) end
+  return x
+end
+-- Runs `cmd key <args>` in chunks of at most 1000 arguments.
+local function chunked(cmd, key, args)
+  for i = 1, #args, 1000 do
+    redis.call(cmd, key, unpack(args, i, math.min(i + 999, #args)))
+  end
+end
+local function flush()
+  for _, key in ipairs(HK) do
+    local e = H[key]
+    if e then
+      local set, gone = {}, {}
+      for _, f in ipairs(e.order) do
+        local x = e.v[f]
+        if x then
+          set[#set + 1] = f
+          set[#set + 1] = stored(x)
+        else
+          gone[#gone + 1] = f
+        end
+      end
+      if #set > 0 then chunked('HSET', key, set) end
+      if #gone > 0 then chunked('HDEL', key, gone) end
+    end
+  end
+  for _, key in ipairs(SK) do
+    local e = S[key]
+    if e and #e.add > 0 then chunked('SADD', key, e.add) end
+  end
+  for _, key in ipairs(ZK) do
+    local e = Z[key]
+    if e then
+      for _, m in ipairs(e.order) do redis.call('ZINCRBY', key, e.d[m], m) end
+    end
+  end
+  for _, key in ipairs(SUMK) do
+    local S, S0, moved = SUMSOF[key], SUMS0[key], {}
+    for _, name in ipairs(SUMS) do
+      if S[name] ~= S0[name] then
+        moved[#moved + 1] = name
+        moved[#moved + 1] = num(S[name])
+      end
+    end
+    if #moved > 0 then redis.call('HSET', key, unpack(moved)) end
+  end
+  for _, key in ipairs(TK) do
+    if TTL[key] then redis.call('EXPIRE', key, TTL[key]) end
+  end
+end
 -- A machine-day value is "runs,failures,errors[,source]" (a rollout's machineDays, the fleet's
 -- history): `cur` (false: none yet) with one more run of `outcome` from `source`.
 local function withRun(cur, outcome, source)
@@ -100,44 +284,40 @@ end
 local function pastCap(cur, cap)
   return cur and tonumber(string.match(cur, '^(%d+)')) >= cap
 end
--- Numbers as stored: 17 significant digits read back as the same double (integers stay exact).
-local function num(x) return string.format('%.17g', x) end
--- The arm aggregate's sums, in the order of STORED_SUMS (server/domain/decision/stored-aggregate.ts).
-local SUMS = { 'N', 'F', 'G', 'sumFF', 'sumFN', 'sumNN', 'runs', 'failures', 'errors', 'allFailing', 'clusters', 'failingSources', 'allFailingSources' }
--- M: a report joins its machine's latest reports once (its KEYS[k + 1], its ARGV[a + 1] and [a + 2]; see the header).
-local function machinePart(k, a)
-  local head = ARGV[a + 1] .. '\t'
+-- M: a report joins its machine's latest reports once (its KEYS[k + 1], its A[1] and [a + 2]; see the header).
+local function machinePart(k, A)
+  local head = A[1] .. '\t'
   for _, v in ipairs(redis.call('LRANGE', KEYS[k + 1], 0, 49)) do
     if string.sub(v, 1, #head) == head then return 0 end
   end
-  redis.call('LPUSH', KEYS[k + 1], head .. ARGV[a + 2])
+  redis.call('LPUSH', KEYS[k + 1], head .. A[2])
   redis.call('LTRIM', KEYS[k + 1], 0, 49)
   redis.call('EXPIRE', KEYS[k + 1], 2592000)
   return 1
 end
--- F: a report's run in its day's fleet history (its KEYS[k + 1..3], its ARGV[a + 1..7]; see the header).
-local function fleetPart(k, a)
-  if redis.call('SADD', KEYS[k + 1], ARGV[a + 1]) == 0 then return 0 end
-  redis.call('EXPIRE', KEYS[k + 1], ARGV[a + 7])
-  local machine, outcome, source = ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local mcap, scap = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])
-  local cur = redis.call('HGET', KEYS[k + 2], machine)
+-- F: a report's run in its day's fleet history (its KEYS[k + 1..3], its A[1..7]; see the header).
+local function fleetPart(k, A)
+  if sadd(KEYS[k + 1], A[1]) == 0 then return 0 end
+  expire(KEYS[k + 1], A[7])
+  local machine, outcome, source = A[2], A[3], A[4]
+  local mcap, scap = tonumber(A[5]), tonumber(A[6])
+  local cur = hget(KEYS[k + 2], machine)
   if source ~= '' and scap > 0 and not pastCap(cur, mcap) then
-    local n = redis.call('HINCRBY', KEYS[k + 3], source, 1)
-    if n == 1 then redis.call('EXPIRE', KEYS[k + 3], 864000) end
+    local n = hincrby(KEYS[k + 3], source, 1)
+    if n == 1 then expire(KEYS[k + 3], 864000) end
     if n > scap then return 1 end
   end
-  redis.call('HSET', KEYS[k + 2], machine, withRun(cur, outcome, source))
-  if not cur then redis.call('EXPIRE', KEYS[k + 2], 864000) end
+  hset(KEYS[k + 2], machine, withRun(cur, outcome, source))
+  if not cur then expire(KEYS[k + 2], 864000) end
   return 1
 end
--- R: a report's part in one rollout (its KEYS[k + 1..24], its n ARGV from a + 1; see the header).
-local function rolloutPart(k, a, n)
-  if redis.call('HEXISTS', KEYS[k + 2], 'retiredAt') == 1 then return REFUSED.ENDED end
-  if redis.call('SADD', KEYS[k + 1], ARGV[a + 1]) == 0 then return 0 end
-  redis.call('EXPIRE', KEYS[k + 1], ARGV[a + 10])
-  local arm, machine, day, outcome, now, source = ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
-  local mcap, scap = tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
+-- R: a report's part in one rollout (its KEYS[k + 1..24], its n arguments A; see the header).
+local function rolloutPart(k, A, n)
+  if hget(KEYS[k + 2], 'retiredAt') then return REFUSED.ENDED end
+  if sadd(KEYS[k + 1], A[1]) == 0 then return 0 end
+  expire(KEYS[k + 1], A[10])
+  local arm, machine, day, outcome, now, source = A[2], A[3], A[4], A[5], A[6], A[7]
+  local mcap, scap = tonumber(A[8]), tonumber(A[9])
   local meta = KEYS[k + 2]
   local failed = outcome ~= 'pass'
   -- Whether this run may count under the source cap: true when there is no source or no cap, or
@@ -145,36 +325,33 @@ local function rolloutPart(k, a, n)
   -- counter for the arm and day stays within the cap.
   local function within(mdKey, mdField, capKey, capField)
     if source == '' or scap <= 0 then return true end
-    if pastCap(redis.call('HGET', mdKey, mdField), mcap) then return true end
-    return redis.call('HINCRBY', capKey, capField, 1) <= scap
+    if pastCap(hget(mdKey, mdField), mcap) then return true end
+    return hincrby(capKey, capField, 1) <= scap
   end
   -- Adds this run to a machine-day field whose value was `cur` (false: none).
   local function bump(key, field, cur)
-    redis.call('HSET', key, field, withRun(cur, outcome, source))
+    hset(key, field, withRun(cur, outcome, source))
   end
   -- Adds this run to the arm aggregate (KEYS[k + 21..24]) before it joins the machine-day
   -- field of mdKey whose value was `cur`: the steps of ArmAccumulator.add
   -- (server/domain/decision/accumulator.ts), with the machine-day read from the store.
   local function aggregate(mdKey, cur)
     local aKey, mKey, cKey, days = KEYS[k + 21], KEYS[k + 22], KEYS[k + 23], KEYS[k + 24]
-    local v = redis.call('HMGET', aKey, 'cap', 'partial', unpack(SUMS))
-    if v[2] then return end
-    if not v[1] then
-      if redis.call('EXISTS', mdKey) == 1 then
+    if hget(aKey, 'partial') then return end
+    local cap = hget(aKey, 'cap')
+    if not cap then
+      if hexistsKey(mdKey) then
         -- machine-days from before aggregates were kept: the reader keeps reading those
-        redis.call('HSET', aKey, 'partial', 'older machine-days')
+        hset(aKey, 'partial', 'older machine-days')
         return
       end
-    elseif tonumber(v[1]) ~= mcap then
-      redis.call('HSET', aKey, 'partial', 'cap ' .. mcap)
-      redis.call('DEL', mKey, cKey, days)
+      hset(aKey, 'cap', num(mcap))
+    elseif tonumber(cap) ~= mcap then
+      hset(aKey, 'partial', 'cap ' .. mcap)
+      del(mKey, cKey, days)
       return
     end
-    local S, S0 = {}, {}
-    for x, name in ipairs(SUMS) do
-      S[name] = tonumber(v[x + 2] or '0')
-      S0[name] = S[name]
-    end
+    local S = sumsOf(aKey)
     -- the day's weight w = min(n, cap) and share f·w/n, before and after this run
     local n0, b0 = 0, 0
     if cur then
@@ -190,20 +367,20 @@ local function rolloutPart(k, a, n)
     local c1 = (b0 + bad) * w1 / (n0 + 1)
     local dN, dF = w1 - w0, c1 - c0
     -- the machine: "N_m,F_m,runs,failed runs,last day,source" (its source for good: its first run's)
-    local mv = redis.call('HGET', mKey, machine)
+    local mv = hget(mKey, machine)
     local mN, mF, raw, mb, last, src
     if mv then
       local x1, x2, x3, x4, x5, x6 = string.match(mv, '^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*),(.*)$')
       mN, mF, raw, mb, last, src = tonumber(x1), tonumber(x2), tonumber(x3), tonumber(x4), x5, x6
       if day > last then
-        if redis.call('HINCRBY', days, last, -1) <= 0 then redis.call('HDEL', days, last) end
-        redis.call('HINCRBY', days, day, 1)
+        if hincrby(days, last, -1) <= 0 then hdel(days, last) end
+        hincrby(days, day, 1)
         last = day
       end
     else
       mN, mF, raw, mb, last, src = 0, 0, 0, 0, day, source
       S.G = S.G + 1
-      redis.call('HINCRBY', days, day, 1)
+      hincrby(days, day, 1)
       if src == '' then S.clusters = S.clusters + 1 end
     end
     local wasFailing, wasAll = mb > 0, raw > 0 and mb >= raw
@@ -215,7 +392,7 @@ local function rolloutPart(k, a, n)
     -- the cluster: the source's "N_c,F_c,failing machines,all-failing machines"; without a source the machine
     local gN, gF, cf, ca = mN, mF, 0, 0
     if src ~= '' then
-      local cv = redis.call('HGET', cKey, src)
+      local cv = hget(cKey, src)
       if cv then
         local y1, y2, y3, y4 = string.match(cv, '^([^,]*),([^,]*),([^,]*),([^,]*)$')
         gN, gF, cf, ca = tonumber(y1), tonumber(y2), tonumber(y3), tonumber(y4)
@@ -242,7 +419,7 @@ local function rolloutPart(k, a, n)
         if before == 0 then S.allFailingSources = S.allFailingSources + 1
         elseif ca == 0 then S.allFailingSources = S.allFailingSources - 1 end
       end
-      redis.call('HSET', cKey, src, num(gN) .. ',' .. num(gF) .. ',' .. num(cf) .. ',' .. num(ca))
+      hset(cKey, src, num(gN) .. ',' .. num(gF) .. ',' .. num(cf) .. ',' .. num(ca))
     else
       if isFailing and not wasFailing then S.failingSources = S.failingSources + 1 end
       if isAll ~= wasAll then
@@ -252,100 +429,90 @@ local function rolloutPart(k, a, n)
     S.runs = S.runs + 1
     if outcome == 'fail' then S.failures = S.failures + 1 end
     if outcome == 'error' then S.errors = S.errors + 1 end
-    redis.call('HSET', mKey, machine, num(mN) .. ',' .. num(mF) .. ',' .. num(raw) .. ',' .. num(mb) .. ',' .. last .. ',' .. src)
-    -- only the sums this run moved (a new aggregate writes its cap)
-    local out = {}
-    if not v[1] then out = { 'cap', num(mcap) } end
-    for _, name in ipairs(SUMS) do
-      if S[name] ~= S0[name] then
-        out[#out + 1] = name
-        out[#out + 1] = num(S[name])
-      end
-    end
-    redis.call('HSET', aKey, unpack(out))
+    hset(mKey, machine, num(mN) .. ',' .. num(mF) .. ',' .. num(raw) .. ',' .. num(mb) .. ',' .. last .. ',' .. src)
   end
-  -- Executes the rollout's segment plan starting at ARGV[a + j] (see the header).
+  -- Executes the rollout's segment plan starting at A[j] (see the header).
   local function segments(j)
     local tables = { p = KEYS[k + 13], y = KEYS[k + 14], s = KEYS[k + 15] }
     local first, caps, budget, refused, agg = KEYS[k + 16], KEYS[k + 17], KEYS[k + 18], KEYS[k + 19], KEYS[k + 20]
-    local limit = { p = tonumber(ARGV[a + j]), y = tonumber(ARGV[a + j + 1]), s = tonumber(ARGV[a + j + 2]) }
-    local budgetMax, budgetField = tonumber(ARGV[a + j + 3]), ARGV[a + j + 4]
-    local c = a + j + 6 -- the cursor over the groups' tokens
-    for _ = 1, tonumber(ARGV[a + j + 5]) do
+    local limit = { p = tonumber(A[j]), y = tonumber(A[j + 1]), s = tonumber(A[j + 2]) }
+    local budgetMax, budgetField = tonumber(A[j + 3]), A[j + 4]
+    local c = j + 6 -- the cursor over the groups' tokens
+    for _ = 1, tonumber(A[j + 5]) do
       local ok = true
-      for _ = 1, tonumber(ARGV[c]) do
-        local op, x, y = ARGV[c + 1], ARGV[c + 2], ARGV[c + 3]
+      for _ = 1, tonumber(A[c]) do
+        local op, x, y = A[c + 1], A[c + 2], A[c + 3]
         if ok then
           if op == 'A' then
             local set = tables[x]
-            if redis.call('SISMEMBER', set, y) == 0 then
-              if redis.call('SCARD', set) < limit[x] and tonumber(redis.call('HGET', budget, budgetField) or '0') < budgetMax then
-                redis.call('SADD', set, y)
-                redis.call('HINCRBY', budget, budgetField, 1)
+            if not sismember(set, y) then
+              if scard(set) < limit[x] and tonumber(hget(budget, budgetField) or '0') < budgetMax then
+                sadd(set, y)
+                hincrby(budget, budgetField, 1)
               else
-                redis.call('HINCRBY', refused, x, 1)
+                hincrby(refused, x, 1)
                 ok = false
               end
             end
           elseif op == 'M' then
-            ok = redis.call('SISMEMBER', tables[x], y) == 1
+            ok = sismember(tables[x], y)
           elseif op == 'C' then
-            ok = redis.call('HINCRBY', caps, x, 1) <= tonumber(y)
+            ok = hincrby(caps, x, 1) <= tonumber(y)
           elseif op == 'F' then
-            ok = redis.call('SADD', first, x) == 1
+            ok = sadd(first, x) == 1
           elseif op == 'N' then
-            ok = redis.call('SISMEMBER', first, x) == 0
+            ok = not sismember(first, x)
           else
             ok = false -- unknown guard (never written by telemetry-store.ts): count nothing
           end
         end
         c = c + 3
       end
-      local fields = tonumber(ARGV[c + 1])
+      local fields = tonumber(A[c + 1])
       if ok then
-        for f = 1, fields do redis.call('HINCRBY', agg, ARGV[c + 1 + f], 1) end
+        for f = 1, fields do hincrby(agg, A[c + 1 + f], 1) end
       end
       c = c + 2 + fields
     end
   end
-  local nt = tonumber(ARGV[a + 11])
+  local nt = tonumber(A[11])
   if arm == 'mismatch' then
-    redis.call('HINCRBY', meta, 'mismatched', 1)
+    hincrby(meta, 'mismatched', 1)
   elseif not within(KEYS[k + 3], machine .. '|' .. day, KEYS[k + 4], arm .. '|' .. source .. '|' .. day) then
-    redis.call('HINCRBY', meta, 'sourceCapped', 1)
+    hincrby(meta, 'sourceCapped', 1)
   else
-    redis.call('HINCRBY', meta, 'counted', 1)
-    redis.call('HSET', meta, 'lastReportAt', now)
+    hincrby(meta, 'counted', 1)
+    hset(meta, 'lastReportAt', now)
     for _, c in ipairs({ { KEYS[k + 5], KEYS[k + 6], KEYS[k + 7] }, { KEYS[k + 8], KEYS[k + 9], KEYS[k + 10] } }) do
-      redis.call('HINCRBY', c[1], 'runs', 1)
-      if outcome == 'fail' then redis.call('HINCRBY', c[1], 'failures', 1) end
-      if outcome == 'error' then redis.call('HINCRBY', c[1], 'errors', 1) end
-      if redis.call('SADD', c[2], machine) == 1 then redis.call('HINCRBY', c[1], 'machines', 1) end
-      if failed and redis.call('SADD', c[3], machine) == 1 then
-        redis.call('HINCRBY', c[1], 'failingMachines', 1)
+      hincrby(c[1], 'runs', 1)
+      if outcome == 'fail' then hincrby(c[1], 'failures', 1) end
+      if outcome == 'error' then hincrby(c[1], 'errors', 1) end
+      if sadd(c[2], machine) == 1 then hincrby(c[1], 'machines', 1) end
+      if failed and sadd(c[3], machine) == 1 then
+        hincrby(c[1], 'failingMachines', 1)
       end
     end
     local mdField = machine .. '|' .. day
-    local cur = redis.call('HGET', KEYS[k + 3], mdField)
+    local cur = hget(KEYS[k + 3], mdField)
     aggregate(KEYS[k + 3], cur)
     bump(KEYS[k + 3], mdField, cur)
     for t = 1, nt do
-      local tid = ARGV[a + 11 + t]
-      if redis.call('SADD', KEYS[k + 12], tid .. '\t' .. machine) == 1 then
-        redis.call('ZINCRBY', KEYS[k + 11], 1, tid)
+      local tid = A[11 + t]
+      if sadd(KEYS[k + 12], tid .. '\t' .. machine) == 1 then
+        zincrby(KEYS[k + 11], 1, tid)
       end
     end
     if n > 11 + nt then segments(12 + nt) end
   end
   return 1
 end
--- The parts, in order: each reads its keys and arguments where they are (no copies).
-local PARTS = { M = { 1, machinePart }, F = { 3, fleetPart }, R = { 24, rolloutPart } }
-local out, k, a = {}, 0, 2
+-- The parts, in order.
+local PARTS = { M = machinePart, F = fleetPart, R = rolloutPart }
+local out = {}
 for p = 1, tonumber(ARGV[1]) do
-  local kind = PARTS[ARGV[a]]
-  local n = tonumber(ARGV[a + 1])
-  out[p] = kind[2](k, a + 1, n)
-  k, a = k + kind[1], a + 2 + n
+  local a = 3 * p - 1
+  local args = cjson.decode(ARGV[a + 2])
+  out[p] = PARTS[ARGV[a]](tonumber(ARGV[a + 1]), args, #args)
 end
+flush()
 return out
