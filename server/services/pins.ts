@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { bucketOf, inCandidateArm } from '../domain/bucketing';
 import { MASTER, resolveBranch } from '../domain/branches';
 import { parseConstraints, type ConstraintsFile } from '../domain/constraints';
@@ -102,35 +103,9 @@ const MAX_COMBO_BYTES = 16 * 2 ** 20;
 /** A line one arm of a live rollout replaces: `slot` orders the lines any arm replaces, `id` names it in the snapshot. */
 interface ArmSplice { slot: number; id: number; splice: Splice }
 
-/** A bounded LRU of rendered combinations: at most `maxEntries`, and `maxBytes` of bodies. */
-class ComboCache {
-  private readonly map = new Map<string, { body: Buffer; etag: string }>();
-  private bytes = 0;
-  constructor(private readonly maxEntries: number, private readonly maxBytes: number) {}
-
-  get(key: string): { body: Buffer; etag: string } | undefined {
-    const hit = this.map.get(key);
-    if (hit) {
-      this.map.delete(key);
-      this.map.set(key, hit);
-    }
-    return hit;
-  }
-
-  set(key: string, value: { body: Buffer; etag: string }): void {
-    if (value.body.length > this.maxBytes) return;
-    this.map.set(key, value);
-    this.bytes += value.body.length;
-    for (const [k, v] of this.map) {
-      if (this.map.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
-      this.map.delete(k);
-      this.bytes -= v.body.length;
-    }
-  }
-
-  get size(): number {
-    return this.map.size;
-  }
+/** The rendered combinations of a branch: an LRU bounded by count and by the bytes of their bodies (a body over that bound is not kept). */
+function comboCache(): LRUCache<string, { body: Buffer; etag: string }> {
+  return new LRUCache({ max: MAX_COMBOS, maxSize: MAX_COMBO_BYTES, sizeCalculation: (v) => Math.max(1, v.body.length) });
 }
 
 function linesSpec(o: Pick<LineOverride, 'key' | 'stable' | 'candidate' | 'requiresPython' | 'stableRequiresPython' | 'pythons'>, pythons: string[]): RolloutLines {
@@ -178,7 +153,7 @@ export class BranchSnapshot {
   /** Per live rollout (same order): the lines each arm replaces, by slot. */
   private readonly arms: { candidate: ArmSplice[]; control: ArmSplice[] }[];
   private readonly slots: number;
-  private readonly combos = new ComboCache(MAX_COMBOS, MAX_COMBO_BYTES);
+  private readonly combos = comboCache();
 
   constructor(readonly branch: string, input: BranchInput, rollouts: Rollout[], configuredPythons: readonly string[] | null) {
     const text = input.base?.text ?? '';
