@@ -85,10 +85,11 @@ export class TelemetryStore {
    * Counts each report exactly once. A report is counted in parts, each in one slot and
    * idempotent by the report id on its own (so a crash between parts, then the client's
    * resend of the same id, counts every part once): its machine's latest reports, the fleet
-   * history of its day, and each rollout it concerns (ingest.lua). A batch goes out as one
-   * call per slot, each with that slot's parts in item order: one per rollout (the batch's
-   * reports for it), one per day of the fleet history, and the machines' parts (on Redis
-   * Cluster one call per machine; the client groups calls per node: auto-pipelining).
+   * history of its day, and each rollout it concerns (ingest.lua). A batch goes out grouped by
+   * slot, each group's parts in item order: a rollout's (the batch's reports for it), a day's
+   * fleet history, a machine's list. On Redis Cluster each group is a call (the client groups
+   * calls per node: auto-pipelining); on one Redis, groups share calls of about
+   * PARTS_PER_CALL parts.
    * Returns, per item, true when any of its counting parts (fleet, rollouts) counted it now
    * (false for a replayed id). `fleetCaps`: the fleet history's caps per machine and per
    * source and day (the server's default policy).
@@ -96,25 +97,27 @@ export class TelemetryStore {
   async ingest(items: IngestItem[], now: number, fleetCaps: RunCaps = { machine: 1, source: 0 }): Promise<boolean[]> {
     const k = this.k;
     const legacy = await this.countedBeforeLayout2(items, now);
-    const calls = new Map<string, SlotCall>();
-    const callOf = (slot: string): SlotCall => {
-      let c = calls.get(slot);
-      if (!c) calls.set(slot, (c = new SlotCall()));
-      return c;
-    };
+    const parts: PartSpec[] = [];
     items.forEach((it, i) => {
       if (legacy[i]) return;
       const source = it.source ?? '';
-      callOf(this.cluster ? `M\t${it.machine}` : 'M').add(i, false, `M\t${it.machine}`, () => [k.machineReports(it.machine)], 'M', [it.id, it.json]);
-      callOf(`F\t${it.day}`).add(i, true, `F\t${it.day}`, () => [k.fleetSeen(it.day), k.fleetMachineDays(it.day), k.fleetSourceDays(it.day)],
-        'F', [it.id, evidenceOf(it), it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S]);
+      parts.push({ slot: `M\t${it.machine}`, item: i, counting: false, set: `M\t${it.machine}`, names: () => [k.machineReports(it.machine)], kind: 'M', args: [it.id, it.json] });
+      parts.push({ slot: `F\t${it.day}`, item: i, counting: true, set: `F\t${it.day}`, names: () => [k.fleetSeen(it.day), k.fleetMachineDays(it.day), k.fleetSourceDays(it.day)],
+        kind: 'F', args: [it.id, evidenceOf(it), it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S] });
       for (const a of it.assignments) {
-        callOf(`R\t${a.rolloutId}`).add(i, true, `${a.rolloutId}\t${a.arm}\t${a.stage}\t${it.day}`,
-          () => this.rolloutKeys(a.rolloutId, a.arm, a.stage, it.day), 'R', this.rolloutArgs(it, a, now, source));
+        parts.push({ slot: `R\t${a.rolloutId}`, item: i, counting: true, set: `${a.rolloutId}\t${a.arm}\t${a.stage}\t${it.day}`,
+          names: () => this.rolloutKeys(a.rolloutId, a.arm, a.stage, it.day), kind: 'R', args: this.rolloutArgs(it, a, now, source) });
       }
     });
+    const callOf = this.cluster ? onePerSlot() : slotsTogether(parts);
+    const calls = new Set<SlotCall>();
+    for (const p of parts) {
+      const c = callOf(p.slot);
+      c.add(p);
+      calls.add(c);
+    }
     const fresh = items.map(() => false);
-    await Promise.all([...calls.values()].map(async (c) => {
+    await Promise.all([...calls].map(async (c) => {
       const res = (await runScript(this.redis, 'ingest', c.keys, c.args)) as number[];
       c.owners.forEach((o, p) => {
         if (o.counting && res[p] === 1) fresh[o.item] = true;
@@ -380,9 +383,58 @@ function toCounters(h: Record<string, string>): ArmCounters {
   return { runs: n('runs'), failures: n('failures'), errors: n('errors'), machines: n('machines'), failingMachines: n('failingMachines') };
 }
 
+/** One part of a report's counting (ingest.lua's header): its slot, its key set and its arguments. */
+interface PartSpec {
+  /** The slot group it must be called in: "M\t<machine>", "F\t<day>" or "R\t<rollout id>". */
+  slot: string;
+  item: number;
+  /** A counting part (fleet, rollout): its result says whether the report was counted now. */
+  counting: boolean;
+  /** Names its key set: parts with the same set share its keys in a call. */
+  set: string;
+  names: () => string[];
+  kind: 'M' | 'F' | 'R';
+  args: (string | number)[];
+}
+
+/** Parts of one Redis script call at most, on one Redis (on a cluster a call is one slot's, however many). */
+const PARTS_PER_CALL = 100;
+
+/** Redis Cluster: one call per slot group (a script's keys must be one slot's). */
+function onePerSlot(): (slot: string) => SlotCall {
+  const calls = new Map<string, SlotCall>();
+  return (slot) => {
+    let c = calls.get(slot);
+    if (!c) calls.set(slot, (c = new SlotCall()));
+    return c;
+  };
+}
+
 /**
- * One ingest.lua call: the parts of one slot of a batch in item order, each key set once in
- * KEYS (a part names where its set starts) however many parts share it.
+ * One Redis: slot groups packed whole into calls of about PARTS_PER_CALL parts (a group is
+ * never split, so its parts stay in one call, in item order): a batch that touches hundreds of
+ * rollouts once each makes a few calls, not hundreds, and no call holds Redis for long.
+ */
+function slotsTogether(parts: PartSpec[]): (slot: string) => SlotCall {
+  const count = new Map<string, number>();
+  for (const p of parts) count.set(p.slot, (count.get(p.slot) ?? 0) + 1);
+  const callOfSlot = new Map<string, SlotCall>();
+  let open = new SlotCall();
+  let filled = 0;
+  for (const [slot, n] of count) {
+    if (filled > 0 && filled + n > PARTS_PER_CALL) {
+      open = new SlotCall();
+      filled = 0;
+    }
+    callOfSlot.set(slot, open);
+    filled += n;
+  }
+  return (slot) => callOfSlot.get(slot)!;
+}
+
+/**
+ * One ingest.lua call: parts in item order (per slot group), each key set once in KEYS (a
+ * part names where its set starts) however many parts share it.
  */
 class SlotCall {
   readonly keys: string[] = [];
@@ -392,15 +444,15 @@ class SlotCall {
   readonly owners: { item: number; counting: boolean }[] = [];
   private readonly sets = new Map<string, number>();
 
-  add(item: number, counting: boolean, set: string, names: () => string[], kind: 'M' | 'F' | 'R', args: (string | number)[]): void {
-    let at = this.sets.get(set);
+  add(p: PartSpec): void {
+    let at = this.sets.get(p.set);
     if (at === undefined) {
       at = this.keys.length;
-      this.sets.set(set, at);
-      for (const n of names()) this.keys.push(n);
+      this.sets.set(p.set, at);
+      for (const n of p.names()) this.keys.push(n);
     }
-    this.args.push(kind, at, packed(args));
-    this.owners.push({ item, counting });
+    this.args.push(p.kind, at, packed(p.args));
+    this.owners.push({ item: p.item, counting: p.counting });
     this.args[0] = this.owners.length;
   }
 }

@@ -134,6 +134,24 @@ describe('ingestion in parts (one per slot), each counted once', () => {
     expect(await q.machineReports('m1', 50)).toEqual(await store.machineReports('m1', 50));
   });
 
+  test('a batch of many parts, spread over several calls, counts as its reports one by one', async () => {
+    const rs = Array.from({ length: 5 }, (_, j) => `rm-${j}-${randomBytes(2).toString('hex')}`);
+    const items = Array.from({ length: 120 }, (_, i) => item(`m${i % 17}`, rs.filter((_, j) => (i + j) % 3 !== 0).map((r, j) => arm(r, j % 2 ? 'candidate' : 'control')), {
+      outcome: i % 5 === 0 ? 'fail' : i % 7 === 0 ? 'error' : 'pass', source: i % 2 ? 'ci:x' : 'net:y', day: i % 4 === 0 ? '2026-03-01' : DAY,
+    }));
+    items.push(items[3]!, items[50]!); // replays inside the batch
+    const fresh = await store.ingest(items, 1);
+    expect(fresh.filter(Boolean)).toHaveLength(120);
+    const q = new TelemetryStore(testRedis(), `${p}c`);
+    for (const it of items) await q.ingest([it], 1);
+    for (const r of rs) {
+      expect(await store.evidence(r, 5)).toEqual(await q.evidence(r, 5));
+      expect(await store.evidence(r, 5, 'machine-days')).toEqual(await q.evidence(r, 5, 'machine-days'));
+      expect(await store.summary(r, 0)).toEqual(await q.summary(r, 0));
+    }
+    expect(await store.fleetHistory([DAY, '2026-03-01'])).toEqual(await q.fleetHistory([DAY, '2026-03-01']));
+  });
+
   test('hostile strings in a report (quotes, backslashes, newlines, non-ASCII, a lone surrogate) are counted as sent', async () => {
     const r = 'rn-1';
     const tests = ['tests.a"b\\c', 'tests.\u00e9t\u00e9 \u2603', 'tests.nl\nx', 'tests.\ud800half', 'tests.[1, 2]', '{"k": 1}'];
