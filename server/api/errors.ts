@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
 import { DomainError, type DomainErrorCode } from '../domain/errors';
 import { LIMIT_SUBJECT, RateLimited } from '../services/rate-limits';
+import { IngestBusy } from '../services/reports';
 
 /** The one place where errors become HTTP responses: `{"error": {code, message, field?}}`. */
 export class HttpError extends Error {
@@ -39,6 +40,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     else if (err?.type === 'entity.parse.failed') e = new HttpError(400, 'bad_request', 'body is not valid JSON');
     else if (err?.type === 'charset.unsupported' || err?.type === 'encoding.unsupported') e = new HttpError(415, 'unsupported_media_type', err.message);
     else if (isStoreUnavailable(err)) e = new HttpError(503, 'unavailable', 'storage is unavailable; retry later');
+    else if (err instanceof IngestBusy) e = new HttpError(503, 'unavailable', err.message, undefined, { 'retry-after': '1' });
     else if (clientError(err)) e = clientError(err)!;
     else {
       logger.error({ err: { message: err?.message, stack: err?.stack }, path: req.path }, 'unhandled error');

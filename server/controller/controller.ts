@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { decide, type Decision } from '../domain/decision';
 import { DomainError } from '../domain/errors';
@@ -25,6 +26,8 @@ export interface ControllerDeps {
   clock?: () => number;
   /** Freeze windows and signoffs: gates beside decide() that hold an automatic advance. */
   gates?: GateSettings;
+  /** Evaluations running at once, over all rollouts (default EVALUATIONS_AT_ONCE). */
+  evaluationsAtOnce?: number;
 }
 
 interface Deferred {
@@ -41,6 +44,12 @@ function deferred(): Deferred {
 }
 
 export const CONTROLLER_ACTOR = 'depcanary-controller';
+/**
+ * Evaluations running at once. A tick (or a batch of reports) names hundreds of rollouts; each
+ * evaluation holds its record and evidence while it runs, so running them all at once only
+ * grows the heap: a few at a time keep Redis and the CPU as busy.
+ */
+export const EVALUATIONS_AT_ONCE = 8;
 /** After the other holder's lease lapses, so that the takeover does not find it still there. */
 const TAKEOVER_MARGIN_MS = 10;
 
@@ -64,9 +73,11 @@ export class Controller {
   private last = new Map<string, SeriesPoint>();
   private stopped = false;
   private readonly clock: () => number;
+  private readonly running: pLimit.Limit;
 
   constructor(private readonly d: ControllerDeps) {
     this.clock = d.clock ?? Date.now;
+    this.running = pLimit(d.evaluationsAtOnce ?? EVALUATIONS_AT_ONCE);
   }
 
   async start(): Promise<void> {
@@ -100,7 +111,12 @@ export class Controller {
     }, this.d.debounceMs));
   }
 
-  /** A tick while the last one still runs is skipped: ticks never pile up behind a slow Redis. */
+  /**
+   * A tick renews the lease and names every active rollout for evaluation; it does not wait
+   * for them (each rollout has at most one queued, so ticks add no work while they run, and
+   * the lease is renewed on time however long they take). A tick while the last one still
+   * runs is skipped: ticks never pile up behind a slow Redis.
+   */
   private async tick(): Promise<void> {
     if (this.stopped || this.ticking) return;
     this.ticking = true;
@@ -112,7 +128,7 @@ export class Controller {
       // ids only: each evaluation reads its own record (parsing all of them here as well
       // doubled the garbage of a tick with hundreds of live rollouts)
       const ids = new Set(Object.values(await this.d.store.activeIds()));
-      await Promise.all([...ids].map((id) => this.evaluate(id)));
+      for (const id of ids) void this.evaluate(id);
     } catch (e) {
       this.d.logger.warn({ err: String(e) }, 'controller tick failed');
     } finally {
@@ -159,7 +175,7 @@ export class Controller {
   }
 
   private evaluateLogged(id: string): Promise<void> {
-    return this.evaluateNow(id).catch((e) => {
+    return this.running(() => this.evaluateNow(id)).catch((e) => {
       this.d.logger.warn({ rollout: id, err: String(e) }, 'evaluation failed');
     });
   }

@@ -11,10 +11,13 @@ export const BUCKETS = 10_000;
  */
 export function bucketOf(salt: string, machineId: string): number {
   // One-shot hash: the same digest as createHash().update(salt).update(':').update(id), half the
-  // cost. Hex output: its first 12 digits are the first 6 bytes, read as the same integer (48 bits
-  // is exact in a double), and a string costs less than a Buffer to return (a pins request hashes
-  // once per live rollout).
-  return parseInt(hash('sha256', `${salt}:${machineId}`, 'hex').slice(0, 12), 16) % BUCKETS;
+  // cost. 'binary' (latin1) output: one character per byte, so the first 6 characters are the
+  // first 6 bytes (48 bits is exact in a double); cheaper to make and read than hex or a Buffer
+  // (a pins request hashes once per live rollout).
+  const d = hash('sha256', `${salt}:${machineId}`, 'binary');
+  let v = 0;
+  for (let i = 0; i < 6; i++) v = v * 256 + d.charCodeAt(i);
+  return v % BUCKETS;
 }
 
 /** Percent (0..100, may be fractional like 0.5) to basis points. */

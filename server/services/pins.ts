@@ -108,6 +108,15 @@ function comboCache(): LRUCache<string, { body: Buffer; etag: string }> {
   return new LRUCache({ max: MAX_COMBOS, maxSize: MAX_COMBO_BYTES, sizeCalculation: (v) => Math.max(1, v.body.length) });
 }
 
+/**
+ * Combinations asked for once, by key only: a combination is kept in comboCache the second
+ * time it is asked for. With many live rollouts nearly every machine has a combination of its
+ * own, and keeping each one's body only to evict it again costs more than it saves.
+ */
+function seenOnce(): LRUCache<string, true> {
+  return new LRUCache({ max: 4 * MAX_COMBOS });
+}
+
 function linesSpec(o: Pick<LineOverride, 'key' | 'stable' | 'candidate' | 'requiresPython' | 'stableRequiresPython' | 'pythons'>, pythons: string[]): RolloutLines {
   return {
     key: o.key, stable: o.stable, candidate: o.candidate,
@@ -154,6 +163,7 @@ export class BranchSnapshot {
   private readonly arms: { candidate: ArmSplice[]; control: ArmSplice[] }[];
   private readonly slots: number;
   private readonly combos = comboCache();
+  private readonly asked = seenOnce();
 
   constructor(readonly branch: string, input: BranchInput, rollouts: Rollout[], configuredPythons: readonly string[] | null) {
     const text = input.base?.text ?? '';
@@ -242,7 +252,8 @@ export class BranchSnapshot {
     let hit = this.combos.get(key);
     if (!hit) {
       hit = { body: this.splicer.render(picked.map((s) => s.splice)), etag: etag(this.stable.etag + picked.map((s) => s.splice.tag).join('')) };
-      this.combos.set(key, hit);
+      if (this.asked.has(key)) this.combos.set(key, hit);
+      else this.asked.set(key, true);
     }
     return { ...hit, overrides };
   }

@@ -11,6 +11,16 @@ const DAY_MS = 86_400_000;
 export const MAX_REPORT_AGE_MS = 30 * DAY_MS;
 export const MAX_CLOCK_SKEW_MS = DAY_MS;
 
+/** Batches a process lets wait for their turn in the store; past it a batch is refused (503), nothing stored. */
+export const MAX_WAITING_BATCHES = 256;
+
+/** Too many batches already wait their turn: the client retries later (HTTP 503 with Retry-After). */
+export class IngestBusy extends Error {
+  constructor() {
+    super(`the server is counting other reports (${MAX_WAITING_BATCHES} batches wait); nothing of this batch was stored; retry later`);
+  }
+}
+
 export interface IngestResult {
   accepted: number;
   duplicates: number;
@@ -39,7 +49,7 @@ export class ReportService {
     private readonly pins: PinsCache,
     private readonly clock: () => number = Date.now,
     private readonly fleetCaps: RunCaps = { machine: 1, source: 0 },
-    concurrency = 4,
+    private readonly concurrency = 4,
   ) {
     this.storing = pLimit(concurrency);
   }
@@ -51,13 +61,33 @@ export class ReportService {
    * add runs to machines that another source reports for (docs/trust.md).
    */
   async ingest(reports: Report[], source: string, anyMachine = false): Promise<IngestResult> {
-    const now = this.clock();
-    const snapshot = this.pins.current();
-    const items: IngestItem[] = reports.map((r, i) => {
+    const checked = this.clock();
+    reports.forEach((r, i) => {
       const finished = Date.parse(r.finishedAt);
       const field = reports.length > 1 ? `reports.${i}.finishedAt` : 'finishedAt';
-      if (finished > now + MAX_CLOCK_SKEW_MS) throw invalid(`${field} is in the future`, { field });
-      if (finished < now - MAX_REPORT_AGE_MS) throw invalid(`${field} is older than 30 days`, { field });
+      if (finished > checked + MAX_CLOCK_SKEW_MS) throw invalid(`${field} is in the future`, { field });
+      if (finished < checked - MAX_REPORT_AGE_MS) throw invalid(`${field} is older than 30 days`, { field });
+    });
+    if (this.storing.activeCount + this.storing.pendingCount >= this.concurrency + MAX_WAITING_BATCHES) throw new IngestBusy();
+    // arms are decided when the batch's turn comes: the stage it is counted at is the one served then
+    const { items, fresh } = await this.storing(async () => {
+      const now = this.clock();
+      const items = this.items(reports, source, anyMachine, now);
+      return { items, fresh: await this.telemetry.ingest(items, now, this.fleetCaps) };
+    });
+    const counted: IngestResult['counted'] = [];
+    items.forEach((it, i) => {
+      if (fresh[i]) for (const a of it.assignments) counted.push({ rolloutId: a.rolloutId, arm: a.arm });
+    });
+    await this.telemetry.publishCounted([...new Set(counted.map((c) => c.rolloutId))]);
+    const accepted = fresh.filter(Boolean).length;
+    return { accepted, duplicates: items.length - accepted, counted, fresh };
+  }
+
+  /** The reports as the store counts them, each with its arms in the pins served now. */
+  private items(reports: Report[], source: string, anyMachine: boolean, now: number): IngestItem[] {
+    const snapshot = this.pins.current();
+    return reports.map((r) => {
       const installed = byKey(r.installed);
       const pinned = r.pinned ? byKey(r.pinned) : undefined;
       return {
@@ -65,7 +95,7 @@ export class ReportService {
         machine: r.machine,
         ...(anyMachine && source ? { evidenceMachine: sourceMachine(source, r.machine) } : {}),
         outcome: r.outcome,
-        day: new Date(finished).toISOString().slice(0, 10),
+        day: new Date(Date.parse(r.finishedAt)).toISOString().slice(0, 10),
         failedTests: [...new Set(r.failedTests)],
         project: r.project,
         python: r.python,
@@ -74,14 +104,6 @@ export class ReportService {
         assignments: snapshot.assign(r.machine, installed, pinned, r.outcome, { python: r.python, ...(r.branch ? { branch: r.branch } : {}) }),
       };
     });
-    const fresh = await this.storing(() => this.telemetry.ingest(items, now, this.fleetCaps));
-    const counted: IngestResult['counted'] = [];
-    items.forEach((it, i) => {
-      if (fresh[i]) for (const a of it.assignments) counted.push({ rolloutId: a.rolloutId, arm: a.arm });
-    });
-    await this.telemetry.publishCounted([...new Set(counted.map((c) => c.rolloutId))]);
-    const accepted = fresh.filter(Boolean).length;
-    return { accepted, duplicates: items.length - accepted, counted, fresh };
   }
 }
 

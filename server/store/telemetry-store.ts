@@ -105,7 +105,7 @@ export class TelemetryStore {
       parts.push({ slot: `F\t${it.day}`, item: i, counting: true, set: `F\t${it.day}`, names: () => [k.fleetSeen(it.day), k.fleetMachineDays(it.day), k.fleetSourceDays(it.day)],
         kind: 'F', args: [it.id, evidenceOf(it), it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S] });
       for (const a of it.assignments) {
-        parts.push({ slot: `R\t${a.rolloutId}`, item: i, counting: true, set: `${a.rolloutId}\t${a.arm}\t${a.stage}\t${it.day}`,
+        parts.push({ slot: `R\t${a.rolloutId}`, item: i, counting: true, set: `R\t${a.rolloutId}\t${a.arm}\t${a.stage}\t${it.day}`,
           names: () => this.rolloutKeys(a.rolloutId, a.arm, a.stage, it.day), kind: 'R', args: this.rolloutArgs(it, a, now, source) });
       }
     });

@@ -6,8 +6,15 @@ import { FIXTURES, report, startTestServer, waitFor, type TestServer } from '../
 
 const UC = readFileSync(join(FIXTURES, 'upper-constraints.txt'), 'utf8');
 
-/** Second-scale policy: the rule is the real one, only the thresholds are small. */
-const FAST = { minControlRuns: 50, cap: 50, stage: { soakSeconds: 2, minMachines: 3, minRuns: 20, marginFloor: 0.2 } };
+/**
+ * Second-scale policy: the rule is the real one, only the thresholds are small. No source cap:
+ * with it, the 6 reporter tokens' control runs stop at 300 a day (one run each from the first
+ * 300 machines) while the 1% candidate's ~15 machines keep reporting, so over many rounds a
+ * candidate machine has many more chances to hit the 3% flaky failure than a control one, and
+ * the per-machine segment test holds the healthy candidate (seen under a loaded machine, where
+ * each stage takes more rounds).
+ */
+const FAST = { minControlRuns: 50, cap: 50, sourceCap: 0, stage: { soakSeconds: 2, minMachines: 3, minRuns: 20, marginFloor: 0.2 } };
 
 /** Deterministic PRNG so a run's fleet is reproducible. */
 function mulberry32(seed: number) {

@@ -4,8 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Report } from '../../server/api/schemas';
+import pino from 'pino';
+import { errorHandler } from '../../server/api/errors';
 import type { PinsCache } from '../../server/services/pins-cache';
-import { ReportService } from '../../server/services/reports';
+import { IngestBusy, MAX_WAITING_BATCHES, ReportService } from '../../server/services/reports';
 import type { IngestItem, TelemetryStore } from '../../server/store/telemetry-store';
 
 /** A store whose ingest() holds every batch until release() is called. */
@@ -77,5 +79,45 @@ describe('ReportService: batches counted in the store at once', () => {
     const second = service.ingest([report(), report()], 'ci');
     await expect(first).rejects.toThrow('Command timed out');
     await expect(second).resolves.toMatchObject({ accepted: 2, duplicates: 0 });
+  });
+  test(`past ${MAX_WAITING_BATCHES} batches waiting, a batch is refused before anything is stored`, async () => {
+    const store = new HeldStore();
+    const service = new ReportService(store as unknown as TelemetryStore, pins, Date.now, { machine: 1, source: 0 }, 1);
+    const accepted = Array.from({ length: MAX_WAITING_BATCHES + 1 }, () => service.ingest([report()], 'ci'));
+    await tick();
+    await expect(service.ingest([report()], 'ci')).rejects.toThrow(IngestBusy);
+    while (store.release() > 0 || store.inFlight > 0) await tick();
+    expect((await Promise.all(accepted)).every((r) => r.accepted === 1)).toBe(true);
+    expect(store.batches).toHaveLength(MAX_WAITING_BATCHES + 1);
+  });
+
+  test('a waiting batch takes its arms from the pins served when its turn comes', async () => {
+    const store = new HeldStore();
+    let stage = 0;
+    const live = { current: () => ({ assign: () => [{ rolloutId: 'r', arm: 'control', stage }] }) } as unknown as PinsCache;
+    const service = new ReportService(store as unknown as TelemetryStore, live, Date.now, { machine: 1, source: 0 }, 1);
+    const first = service.ingest([report()], 'ci');
+    const second = service.ingest([report()], 'ci');
+    await tick();
+    stage = 1; // the rollout advanced while the second batch waited
+    store.release();
+    await first;
+    await tick();
+    store.release();
+    await second;
+    expect(store.batches.map((b) => b[0]!.assignments[0]!.stage)).toEqual([0, 1]);
+  });
+  test('a refused batch is a 503 unavailable with Retry-After: 1', () => {
+    const sent: { status?: number; headers?: Record<string, string>; body?: unknown } = {};
+    const res = {
+      headersSent: false,
+      set(h: Record<string, string>) { sent.headers = h; return this; },
+      status(n: number) { sent.status = n; return this; },
+      json(b: unknown) { sent.body = b; return this; },
+    };
+    errorHandler(pino({ level: 'silent' }))(new IngestBusy(), { path: '/v1/reports' } as never, res as never, () => undefined);
+    expect(sent.status).toBe(503);
+    expect(sent.headers).toEqual({ 'retry-after': '1' });
+    expect(sent.body).toEqual({ error: { code: 'unavailable', message: expect.stringContaining('nothing of this batch was stored') } });
   });
 });

@@ -18,7 +18,10 @@
   Reads and writes of the F and R parts go through a write-back cache (below): each hash field,
   set member and counter is read from Redis at most once per call and written once at its end,
   so what N reports of a batch add to one rollout's sums, counters and sets costs one write of
-  each, not N. A script runs alone, so the result is that of running the parts one by one.
+  each, not N. A script runs alone, so the result is that of running the parts one by one (but
+  for a sum that moved and came back within the call: it is left as it was, and a missing sum
+  reads as 0). Until the end of the call nothing of its F and R parts is written, but for a
+  DEL (which writes what justifies it with it), so a Lua error in a call writes none of them.
 
   M — KEYS[1] machineReports: list of "<report id>\t<report JSON>", newest first
   ARGV[1] report id, ARGV[2] report JSON (as received, plus receivedAt)
@@ -193,7 +196,7 @@ end
 local function del(...)
   for _, key in ipairs({ ... }) do
     redis.call('DEL', key)
-    H[key], S[key], Z[key], TTL[key] = nil, nil, nil, false
+    H[key], S[key], Z[key], TTL[key] = nil, nil, nil, nil
   end
 end
 -- The arm aggregates' sums (SUMS below), read once per call with HMGET and kept as numbers; flush()
@@ -224,7 +227,15 @@ local function chunked(cmd, key, args)
     redis.call(cmd, key, unpack(args, i, math.min(i + 999, #args)))
   end
 end
+-- The sorted sets first: the only keys written here that the call has not read (a wrong type
+-- fails before anything else is written).
 local function flush()
+  for _, key in ipairs(ZK) do
+    local e = Z[key]
+    if e then
+      for _, m in ipairs(e.order) do redis.call('ZINCRBY', key, e.d[m], m) end
+    end
+  end
   for _, key in ipairs(HK) do
     local e = H[key]
     if e then
@@ -245,12 +256,6 @@ local function flush()
   for _, key in ipairs(SK) do
     local e = S[key]
     if e and #e.add > 0 then chunked('SADD', key, e.add) end
-  end
-  for _, key in ipairs(ZK) do
-    local e = Z[key]
-    if e then
-      for _, m in ipairs(e.order) do redis.call('ZINCRBY', key, e.d[m], m) end
-    end
   end
   for _, key in ipairs(SUMK) do
     local S, S0, moved = SUMSOF[key], SUMS0[key], {}
@@ -284,7 +289,7 @@ end
 local function pastCap(cur, cap)
   return cur and tonumber(string.match(cur, '^(%d+)')) >= cap
 end
--- M: a report joins its machine's latest reports once (its KEYS[k + 1], its A[1] and [a + 2]; see the header).
+-- M: a report joins its machine's latest reports once (its KEYS[k + 1], its A[1] and A[2]; see the header).
 local function machinePart(k, A)
   local head = A[1] .. '\t'
   for _, v in ipairs(redis.call('LRANGE', KEYS[k + 1], 0, 49)) do
@@ -347,6 +352,8 @@ local function rolloutPart(k, A, n)
       end
       hset(aKey, 'cap', num(mcap))
     elseif tonumber(cap) ~= mcap then
+      -- written now, with the DEL: a call that failed after it must not leave the aggregate looking whole
+      redis.call('HSET', aKey, 'partial', 'cap ' .. mcap)
       hset(aKey, 'partial', 'cap ' .. mcap)
       del(mKey, cKey, days)
       return
