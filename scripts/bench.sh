@@ -4,8 +4,9 @@
 # rule): v1, the fleet as one population, and v2, a fleet of projects, Pythons and tests
 # (segments). Both print their tables and rewrite their sections of README.md. Bounded: the
 # load runs 4 × 3 runs of BENCH_SECONDS (10) on loopback; the evidence bench ~35 min (2 × 1M
-# machine-days through ingest.lua, 300k reports through the API); the scale bench ~6 min (4 × 2 × 3
-# runs of BENCH_SECONDS, then 100k machines against 500 live rollouts); the simulations take ~25–35 min (v1)
+# machine-days through ingest.lua, 300k reports through the API); the scale bench ~25 min (4 × 2 × 3
+# runs of BENCH_SECONDS, 2 × 3 of the store alone, then 100k machines against 500 live rollouts,
+# ~15 min of it); the simulations take ~25–35 min (v1)
 # and ~25–35 min (v2, ~0.1–0.3 s of CPU per rollout) on 2 otherwise idle cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
