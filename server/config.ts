@@ -64,8 +64,8 @@ const schema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** A Redis command not answered within this fails (503 to the client) instead of hanging. */
   redisTimeoutMs: z.coerce.number().int().min(100).max(60_000).default(2000),
-  /** Report batches counted in Redis at once per process; the others wait in the process (services/reports.ts). */
-  ingestConcurrency: z.coerce.number().int().min(1).max(64).default(4),
+  /** Report parts (per report: 2, plus 1 per rollout it concerns) counted in Redis at once per process; the other batches wait in the process (services/reports.ts). */
+  ingestParts: z.coerce.number().int().min(100).max(1_000_000).default(8000),
   /** Time for a client to send the request headers, and the whole request. */
   headersTimeoutMs: z.coerce.number().int().min(1000).max(300_000).default(10_000),
   requestTimeoutMs: z.coerce.number().int().min(1000).max(600_000).default(30_000),
@@ -109,7 +109,7 @@ const ENV: Record<string, string> = {
   // Server edges
   LOG_LEVEL: 'logLevel',
   DEPCANARY_REDIS_TIMEOUT_MS: 'redisTimeoutMs',
-  DEPCANARY_INGEST_CONCURRENCY: 'ingestConcurrency',
+  DEPCANARY_INGEST_PARTS: 'ingestParts',
   DEPCANARY_HEADERS_TIMEOUT_MS: 'headersTimeoutMs',
   DEPCANARY_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
   DEPCANARY_MAX_CONNECTIONS: 'maxConnections',

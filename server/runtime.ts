@@ -143,7 +143,7 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
       config, logger, metrics, redis, rolloutStore, telemetry, baseStore, tokens, enrolments, pins, constraints, index, newConnection,
       // Every rollback and promotion writes its Gerrit outbox items in the same Lua step.
       rollouts: new RolloutService(rolloutStore, telemetry, pins, config.policy, Date.now, outboxFor, index, baseStore, gateSettings(config)),
-      reports: new ReportService(telemetry, pins, Date.now, fleetCaps(config), config.ingestConcurrency),
+      reports: new ReportService(telemetry, pins, Date.now, fleetCaps(config), config.ingestParts),
     };
     await migrateKeys(redis, p, logger);
     telemetry.legacyReportsUntil = await legacyReportsUntil(redis, p);

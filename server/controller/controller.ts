@@ -1,4 +1,4 @@
-import pLimit from 'p-limit';
+import { Semaphore } from 'async-mutex';
 import type { Logger } from 'pino';
 import { decide, type Decision } from '../domain/decision';
 import { DomainError } from '../domain/errors';
@@ -73,11 +73,11 @@ export class Controller {
   private last = new Map<string, SeriesPoint>();
   private stopped = false;
   private readonly clock: () => number;
-  private readonly running: pLimit.Limit;
+  private readonly running: Semaphore;
 
   constructor(private readonly d: ControllerDeps) {
     this.clock = d.clock ?? Date.now;
-    this.running = pLimit(d.evaluationsAtOnce ?? EVALUATIONS_AT_ONCE);
+    this.running = new Semaphore(d.evaluationsAtOnce ?? EVALUATIONS_AT_ONCE);
   }
 
   async start(): Promise<void> {
@@ -175,7 +175,7 @@ export class Controller {
   }
 
   private evaluateLogged(id: string): Promise<void> {
-    return this.running(() => this.evaluateNow(id)).catch((e) => {
+    return this.running.runExclusive(() => this.evaluateNow(id)).catch((e) => {
       this.d.logger.warn({ rollout: id, err: String(e) }, 'evaluation failed');
     });
   }

@@ -1,9 +1,10 @@
-import pLimit from 'p-limit';
+import { Semaphore } from 'async-mutex';
 import type { Report } from '../api/schemas';
 import { invalid } from '../domain/errors';
 import { normalizeName } from '../domain/names';
 import type { IngestItem, RunCaps, TelemetryStore } from '../store/telemetry-store';
 import type { PinsCache } from './pins-cache';
+import type { PinsSnapshot } from './pins';
 import { sourceMachine } from './sources';
 
 const DAY_MS = 86_400_000;
@@ -35,23 +36,27 @@ export interface IngestResult {
  * version it actually installed), then the store counts each report exactly once.
  */
 export class ReportService {
-  /** Batches being counted in the store now; the others wait their turn here. */
-  private readonly storing: pLimit.Limit;
+  /** The parts of the batches being counted in the store now (weights); the others wait their turn here. */
+  private readonly storing: Semaphore;
+  /** Batches waiting their turn. */
+  private waiting = 0;
 
   /**
    * `fleetCaps`: the fleet history's caps per machine and source (the server's default policy).
-   * `concurrency`: batches counted in the store at once (config ingestConcurrency). A batch
-   * that concerns many live rollouts keeps Redis busy for a while; letting every request's
-   * calls queue in Redis at once would make other commands wait past their timeout (503).
+   * `maxParts`: the parts (per report: its machine's, its fleet day's, one per rollout it
+   * concerns) counted in the store at once (config ingestParts). A batch that concerns many live
+   * rollouts keeps Redis busy for a while: letting every request's calls queue in Redis at once
+   * would make other commands wait past their timeout (503). Small batches are light: many go
+   * at once, and share Redis' fsyncs.
    */
   constructor(
     private readonly telemetry: TelemetryStore,
     private readonly pins: PinsCache,
     private readonly clock: () => number = Date.now,
     private readonly fleetCaps: RunCaps = { machine: 1, source: 0 },
-    private readonly concurrency = 4,
+    private readonly maxParts = 8000,
   ) {
-    this.storing = pLimit(concurrency);
+    this.storing = new Semaphore(maxParts);
   }
 
   /**
@@ -68,12 +73,20 @@ export class ReportService {
       if (finished > checked + MAX_CLOCK_SKEW_MS) throw invalid(`${field} is in the future`, { field });
       if (finished < checked - MAX_REPORT_AGE_MS) throw invalid(`${field} is older than 30 days`, { field });
     });
-    if (this.storing.activeCount + this.storing.pendingCount >= this.concurrency + MAX_WAITING_BATCHES) throw new IngestBusy();
-    // arms are decided when the batch's turn comes: the stage it is counted at is the one served then
-    const { items, fresh } = await this.storing(async () => {
-      const now = this.clock();
-      const items = this.items(reports, source, anyMachine, now);
-      return { items, fresh: await this.telemetry.ingest(items, now, this.fleetCaps) };
+    if (this.waiting >= MAX_WAITING_BATCHES) throw new IngestBusy();
+    const snapshot = this.pins.current();
+    let items = this.items(reports, source, anyMachine, checked, snapshot);
+    const parts = items.reduce((n, it) => n + 2 + it.assignments.length, 0);
+    this.waiting++;
+    let waited = true;
+    const fresh = await this.storing.runExclusive(async () => {
+      this.waiting--;
+      waited = false;
+      // arms as the pins are served when the batch's turn comes (a rollout may have moved meanwhile)
+      if (this.pins.current() !== snapshot) items = this.items(reports, source, anyMachine, checked, this.pins.current());
+      return this.telemetry.ingest(items, checked, this.fleetCaps);
+    }, Math.min(parts, this.maxParts)).finally(() => {
+      if (waited) this.waiting--;
     });
     const counted: IngestResult['counted'] = [];
     items.forEach((it, i) => {
@@ -84,9 +97,8 @@ export class ReportService {
     return { accepted, duplicates: items.length - accepted, counted, fresh };
   }
 
-  /** The reports as the store counts them, each with its arms in the pins served now. */
-  private items(reports: Report[], source: string, anyMachine: boolean, now: number): IngestItem[] {
-    const snapshot = this.pins.current();
+  /** The reports as the store counts them, each with its arms in `snapshot`'s pins. */
+  private items(reports: Report[], source: string, anyMachine: boolean, now: number, snapshot: PinsSnapshot): IngestItem[] {
     return reports.map((r) => {
       const installed = byKey(r.installed);
       const pinned = r.pinned ? byKey(r.pinned) : undefined;

@@ -48,9 +48,10 @@ function report(): Report {
 const tick = () => new Promise((res) => setImmediate(res));
 
 describe('ReportService: batches counted in the store at once', () => {
-  test.each([1, 2, 4])('at most %i at once; the others wait their turn and are all counted', async (n) => {
+  // a batch of 2 reports that concern no rollout is 4 parts (each report's machine and fleet parts)
+  test.each([1, 2, 4])('at most %i batches of 4 parts at once with room for 4 × that many; the others wait and are all counted', async (n) => {
     const store = new HeldStore();
-    const service = new ReportService(store as unknown as TelemetryStore, pins, Date.now, { machine: 1, source: 0 }, n);
+    const service = new ReportService(store as unknown as TelemetryStore, pins, Date.now, { machine: 1, source: 0 }, 4 * n);
     const all = Array.from({ length: 9 }, () => service.ingest([report(), report()], 'ci'));
     let released = 0;
     for (let round = 0; released < 9 && round < 50; round++) {
@@ -74,7 +75,7 @@ describe('ReportService: batches counted in the store at once', () => {
       },
       async publishCounted() {},
     };
-    const service = new ReportService(store as unknown as TelemetryStore, pins, Date.now, { machine: 1, source: 0 }, 1);
+    const service = new ReportService(store as unknown as TelemetryStore, pins, Date.now, { machine: 1, source: 0 }, 2);
     const first = service.ingest([report()], 'ci');
     const second = service.ingest([report(), report()], 'ci');
     await expect(first).rejects.toThrow('Command timed out');
@@ -82,9 +83,10 @@ describe('ReportService: batches counted in the store at once', () => {
   });
   test(`past ${MAX_WAITING_BATCHES} batches waiting, a batch is refused before anything is stored`, async () => {
     const store = new HeldStore();
-    const service = new ReportService(store as unknown as TelemetryStore, pins, Date.now, { machine: 1, source: 0 }, 1);
-    const accepted = Array.from({ length: MAX_WAITING_BATCHES + 1 }, () => service.ingest([report()], 'ci'));
-    await tick();
+    const service = new ReportService(store as unknown as TelemetryStore, pins, Date.now, { machine: 1, source: 0 }, 2);
+    const accepted = [service.ingest([report()], 'ci')];
+    await tick(); // the first one is in the store
+    for (let k = 0; k < MAX_WAITING_BATCHES; k++) accepted.push(service.ingest([report()], 'ci'));
     await expect(service.ingest([report()], 'ci')).rejects.toThrow(IngestBusy);
     while (store.release() > 0 || store.inFlight > 0) await tick();
     expect((await Promise.all(accepted)).every((r) => r.accepted === 1)).toBe(true);
@@ -93,13 +95,14 @@ describe('ReportService: batches counted in the store at once', () => {
 
   test('a waiting batch takes its arms from the pins served when its turn comes', async () => {
     const store = new HeldStore();
-    let stage = 0;
-    const live = { current: () => ({ assign: () => [{ rolloutId: 'r', arm: 'control', stage }] }) } as unknown as PinsCache;
-    const service = new ReportService(store as unknown as TelemetryStore, live, Date.now, { machine: 1, source: 0 }, 1);
+    // a new snapshot (as PinsCache makes on every change) once the rollout has advanced
+    let current = { stage: 0, assign: () => [{ rolloutId: 'r', arm: 'control', stage: current.stage }] };
+    const live = { current: () => current } as unknown as PinsCache;
+    const service = new ReportService(store as unknown as TelemetryStore, live, Date.now, { machine: 1, source: 0 }, 3);
     const first = service.ingest([report()], 'ci');
     const second = service.ingest([report()], 'ci');
     await tick();
-    stage = 1; // the rollout advanced while the second batch waited
+    current = { ...current, stage: 1 }; // the rollout advanced while the second batch waited
     store.release();
     await first;
     await tick();
@@ -107,6 +110,31 @@ describe('ReportService: batches counted in the store at once', () => {
     await second;
     expect(store.batches.map((b) => b[0]!.assignments[0]!.stage)).toEqual([0, 1]);
   });
+  test('light batches go together, a heavy one alone (parts: 2 per report, 1 per rollout it concerns)', async () => {
+    const store = new HeldStore();
+    const heavyPins = { current: () => ({ assign: () => Array.from({ length: 40 }, (_, i) => ({ rolloutId: `r${i}`, arm: 'control', stage: 0 })) }) } as unknown as PinsCache;
+    const light = new ReportService(store as unknown as TelemetryStore, pins, Date.now, { machine: 1, source: 0 }, 100);
+    const lights = Array.from({ length: 25 }, () => light.ingest([report()], 'ci')); // 2 parts each: 50 at once
+    await tick();
+    expect(store.inFlight).toBe(25);
+    while (store.release() > 0 || store.inFlight > 0) await tick();
+    await Promise.all(lights);
+    const heavy = new ReportService(store as unknown as TelemetryStore, heavyPins, Date.now, { machine: 1, source: 0 }, 100);
+    store.maxInFlight = 0;
+    const heavies = Array.from({ length: 3 }, () => heavy.ingest([report(), report()], 'ci')); // 84 parts each
+    await tick();
+    expect(store.inFlight).toBe(1);
+    while (store.release() > 0 || store.inFlight > 0) await tick();
+    expect((await Promise.all(heavies)).map((r) => r.accepted)).toEqual([2, 2, 2]);
+    expect(store.maxInFlight).toBe(1);
+    // heavier than the whole room (126 parts): it runs alone, it does not wait for ever
+    const huge = heavy.ingest([report(), report(), report()], 'ci');
+    await tick();
+    expect(store.inFlight).toBe(1);
+    while (store.release() > 0 || store.inFlight > 0) await tick();
+    await expect(huge).resolves.toMatchObject({ accepted: 3 });
+  });
+
   test('a refused batch is a 503 unavailable with Retry-After: 1', () => {
     const sent: { status?: number; headers?: Record<string, string>; body?: unknown } = {};
     const res = {
