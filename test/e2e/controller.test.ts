@@ -108,11 +108,16 @@ describe('controller end to end: real server, real Redis, reports over HTTP', ()
     expect((await s.req('POST', `/v1/rollouts/${paused.id}/pause`, { reason: 'watching' })).status).toBe(200);
     expect((await s.req('POST', `/v1/rollouts/${frozen.id}/freeze`, { reason: 'investigating by hand' })).status).toBe(200);
     const reports: ReturnType<typeof report>[] = [];
-    for (let i = 0; i < 300; i++) {
+    for (let kept = 0; kept < 300;) {
       const m = randomUUID();
       const pins = (await s.req('GET', `/v1/pins?machine=${m}`, undefined, null)).json.pins as { library: string; version: string; arm: string }[];
       const installed = Object.fromEntries(pins.map((p) => [p.library, p.version]));
       const pbrCandidate = pins.some((p) => p.library === 'pbr' && p.arm === 'candidate');
+      // pbr's candidates all error (its rollback verdict). Those that are six's candidates too are
+      // left out: otherwise six's arms share those errors by chance, and a candidate arm that drew
+      // more of them held the paused rollout (seen: 33% against 19%, bound +90.8 pts)
+      if (pbrCandidate && pins.some((p) => p.library === 'six' && p.arm === 'candidate')) continue;
+      kept++;
       for (let k = 0; k < 2; k++) reports.push(report({ machine: m, installed, outcome: pbrCandidate ? 'error' : 'pass' }));
     }
     // 20 reporter tokens: the variance clusters by source, and with 6 the interval was often
