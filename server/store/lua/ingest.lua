@@ -6,9 +6,9 @@
     M  its machine's latest reports          (the machine's key)
     F  the fleet history of its UTC day      (the day's slot)
     R  each rollout it concerns              (the rollout's slot)
-  One call runs the parts of one slot of a batch of reports, in the reports' order: the M parts
-  of a batch (on Redis Cluster: of one machine), the F parts of one day, the R parts of one
-  rollout. KEYS are the parts' key sets (M 1, F 3, R 24 names), each set once however many parts
+  A batch's parts are grouped by slot, each group in the reports' order: a machine's M parts,
+  a day's F parts, a rollout's R parts. On Redis Cluster a call runs one group; on one Redis
+  whole groups share calls of about 100 parts (telemetry-store.ts). KEYS are the parts' key sets (M 1, F 3, R 24 names), each set once however many parts
   use it; ARGV[1] is the number of parts P, then per part three: its kind (M, F or R), the index
   in KEYS where its key set starts (0-based), and its arguments as one JSON array (decoded by
   cjson in one step: far cheaper here than thousands of ARGV). Below, a part's KEYS[n] and
@@ -102,15 +102,21 @@ local SUMS = { 'N', 'F', 'G', 'sumFF', 'sumFN', 'sumNN', 'runs', 'failures', 'er
 -- Redis once and then kept; writes stay here and are flushed at the end of the call (flush()),
 -- each key in one command. Values read are as Redis would return them (false: absent).
 local H, HK, S, SK, Z, ZK, TTL, TK = {}, {}, {}, {}, {}, {}, {}, {}
-local function hent(key)
-  local e = H[key]
+-- The entry of `key` in the cache table `tbl`, made by `new()` when first used; `keys` keeps the
+-- keys in the order flush() writes them.
+local function entry(tbl, keys, key, new)
+  local e = tbl[key]
   if not e then
-    e = { v = {}, dirty = {}, order = {} }
-    H[key] = e
-    HK[#HK + 1] = key
+    e = new()
+    tbl[key] = e
+    keys[#keys + 1] = key
   end
   return e
 end
+local function newHash() return { v = {}, dirty = {}, order = {} } end
+local function newSet() return { m = {}, add = {} } end
+local function newZset() return { d = {}, order = {} } end
+local function hent(key) return entry(H, HK, key, newHash) end
 local function hget(key, field)
   local e = hent(key)
   local x = e.v[field]
@@ -144,15 +150,7 @@ local function hexistsKey(key)
   end
   return redis.call('EXISTS', key) == 1
 end
-local function sent(key)
-  local e = S[key]
-  if not e then
-    e = { m = {}, add = {} }
-    S[key] = e
-    SK[#SK + 1] = key
-  end
-  return e
-end
+local function sent(key) return entry(S, SK, key, newSet) end
 local function sismember(key, member)
   local e = sent(key)
   local x = e.m[member]
@@ -176,12 +174,7 @@ local function scard(key)
   return e.card + #e.add
 end
 local function zincrby(key, n, member)
-  local e = Z[key]
-  if not e then
-    e = { d = {}, order = {} }
-    Z[key] = e
-    ZK[#ZK + 1] = key
-  end
+  local e = entry(Z, ZK, key, newZset)
   if not e.d[member] then
     e.d[member] = 0
     e.order[#e.order + 1] = member
