@@ -111,7 +111,10 @@ export function keys(prefix: string) {
     armAggregateSources: (id: string, arm: string) => ro(id, 'arm', arm, 'c'),
     /** Hash: UTC day → machines whose last day it is (windowMachines). */
     armAggregateDays: (id: string, arm: string) => ro(id, 'arm', arm, 'days'),
+    /** Hash: counted, mismatched, sourceCapped, lastReportAt; logged / folded (the log's positions); retiredAt once ended. */
     rolloutMeta: (id: string) => ro(id, 'meta'),
+    /** List: report parts counted for the rollout and not folded into its evidence yet (ingest.lua R, fold.lua). */
+    rolloutLog: (id: string) => ro(id, 'log'),
     /** Set: report ids already counted for the rollout, per UTC day of the report (expires with the day's dedupe window). */
     rolloutSeen: (id: string, day: string) => ro(id, 'seen', day),
     // segment evidence (server/domain/segments; written by ingest.lua from the domain's plans)
@@ -139,7 +142,7 @@ export function keys(prefix: string) {
      */
     rolloutEvidence(id: string, stages: number): string[] {
       const arms = ['candidate', 'control'];
-      const out = [this.rolloutMeta(id), this.sourceCaps(id), this.segmentFirst(id), this.segmentCaps(id), this.segmentBudget(id), this.segmentRefused(id)];
+      const out = [this.rolloutMeta(id), this.rolloutLog(id), this.sourceCaps(id), this.segmentFirst(id), this.segmentCaps(id), this.segmentBudget(id), this.segmentRefused(id)];
       for (const family of Object.values(CODE)) out.push(this.segmentTable(id, family));
       for (const arm of arms) {
         out.push(this.machineDays(id, arm), this.failingTests(id, arm), this.failingTestMachines(id, arm), this.segmentAggregates(id, arm));

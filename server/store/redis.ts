@@ -19,6 +19,7 @@ const SCRIPTS = {
   fanout: 3,
   retire: null,
   ingest: null,
+  fold: null,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

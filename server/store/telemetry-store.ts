@@ -1,8 +1,12 @@
+import { Mutex } from 'async-mutex';
 import type { ArmCounters, ArmEvidence, FailingTest, MachineDay, RolloutEvidence } from '../domain/evidence';
 import { StoredArmAggregate } from '../domain/decision/stored-aggregate';
-import { CODE, segmentEvidence, segmentPlan, type SegmentEvidence, type SegmentPlan, type SegmentPolicy } from '../domain/segments';
+import { CODE, segmentEvidence, segmentPlan, type SegmentEvidence, type SegmentPolicy } from '../domain/segments';
 import { keys, type Keys } from './keys';
 import { isCluster, runScript, type DcRedis } from './redis';
+import { refusalOf } from './refusals';
+import { loggedPartOf, RolloutFold, type LoggedPart } from './rollout-fold';
+import { Fetched, WriteBack, type Misses, type Writes } from './write-back';
 
 export type Assignment = {
   rolloutId: string;
@@ -64,6 +68,8 @@ const ARMS = ['candidate', 'control'] as const;
 type Arm = (typeof ARMS)[number];
 /** Failing test ids read per arm for a decision (the most failing first). */
 const FAILING_TESTS_READ = 200;
+/** Logged parts one fold counts at most (a longer log takes several). */
+const FOLD_PARTS = 2000;
 
 /** Report ingestion (a Lua call per slot and batch, auto-pipelined) and the evidence reads behind decisions. */
 export class TelemetryStore {
@@ -74,8 +80,10 @@ export class TelemetryStore {
    */
   legacyReportsUntil = 0;
   private readonly cluster: boolean;
-  /** Rollout parts' key names (rolloutKeys), bounded. */
-  private readonly keyMemo = new Map<string, string[]>();
+  /** Per rollout: the log position this process last saw folded (a floor: other processes fold too). */
+  private readonly folded = new Map<string, number>();
+  /** Per rollout being folded here: one fold at a time. */
+  private readonly folding = new Map<string, Mutex>();
   constructor(private readonly redis: DcRedis, prefix: string) {
     this.k = keys(prefix);
     this.cluster = isCluster(redis);
@@ -89,7 +97,9 @@ export class TelemetryStore {
    * slot, each group's parts in item order: a rollout's (the batch's reports for it), a day's
    * fleet history, a machine's list. On Redis Cluster each group is a call (the client groups
    * calls per node: auto-pipelining); on one Redis, groups share calls of about
-   * PARTS_PER_CALL parts.
+   * PARTS_PER_CALL parts. A rollout's part is logged there and counted into the rollout's
+   * evidence by a fold (fold()), which this awaits: once it returns, what it counted is in
+   * every read.
    * Returns, per item, true when any of its counting parts (fleet, rollouts) counted it now
    * (false for a replayed id). `fleetCaps`: the fleet history's caps per machine and per
    * source and day (the server's default policy).
@@ -101,12 +111,13 @@ export class TelemetryStore {
     items.forEach((it, i) => {
       if (legacy[i]) return;
       const source = it.source ?? '';
-      parts.push({ slot: `M\t${it.machine}`, item: i, counting: false, set: `M\t${it.machine}`, names: () => [k.machineReports(it.machine)], kind: 'M', args: [it.id, it.json] });
-      parts.push({ slot: `F\t${it.day}`, item: i, counting: true, set: `F\t${it.day}`, names: () => [k.fleetSeen(it.day), k.fleetMachineDays(it.day), k.fleetSourceDays(it.day)],
-        kind: 'F', args: [it.id, evidenceOf(it), it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S] });
+      parts.push({ slot: `M\t${it.machine}`, item: i, rollout: null, set: `M\t${it.machine}`, names: () => [k.machineReports(it.machine)], kind: 'M', args: [it.id], payload: it.json });
+      parts.push({ slot: `F\t${it.day}`, item: i, rollout: '', set: `F\t${it.day}`, names: () => [k.fleetSeen(it.day), k.fleetMachineDays(it.day), k.fleetSourceDays(it.day)],
+        kind: 'F', args: [it.id, evidenceOf(it), it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S], payload: '' });
       for (const a of it.assignments) {
-        parts.push({ slot: `R\t${a.rolloutId}`, item: i, counting: true, set: `R\t${a.rolloutId}\t${a.arm}\t${a.stage}\t${it.day}`,
-          names: () => this.rolloutKeys(a.rolloutId, a.arm, a.stage, it.day), kind: 'R', args: this.rolloutArgs(it, a, now, source) });
+        parts.push({ slot: `R\t${a.rolloutId}`, item: i, rollout: a.rolloutId, set: `R\t${a.rolloutId}\t${it.day}`,
+          names: () => [k.rolloutSeen(a.rolloutId, it.day), k.rolloutMeta(a.rolloutId), k.rolloutLog(a.rolloutId)],
+          kind: 'R', args: [it.id, SEEN_TTL_S], payload: JSON.stringify(loggedPart(it, a, now, source)) });
       }
     });
     const callOf = this.cluster ? onePerSlot() : slotsTogether(parts);
@@ -117,12 +128,18 @@ export class TelemetryStore {
       calls.add(c);
     }
     const fresh = items.map(() => false);
+    /** Per rollout: the log position of its last part logged now. */
+    const logged = new Map<string, number>();
     await Promise.all([...calls].map(async (c) => {
       const res = (await runScript(this.redis, 'ingest', c.keys, c.args)) as number[];
       c.owners.forEach((o, p) => {
-        if (o.counting && res[p] === 1) fresh[o.item] = true;
+        const r = res[p]!;
+        if (o.rollout === null || !(r >= 1)) return;
+        fresh[o.item] = true;
+        if (o.rollout !== '') logged.set(o.rollout, Math.max(logged.get(o.rollout) ?? 0, r));
       });
     }));
+    await Promise.all([...logged].map(([id, at]) => this.fold(id, at)));
     return fresh;
   }
 
@@ -131,60 +148,95 @@ export class TelemetryStore {
     return Promise.all(items.map(async (it) => (await this.redis.exists(this.k.legacyReportSeen(it.id))) === 1));
   }
 
-  /** A report's arguments in its part of one rollout (see ingest.lua's header, R). */
-  private rolloutArgs(it: IngestItem, a: Assignment, now: number, source: string): (string | number)[] {
-    const plan = a.arm !== 'mismatch' && a.segments
-      ? segmentPlan({ machine: evidenceOf(it), source, day: it.day, stage: a.stage, arm: a.arm, project: it.project ?? '', python: it.python ?? '', outcome: it.outcome, failedTests: it.failedTests }, a.segments)
-      : null;
-    return [
-      it.id, a.arm, evidenceOf(it), it.day, it.outcome, now, source, a.caps?.machine ?? 1, a.caps?.source ?? 0, SEEN_TTL_S,
-      it.failedTests.length, ...it.failedTests,
-      ...(plan ? this.planTokens(plan) : []),
-    ];
-  }
-
-  /** The 24 KEYS of a rollout part (ingest.lua's header, R), the same for every report of a rollout, arm, stage and day. */
-  private rolloutKeys(id: string, arm: string, stage: number, day: string): string[] {
-    const memo = `${id}\t${arm}\t${stage}\t${day}`;
-    const hit = this.keyMemo.get(memo);
-    if (hit) return hit;
-    const k = this.k;
-    const names = [
-      k.rolloutSeen(id, day), k.rolloutMeta(id), k.machineDays(id, arm), k.sourceCaps(id),
-      k.counters(id, stage, arm), k.counterMachines(id, stage, arm), k.counterFailingMachines(id, stage, arm),
-      k.counters(id, 'all', arm), k.counterMachines(id, 'all', arm), k.counterFailingMachines(id, 'all', arm),
-      k.failingTests(id, arm), k.failingTestMachines(id, arm),
-      k.segmentTable(id, CODE.project), k.segmentTable(id, CODE.python), k.segmentTable(id, CODE.signature),
-      k.segmentFirst(id), k.segmentCaps(id), k.segmentBudget(id), k.segmentRefused(id), k.segmentAggregates(id, arm),
-      k.armAggregate(id, arm), k.armAggregateMachines(id, arm), k.armAggregateSources(id, arm), k.armAggregateDays(id, arm),
-    ];
-    if (this.keyMemo.size >= 10_000) this.keyMemo.clear();
-    this.keyMemo.set(memo, names);
-    return names;
-  }
-
-  /** A segment plan as ingest.lua reads it (see its header): limits, then the groups. */
-  private planTokens(plan: SegmentPlan): (string | number)[] {
-    const out: (string | number)[] = [
-      plan.limits.project, plan.limits.python, plan.limits.signature, plan.limits.budget, plan.budgetField,
-      plan.groups.length,
-    ];
-    for (const g of plan.groups) {
-      out.push(g.guards.length);
-      for (const x of g.guards) {
-        if (x.op === 'admit') out.push('A', CODE[x.family], x.member);
-        else if (x.op === 'member') out.push('M', CODE[x.family], x.member);
-        else if (x.op === 'cap') out.push('C', x.field, x.limit);
-        else if (x.op === 'first') out.push('F', x.member, '-');
-        else out.push('N', x.member, '-');
-      }
-      out.push(g.incr.length, ...g.incr);
+  /**
+   * Counts a rollout's logged parts into its evidence, at least up to log position `upTo`
+   * (default: all logged so far). One fold at a time per rollout in this process: a request
+   * that finds one running waits for it, and its parts are often in it (a busy rollout's
+   * folds take many reports each). Folds of other processes are fenced by the log position
+   * (fold.lua): a fold that lost the race reads again.
+   */
+  async fold(rolloutId: string, upTo = Number.POSITIVE_INFINITY): Promise<void> {
+    if ((this.folded.get(rolloutId) ?? 0) >= upTo) return;
+    let m = this.folding.get(rolloutId);
+    if (!m) this.folding.set(rolloutId, (m = new Mutex()));
+    try {
+      await m.runExclusive(async () => {
+        while ((this.folded.get(rolloutId) ?? 0) < upTo) {
+          if (!(await this.foldOnce(rolloutId))) return;
+        }
+      });
+    } finally {
+      if (!m.isLocked()) this.folding.delete(rolloutId);
     }
-    return out;
+  }
+
+  /** One fold of up to FOLD_PARTS logged parts: false when the log was empty (or the rollout retired). */
+  private async foldOnce(id: string): Promise<boolean> {
+    const k = this.k;
+    const [[e1, head], [e2, entries]] = (await this.redis.multi()
+      .hmget(k.rolloutMeta(id), 'folded', 'retiredAt')
+      .lrange(k.rolloutLog(id), 0, FOLD_PARTS - 1)
+      .exec()) as [[Error | null, (string | null)[]], [Error | null, string[]]];
+    if (e1 || e2) throw e1 ?? e2;
+    const folded = Number(head[0] ?? 0);
+    if (head[1] !== null || entries.length === 0) {
+      this.folded.set(id, head[1] !== null ? Number.POSITIVE_INFINITY : folded);
+      return false;
+    }
+    const parts: LoggedPart[] = [];
+    for (const e of entries) {
+      const p = loggedPartOf(e);
+      if (p) parts.push(p);
+    }
+    const unreadable = entries.length - parts.length;
+    const fetched = new Fetched();
+    let w: WriteBack;
+    for (;;) {
+      w = new WriteBack(fetched);
+      new RolloutFold(w, k, id).run(parts);
+      // an entry that is not a part (never written by ingest.lua) is passed over, and counted
+      if (unreadable) w.hincrby(k.rolloutMeta(id), 'unreadable', unreadable);
+      if (w.misses.size === 0) break;
+      await this.fetch(fetched, w.misses);
+    }
+    const [keyList, ops] = foldOps(w.writes(), [k.rolloutMeta(id), k.rolloutLog(id)]);
+    const r = refusalOf(await runScript(this.redis, 'fold', keyList, [folded, entries.length, JSON.stringify(ops)]));
+    if (r === 'CONFLICT') return true; // another process folded first: read again
+    if (r === 'ENDED') {
+      this.folded.set(id, Number.POSITIVE_INFINITY);
+      return false;
+    }
+    this.folded.set(id, folded + entries.length);
+    return true;
+  }
+
+  /** Reads what a fold missed into `fetched`: one command per key (HMGET, SMISMEMBER, SCARD, EXISTS), pipelined. */
+  private async fetch(fetched: Fetched, misses: Misses): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    for (const key of misses.cards) jobs.push(this.redis.scard(key).then((n) => void fetched.cards.set(key, n)));
+    for (const key of misses.exists) jobs.push(this.redis.exists(key).then((n) => void fetched.exists.set(key, n === 1)));
+    for (const [key, set] of misses.fields) {
+      const fs = [...set];
+      jobs.push(this.redis.hmget(key, ...fs).then((vs) => {
+        let got = fetched.fields.get(key);
+        if (!got) fetched.fields.set(key, (got = new Map()));
+        fs.forEach((f, i) => got!.set(f, vs[i] ?? false));
+      }));
+    }
+    for (const [key, set] of misses.members) {
+      const ms = [...set];
+      jobs.push(this.redis.smismember(key, ...ms).then((vs) => {
+        let got = fetched.members.get(key);
+        if (!got) fetched.members.set(key, (got = new Map()));
+        ms.forEach((m, i) => got!.set(m, vs[i] === 1));
+      }));
+    }
+    await Promise.all(jobs);
   }
 
   /** The segment evidence of a rollout: its two aggregate hashes and the refusal counts (O(segments)). */
   async segments(rolloutId: string): Promise<SegmentEvidence> {
+    await this.fold(rolloutId);
     const [c, k, refused] = await Promise.all([
       this.redis.hgetall(this.k.segmentAggregates(rolloutId, 'candidate')),
       this.redis.hgetall(this.k.segmentAggregates(rolloutId, 'control')),
@@ -217,8 +269,9 @@ export class TelemetryStore {
     return toFailingTests(await this.redis.zrevrange(this.k.failingTests(rolloutId, arm), 0, limit - 1, 'WITHSCORES'));
   }
 
-  /** What a rollout view shows of its evidence: the stage's and all stages' counters, meta, the top failing tests. */
+  /** What a rollout view shows of its evidence (all it has counted, its log folded first): the stage's and all stages' counters, meta, the top failing tests. */
   async summary(rolloutId: string, stageIndex: number): Promise<EvidenceSummary> {
+    await this.fold(rolloutId);
     const [stage, total, meta, candTests, ctrlTests] = await Promise.all([
       this.counters(rolloutId, stageIndex),
       this.counters(rolloutId, 'all'),
@@ -238,7 +291,8 @@ export class TelemetryStore {
   }
 
   /**
-   * Everything the decision rule needs, cumulative over the rollout's stages, read as one
+   * Everything the decision rule needs, cumulative over the rollout's stages (its log folded
+   * first, so a part a crashed process logged is counted by the next read), read as one
    * snapshot (a MULTI over the rollout's keys: the arms, their failing tests, the meta
    * counts and the segment evidence all hold the same runs, so no rule sees a run another
    * does not). Each arm comes as its aggregate kept at ingestion (O(days) to read, whatever
@@ -249,6 +303,7 @@ export class TelemetryStore {
    * an aggregate that turns partial between two is read from its machine-days the third time).
    */
   async evidence(rolloutId: string, cap: number, read: EvidenceRead = 'aggregate'): Promise<RolloutEvidence> {
+    await this.fold(rolloutId);
     const needed = new Set<Arm>(read === 'aggregate' ? [] : ARMS);
     for (;;) {
       const s = await this.snapshot(rolloutId, needed);
@@ -315,6 +370,7 @@ export class TelemetryStore {
 
   /** One arm's raw machine-days (every counted run, per machine and UTC day): O(machine-days). */
   async machineDays(rolloutId: string, arm: 'candidate' | 'control'): Promise<MachineDay[]> {
+    await this.fold(rolloutId);
     return toMachineDays(await this.redis.hgetall(this.k.machineDays(rolloutId, arm)));
   }
 
@@ -388,13 +444,15 @@ interface PartSpec {
   /** The slot group it must be called in: "M\t<machine>", "F\t<day>" or "R\t<rollout id>". */
   slot: string;
   item: number;
-  /** A counting part (fleet, rollout): its result says whether the report was counted now. */
-  counting: boolean;
+  /** A counting part's rollout ('' the fleet part; null the machine's list, which counts nothing): its result says whether the report was counted now. */
+  rollout: string | null;
   /** Names its key set: parts with the same set share its keys in a call. */
   set: string;
   names: () => string[];
   kind: 'M' | 'F' | 'R';
   args: (string | number)[];
+  /** A string the part takes as it is (the report's JSON, the logged part's JSON; '' none): not inside `args`, which Lua decodes. */
+  payload: string;
 }
 
 /** Parts of one Redis script call at most, on one Redis (on a cluster a call is one slot's, however many). */
@@ -438,10 +496,10 @@ function slotsTogether(parts: PartSpec[]): (slot: string) => SlotCall {
  */
 class SlotCall {
   readonly keys: string[] = [];
-  /** The number of parts, then per part: kind, where its key set starts, its arguments (ingest.lua's header). */
+  /** The number of parts, then per part: kind, where its key set starts, its arguments, its payload (ingest.lua's header). */
   readonly args: (string | number)[] = [0];
-  /** Per part: the item it counts, and whether it is a counting part (fleet, rollout). */
-  readonly owners: { item: number; counting: boolean }[] = [];
+  /** Per part: the item it counts, and its rollout (PartSpec). */
+  readonly owners: { item: number; rollout: string | null }[] = [];
   private readonly sets = new Map<string, number>();
 
   add(p: PartSpec): void {
@@ -451,8 +509,8 @@ class SlotCall {
       this.sets.set(p.set, at);
       for (const n of p.names()) this.keys.push(n);
     }
-    this.args.push(p.kind, at, packed(p.args));
-    this.owners.push({ item: p.item, counting: p.counting });
+    this.args.push(p.kind, at, packed(p.args), p.payload);
+    this.owners.push({ item: p.item, rollout: p.rollout });
     this.args[0] = this.owners.length;
   }
 }
@@ -465,4 +523,55 @@ function packed(args: (string | number)[]): string {
   const json = JSON.stringify(args);
   if (!json.includes('\\u')) return json;
   return JSON.stringify(args.map((x) => (typeof x === 'string' && !x.isWellFormed() ? x.toWellFormed() : x)));
+}
+
+/** A report's part in one rollout, as logged (ingest.lua R) for the fold (store/rollout-fold.ts). */
+function loggedPart(it: IngestItem, a: Assignment, now: number, source: string): LoggedPart {
+  const part: LoggedPart = {
+    id: it.id, arm: a.arm, stage: a.stage, machine: evidenceOf(it), day: it.day, outcome: it.outcome, now, source,
+    mcap: a.caps?.machine ?? 1, scap: a.caps?.source ?? 0, tests: it.failedTests, project: it.project ?? '', python: it.python ?? '',
+  };
+  if (a.arm !== 'mismatch' && a.segments) part.segments = a.segments;
+  return part;
+}
+
+/**
+ * A fold's writes as fold.lua takes them: its KEYS (`first`, then every key written) and ops
+ * naming them by index, sorted sets first, then deletions, then the rest (see its header).
+ * Strings that are not well-formed UTF-16 (a lone surrogate) go as U+FFFD, as Redis stores them.
+ */
+function foldOps(w: Writes, first: string[]): [string[], (string | number)[][]] {
+  const keyList = [...first];
+  const at = new Map<string, number>(first.map((key, i) => [key, i + 1]));
+  const index = (key: string) => {
+    let i = at.get(key);
+    if (i === undefined) {
+      keyList.push(key);
+      at.set(key, (i = keyList.length));
+    }
+    return i;
+  };
+  const ops: (string | number)[][] = [];
+  for (const [key, z] of w.zsets) {
+    const op: (string | number)[] = ['Z', index(key)];
+    for (const [m, n] of z) op.push(wellFormed(m), String(n));
+    ops.push(op);
+  }
+  for (const key of w.del) ops.push(['D', index(key)]);
+  for (const [key, h] of w.hashes) {
+    const set: (string | number)[] = ['H', index(key)];
+    const gone: (string | number)[] = ['X', index(key)];
+    for (const [f, v] of h) {
+      if (v === false) gone.push(wellFormed(f));
+      else set.push(wellFormed(f), wellFormed(v));
+    }
+    if (set.length > 2) ops.push(set);
+    if (gone.length > 2) ops.push(gone);
+  }
+  for (const [key, ms] of w.sets) ops.push(['S', index(key), ...ms.map(wellFormed)]);
+  return [keyList, ops];
+}
+
+function wellFormed(s: string): string {
+  return s.isWellFormed() ? s : s.toWellFormed();
 }

@@ -1,0 +1,366 @@
+import { CODE, segmentPlan, type Guard, type SegmentPlan, type SegmentPolicy } from '../domain/segments';
+import { STORED_SUMS } from '../domain/decision/stored-aggregate';
+import type { Keys } from './keys';
+import type { WriteBack } from './write-back';
+
+/**
+ * A report's part in one rollout it concerns, as ingestion logs it (ingest.lua, R) and a fold
+ * counts it (TelemetryStore.fold): everything the counting needs, so a fold reads nothing of
+ * the report but this.
+ */
+export interface LoggedPart {
+  /** Report id. */
+  id: string;
+  arm: 'candidate' | 'control' | 'mismatch';
+  stage: number;
+  /** Who the run counts as (the evidence machine). */
+  machine: string;
+  /** UTC day of finishedAt. */
+  day: string;
+  outcome: 'pass' | 'fail' | 'error';
+  /** When it was received (ms). */
+  now: number;
+  /** Its source ('' none). */
+  source: string;
+  /** The rollout's cap per machine and day, and per source, arm and day (0 off). */
+  mcap: number;
+  scap: number;
+  /** Failing test ids, each once. */
+  tests: string[];
+  /** The report's consumer project and Python version (segment evidence). */
+  project: string;
+  python: string;
+  /** The rollout's segment caps (none: no segment evidence kept); the fold makes the report's plan (domain/segments/plan.ts). */
+  segments?: SegmentPolicy;
+}
+
+/** The keys one arm and stage of a rollout count into (store/keys.ts). */
+interface ArmKeys {
+  md: string;
+  counters: [stage: string, all: string];
+  machines: [stage: string, all: string];
+  failing: [stage: string, all: string];
+  tests: string;
+  testMachines: string;
+  agg: string;
+  aggMachines: string;
+  aggSources: string;
+  aggDays: string;
+}
+
+type Sums = Record<(typeof STORED_SUMS)[number], number>;
+
+/**
+ * Counts logged parts of one rollout into its evidence through a write-back view: the
+ * counters, machine-days, failing tests, source caps, arm aggregate (the steps of
+ * ArmAccumulator.add, server/domain/decision/accumulator.ts, with the machine-days read from the
+ * store; read back by server/domain/decision/stored-aggregate.ts) and segment evidence (the
+ * domain's plans, executed as server/domain/segments/ledger.ts does). Pure: a function of what
+ * the view reads. The layout of every key is in store/keys.ts.
+ */
+export class RolloutFold {
+  /** Each arm aggregate's sums, read once and written (those that moved) at the end. */
+  private readonly sums = new Map<string, { now: Sums; was: Sums }>();
+  private readonly armKeys = new Map<string, ArmKeys>();
+  private readonly meta: string;
+  private readonly sourceCaps: string;
+  private readonly seg: { tables: Record<string, string>; first: string; caps: string; budget: string; refused: string; agg: Record<'candidate' | 'control', string> };
+
+  constructor(private readonly w: WriteBack, private readonly k: Keys, private readonly id: string) {
+    this.meta = k.rolloutMeta(id);
+    this.sourceCaps = k.sourceCaps(id);
+    const tables: Record<string, string> = {};
+    for (const code of Object.values(CODE)) tables[code] = k.segmentTable(id, code);
+    this.seg = {
+      tables, first: k.segmentFirst(id), caps: k.segmentCaps(id), budget: k.segmentBudget(id), refused: k.segmentRefused(id),
+      agg: { candidate: k.segmentAggregates(id, 'candidate'), control: k.segmentAggregates(id, 'control') },
+    };
+  }
+
+  private keysOf(arm: 'candidate' | 'control', stage: number): ArmKeys {
+    const memo = `${arm}\t${stage}`;
+    let x = this.armKeys.get(memo);
+    if (!x) {
+      const { k, id } = this;
+      x = {
+        md: k.machineDays(id, arm),
+        counters: [k.counters(id, stage, arm), k.counters(id, 'all', arm)],
+        machines: [k.counterMachines(id, stage, arm), k.counterMachines(id, 'all', arm)],
+        failing: [k.counterFailingMachines(id, stage, arm), k.counterFailingMachines(id, 'all', arm)],
+        tests: k.failingTests(id, arm),
+        testMachines: k.failingTestMachines(id, arm),
+        agg: k.armAggregate(id, arm),
+        aggMachines: k.armAggregateMachines(id, arm),
+        aggSources: k.armAggregateSources(id, arm),
+        aggDays: k.armAggregateDays(id, arm),
+      };
+      this.armKeys.set(memo, x);
+    }
+    return x;
+  }
+
+  /** Counts the parts in order; then writes the sums that moved. */
+  run(parts: readonly LoggedPart[]): void {
+    for (const p of parts) this.part(p);
+    for (const [key, s] of this.sums) {
+      for (const f of STORED_SUMS) if (s.now[f] !== s.was[f]) this.w.hset(key, f, String(s.now[f]));
+    }
+  }
+
+  private sumsOf(aKey: string): Sums {
+    let s = this.sums.get(aKey);
+    if (!s) {
+      const now = {} as Sums;
+      for (const f of STORED_SUMS) now[f] = Number(this.w.hget(aKey, f) || 0);
+      s = { now, was: { ...now } };
+      this.sums.set(aKey, s);
+    }
+    return s.now;
+  }
+
+  private part(p: LoggedPart): void {
+    const { w, meta } = this;
+    if (p.arm === 'mismatch') {
+      w.hincrby(meta, 'mismatched', 1);
+      return;
+    }
+    const arm = p.arm;
+    const K = this.keysOf(arm, p.stage);
+    const mdField = `${p.machine}|${p.day}`;
+    if (!this.withinSourceCap(p, K.md, mdField)) {
+      w.hincrby(meta, 'sourceCapped', 1);
+      return;
+    }
+    w.hincrby(meta, 'counted', 1);
+    w.hset(meta, 'lastReportAt', String(p.now));
+    const failed = p.outcome !== 'pass';
+    for (let i = 0; i < 2; i++) {
+      const c = K.counters[i]!;
+      w.hincrby(c, 'runs', 1);
+      if (p.outcome === 'fail') w.hincrby(c, 'failures', 1);
+      if (p.outcome === 'error') w.hincrby(c, 'errors', 1);
+      if (w.sadd(K.machines[i]!, p.machine)) w.hincrby(c, 'machines', 1);
+      if (failed && w.sadd(K.failing[i]!, p.machine)) w.hincrby(c, 'failingMachines', 1);
+    }
+    const cur = w.hget(K.md, mdField);
+    this.aggregate(p, K, cur);
+    w.hset(K.md, mdField, withRun(cur, p.outcome, p.source));
+    for (const t of p.tests) {
+      if (w.sadd(K.testMachines, `${t}\t${p.machine}`)) w.zincrby(K.tests, 1, t);
+    }
+    if (p.segments) {
+      this.segments(segmentPlan({ machine: p.machine, source: p.source, day: p.day, stage: p.stage, arm, project: p.project, python: p.python, outcome: p.outcome, failedTests: p.tests }, p.segments));
+    }
+  }
+
+  /**
+   * The source cap (docs/trust.md): true when the run has no source or there is no cap, or
+   * when its machine-day is past the machine cap (the run adds no weight); else it takes one
+   * from its source's allowance of the arm and day, and counts while that lasts.
+   */
+  private withinSourceCap(p: LoggedPart, md: string, mdField: string): boolean {
+    if (p.source === '' || p.scap <= 0) return true;
+    if (pastCap(this.w.hget(md, mdField), p.mcap)) return true;
+    return this.w.hincrby(this.sourceCaps, `${p.arm}|${p.source}|${p.day}`, 1) <= p.scap;
+  }
+
+  /** Adds the run to the arm aggregate before it joins its machine-day (whose value was `cur`). */
+  private aggregate(p: LoggedPart, K: ArmKeys, cur: string | false): void {
+    const { w } = this;
+    const { agg: aKey, aggMachines: mKey, aggSources: cKey, aggDays: days } = K;
+    if (w.hget(aKey, 'partial') !== false) return;
+    const cap = w.hget(aKey, 'cap');
+    if (cap === false) {
+      if (w.hexists(K.md)) {
+        // machine-days from before aggregates were kept: the reader keeps reading those
+        w.hset(aKey, 'partial', 'older machine-days');
+        return;
+      }
+      w.hset(aKey, 'cap', String(p.mcap));
+    } else if (Number(cap) !== p.mcap) {
+      w.hset(aKey, 'partial', `cap ${p.mcap}`);
+      w.del(mKey, cKey, days);
+      return;
+    }
+    const S = this.sumsOf(aKey);
+    // the day's weight w = min(n, cap) and share f·w/n, before and after this run
+    let n0 = 0;
+    let b0 = 0;
+    if (cur !== false) {
+      const [r, fl, er] = cur.split(',').map(Number) as [number, number, number];
+      n0 = r;
+      b0 = Math.min(fl + er, r);
+    }
+    const bad = p.outcome !== 'pass' ? 1 : 0;
+    const w0 = Math.min(n0, p.mcap);
+    const c0 = n0 > 0 ? (b0 * w0) / n0 : 0;
+    const w1 = Math.min(n0 + 1, p.mcap);
+    const c1 = ((b0 + bad) * w1) / (n0 + 1);
+    const dN = w1 - w0;
+    const dF = c1 - c0;
+    // the machine: "N_m,F_m,runs,failed runs,last day,source" (its source for good: its first run's)
+    const mv = w.hget(mKey, p.machine);
+    let mN: number, mF: number, raw: number, mb: number, last: string, src: string;
+    if (mv !== false) {
+      const x = splitN(mv, 6);
+      [mN, mF, raw, mb, last, src] = [Number(x[0]), Number(x[1]), Number(x[2]), Number(x[3]), x[4]!, x[5]!];
+      if (p.day > last) {
+        if (w.hincrby(days, last, -1) <= 0) w.hdel(days, last);
+        w.hincrby(days, p.day, 1);
+        last = p.day;
+      }
+    } else {
+      [mN, mF, raw, mb, last, src] = [0, 0, 0, 0, p.day, p.source];
+      S.G += 1;
+      w.hincrby(days, p.day, 1);
+      if (src === '') S.clusters += 1;
+    }
+    const wasFailing = mb > 0;
+    const wasAll = raw > 0 && mb >= raw;
+    raw += 1;
+    mb += bad;
+    const isFailing = mb > 0;
+    const isAll = mb >= raw;
+    if (isAll !== wasAll) S.allFailing += isAll ? 1 : -1;
+    // the cluster: the source's "N_c,F_c,failing machines,all-failing machines"; without a source the machine
+    let gN = mN;
+    let gF = mF;
+    let cf = 0;
+    let ca = 0;
+    if (src !== '') {
+      const cv = w.hget(cKey, src);
+      if (cv !== false) {
+        [gN, gF, cf, ca] = cv.split(',').map(Number) as [number, number, number, number];
+      } else {
+        gN = 0;
+        gF = 0;
+        S.clusters += 1;
+      }
+    }
+    const N0 = gN;
+    const F0 = gF;
+    gN = N0 + dN;
+    gF = F0 + dF;
+    mN += dN;
+    mF += dF;
+    S.sumNN += dN * (N0 + gN);
+    S.sumFF += dF * (F0 + gF);
+    S.sumFN += dF * gN + F0 * dN;
+    S.N += dN;
+    S.F += dF;
+    if (src !== '') {
+      if (isFailing && !wasFailing) {
+        cf += 1;
+        if (cf === 1) S.failingSources += 1;
+      }
+      if (isAll !== wasAll) {
+        const before = ca;
+        ca += isAll ? 1 : -1;
+        if (before === 0) S.allFailingSources += 1;
+        else if (ca === 0) S.allFailingSources -= 1;
+      }
+      w.hset(cKey, src, `${gN},${gF},${cf},${ca}`);
+    } else {
+      if (isFailing && !wasFailing) S.failingSources += 1;
+      if (isAll !== wasAll) S.allFailingSources += isAll ? 1 : -1;
+    }
+    S.runs += 1;
+    if (p.outcome === 'fail') S.failures += 1;
+    if (p.outcome === 'error') S.errors += 1;
+    w.hset(mKey, p.machine, `${mN},${mF},${raw},${mb},${last},${src}`);
+  }
+
+  /** Executes a segment plan (server/domain/segments/plan.ts) as the ledger does. */
+  private segments(plan: SegmentPlan): void {
+    const agg = this.seg.agg[plan.arm];
+    for (const g of plan.groups) {
+      let ok = true;
+      for (const guard of g.guards) {
+        if (!this.pass(guard, plan)) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) for (const f of g.incr) this.w.hincrby(agg, f, 1);
+    }
+  }
+
+  private pass(g: Guard, plan: SegmentPlan): boolean {
+    const { w, seg } = this;
+    switch (g.op) {
+      case 'admit': {
+        const table = seg.tables[CODE[g.family]]!;
+        if (w.sismember(table, g.member)) return true;
+        if (w.scard(table) < plan.limits[g.family] && Number(w.hget(seg.budget, plan.budgetField) || 0) < plan.limits.budget) {
+          w.sadd(table, g.member);
+          w.hincrby(seg.budget, plan.budgetField, 1);
+          return true;
+        }
+        w.hincrby(seg.refused, CODE[g.family], 1);
+        return false;
+      }
+      case 'member':
+        return w.sismember(seg.tables[CODE[g.family]]!, g.member);
+      case 'cap':
+        return w.hincrby(seg.caps, g.field, 1) <= g.limit;
+      case 'first':
+        return w.sadd(seg.first, g.member);
+      case 'absent':
+        return !w.sismember(seg.first, g.member);
+    }
+  }
+}
+
+const ARMS = new Set(['candidate', 'control', 'mismatch']);
+const OUTCOMES = new Set(['pass', 'fail', 'error']);
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
+/**
+ * A log entry as a LoggedPart, or null when it is not one (a log is written by ingest.lua only,
+ * but a part that cannot be counted must not stop every later one from being counted).
+ */
+export function loggedPartOf(entry: string): LoggedPart | null {
+  let x: unknown;
+  try {
+    x = JSON.parse(entry);
+  } catch {
+    return null;
+  }
+  if (typeof x !== 'object' || x === null) return null;
+  const p = x as Record<string, unknown>;
+  const strings = [p.id, p.machine, p.day, p.source, p.project, p.python].every((v) => typeof v === 'string');
+  if (!strings || !ARMS.has(p.arm as string) || !OUTCOMES.has(p.outcome as string)) return null;
+  if (!isCount(p.stage) || !isCount(p.now) || !isCount(p.scap) || !isCount(p.mcap) || (p.mcap as number) < 1) return null;
+  if (!Array.isArray(p.tests) || !p.tests.every((t) => typeof t === 'string')) return null;
+  if (p.segments !== undefined && (typeof p.segments !== 'object' || p.segments === null)) return null;
+  return p as unknown as LoggedPart;
+}
+
+/** A machine-day value "runs,failures,errors[,source]" (`cur` false: none yet) with one more run. */
+export function withRun(cur: string | false, outcome: LoggedPart['outcome'], source: string): string {
+  let [n, f, e] = [0, 0, 0];
+  if (cur !== false) [n, f, e] = cur.split(',').map(Number) as [number, number, number];
+  n += 1;
+  if (outcome === 'fail') f += 1;
+  if (outcome === 'error') e += 1;
+  return source !== '' ? `${n},${f},${e},${source}` : `${n},${f},${e}`;
+}
+
+/** Whether a machine-day value holds `cap` runs or more (a run then adds no weight). */
+function pastCap(cur: string | false, cap: number): boolean {
+  return cur !== false && Number(cur.slice(0, cur.indexOf(','))) >= cap;
+}
+
+/** The first n - 1 comma-separated fields and the rest (which may hold commas: a source). */
+function splitN(s: string, n: number): string[] {
+  const out: string[] = [];
+  let at = 0;
+  for (let i = 0; i < n - 1; i++) {
+    const j = s.indexOf(',', at);
+    if (j < 0) break;
+    out.push(s.slice(at, j));
+    at = j + 1;
+  }
+  out.push(s.slice(at));
+  return out;
+}
