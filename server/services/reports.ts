@@ -44,10 +44,11 @@ export class ReportService {
   /**
    * `fleetCaps`: the fleet history's caps per machine and source (the server's default policy).
    * `maxParts`: the parts (per report: its machine's, its fleet day's, one per rollout it
-   * concerns) counted in the store at once (config ingestParts). A batch that concerns many live
-   * rollouts keeps Redis busy for a while: letting every request's calls queue in Redis at once
-   * would make other commands wait past their timeout (503). Small batches are light: many go
-   * at once, and share Redis' fsyncs.
+   * concerns) counted in the store at once (config ingestParts): logged in Redis and folded in
+   * this process. A batch that concerns many live rollouts is work for a while: letting every
+   * request's in at once would hold all their reports in memory and make other commands wait
+   * behind them past their timeout (503). Small batches are light: many go at once, share
+   * Redis' fsyncs, and their parts in one rollout share its folds.
    */
   constructor(
     private readonly telemetry: TelemetryStore,

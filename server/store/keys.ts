@@ -102,7 +102,7 @@ export function keys(prefix: string) {
     failingTests: (id: string, arm: string) => ro(id, 'ft', arm),
     /** Set: `<test id>\t<machine>` pairs already counted in failingTests. */
     failingTestMachines: (id: string, arm: string) => ro(id, 'ftm', arm),
-    // the arm aggregate the rule reads (ingest.lua keeps it, domain/decision/stored-aggregate.ts reads it)
+    // the arm aggregate the rule reads (store/rollout-fold.ts keeps it, domain/decision/stored-aggregate.ts reads it)
     /** Hash: the arm's cap, sums (STORED_SUMS) and `partial` when it misses runs. */
     armAggregate: (id: string, arm: string) => ro(id, 'arm', arm),
     /** Hash: machine → "N_m,F_m,runs,failed runs,last day,source". */
@@ -117,7 +117,7 @@ export function keys(prefix: string) {
     rolloutLog: (id: string) => ro(id, 'log'),
     /** Set: report ids already counted for the rollout, per UTC day of the report (expires with the day's dedupe window). */
     rolloutSeen: (id: string, day: string) => ro(id, 'seen', day),
-    // segment evidence (server/domain/segments; written by ingest.lua from the domain's plans)
+    // segment evidence (server/domain/segments; written by store/rollout-fold.ts from the domain's plans)
     /** Set: the segments of one family (p | y | s) admitted for the rollout (bounded, never shrinks). */
     segmentTable: (id: string, family: string) => ro(id, 'sg', 'adm', family),
     /** Set: first occurrences (<segment>\t<machine>) already counted. */
@@ -130,7 +130,7 @@ export function keys(prefix: string) {
     segmentRefused: (id: string) => ro(id, 'sg', 'refused'),
     /** Hash: the arm's segment aggregates (`<stat>\t<code>\t<name>` → count). */
     segmentAggregates: (id: string, arm: string) => ro(id, 'sg', 'agg', arm),
-    /** Hash: capped runs counted per `<arm>|<source>|<day>` for one rollout (the source cap, ingest.lua). */
+    /** Hash: capped runs counted per `<arm>|<source>|<day>` for one rollout (the source cap, store/rollout-fold.ts). */
     sourceCaps: (id: string) => ro(id, 'srccap'),
     /** Any name in a rollout's evidence slot: for the key migration only (name new keys above). */
     rolloutData: (id: string, ...parts: string[]) => ro(id, ...parts),

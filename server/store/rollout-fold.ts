@@ -66,7 +66,11 @@ export class RolloutFold {
   private readonly sourceCaps: string;
   private readonly seg: { tables: Record<string, string>; first: string; caps: string; budget: string; refused: string; agg: Record<'candidate' | 'control', string> };
 
-  constructor(private readonly w: WriteBack, private readonly k: Keys, private readonly id: string) {
+  /**
+   * `plans`: the parts' segment plans, made once per part however many times a fold runs (a
+   * plan depends on the part alone).
+   */
+  constructor(private readonly w: WriteBack, private readonly k: Keys, private readonly id: string, private readonly plans = new Map<LoggedPart, SegmentPlan>()) {
     this.meta = k.rolloutMeta(id);
     this.sourceCaps = k.sourceCaps(id);
     const tables: Record<string, string> = {};
@@ -149,7 +153,12 @@ export class RolloutFold {
       if (w.sadd(K.testMachines, `${t}\t${p.machine}`)) w.zincrby(K.tests, 1, t);
     }
     if (p.segments) {
-      this.segments(segmentPlan({ machine: p.machine, source: p.source, day: p.day, stage: p.stage, arm, project: p.project, python: p.python, outcome: p.outcome, failedTests: p.tests }, p.segments));
+      let plan = this.plans.get(p);
+      if (!plan) {
+        plan = segmentPlan({ machine: p.machine, source: p.source, day: p.day, stage: p.stage, arm, project: p.project, python: p.python, outcome: p.outcome, failedTests: p.tests }, p.segments);
+        this.plans.set(p, plan);
+      }
+      this.segments(plan);
     }
   }
 

@@ -1,7 +1,7 @@
 import { Mutex } from 'async-mutex';
 import type { ArmCounters, ArmEvidence, FailingTest, MachineDay, RolloutEvidence } from '../domain/evidence';
 import { StoredArmAggregate } from '../domain/decision/stored-aggregate';
-import { CODE, segmentEvidence, segmentPlan, type SegmentEvidence, type SegmentPolicy } from '../domain/segments';
+import { CODE, segmentEvidence, type SegmentEvidence, type SegmentPlan, type SegmentPolicy } from '../domain/segments';
 import { keys, type Keys } from './keys';
 import { isCluster, runScript, type DcRedis } from './redis';
 import { refusalOf } from './refusals';
@@ -70,6 +70,8 @@ type Arm = (typeof ARMS)[number];
 const FAILING_TESTS_READ = 200;
 /** Logged parts one fold counts at most (a longer log takes several). */
 const FOLD_PARTS = 2000;
+/** Folds one fold() tries before it gives up (the parts stay logged for the next). */
+const FOLD_TRIES = 1000;
 
 /** Report ingestion (a Lua call per slot and batch, auto-pipelined) and the evidence reads behind decisions. */
 export class TelemetryStore {
@@ -161,8 +163,10 @@ export class TelemetryStore {
     if (!m) this.folding.set(rolloutId, (m = new Mutex()));
     try {
       await m.runExclusive(async () => {
-        while ((this.folded.get(rolloutId) ?? 0) < upTo) {
+        for (let tries = 1; (this.folded.get(rolloutId) ?? 0) < upTo; tries++) {
           if (!(await this.foldOnce(rolloutId))) return;
+          // each try folds, or loses to another process's fold: so many in a row is no race
+          if (tries > FOLD_TRIES) throw new Error(`rollout ${rolloutId}: its log was not folded in ${FOLD_TRIES} tries`);
         }
       });
     } finally {
@@ -180,7 +184,7 @@ export class TelemetryStore {
     if (e1 || e2) throw e1 ?? e2;
     const folded = Number(head[0] ?? 0);
     if (head[1] !== null || entries.length === 0) {
-      this.folded.set(id, head[1] !== null ? Number.POSITIVE_INFINITY : folded);
+      this.sawFolded(id, head[1] !== null ? Number.POSITIVE_INFINITY : folded);
       return false;
     }
     const parts: LoggedPart[] = [];
@@ -190,10 +194,11 @@ export class TelemetryStore {
     }
     const unreadable = entries.length - parts.length;
     const fetched = new Fetched();
+    const plans = new Map<LoggedPart, SegmentPlan>();
     let w: WriteBack;
     for (;;) {
       w = new WriteBack(fetched);
-      new RolloutFold(w, k, id).run(parts);
+      new RolloutFold(w, k, id, plans).run(parts);
       // an entry that is not a part (never written by ingest.lua) is passed over, and counted
       if (unreadable) w.hincrby(k.rolloutMeta(id), 'unreadable', unreadable);
       if (w.misses.size === 0) break;
@@ -203,11 +208,17 @@ export class TelemetryStore {
     const r = refusalOf(await runScript(this.redis, 'fold', keyList, [folded, entries.length, JSON.stringify(ops)]));
     if (r === 'CONFLICT') return true; // another process folded first: read again
     if (r === 'ENDED') {
-      this.folded.set(id, Number.POSITIVE_INFINITY);
+      this.sawFolded(id, Number.POSITIVE_INFINITY);
       return false;
     }
-    this.folded.set(id, folded + entries.length);
+    this.sawFolded(id, folded + entries.length);
     return true;
+  }
+
+  /** Notes a rollout's folded position (bounded: a position forgotten is read again). */
+  private sawFolded(id: string, at: number): void {
+    if (this.folded.size >= 10_000 && !this.folded.has(id)) this.folded.clear();
+    this.folded.set(id, at);
   }
 
   /** Reads what a fold missed into `fetched`: one command per key (HMGET, SMISMEMBER, SCARD, EXISTS), pipelined. */

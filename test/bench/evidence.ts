@@ -4,7 +4,7 @@
  *   node dist/test/bench/evidence.js [--sizes 10000,100000,1000000] [--rollouts 50]
  *     [--evaluations 10] [--growth 300000] [--part all|evaluation|growth] [--write-readme]
  *  - evaluation: a private redis-server (no persistence); `size` machine-days spread over
- *    `rollouts` active rollouts go in through TelemetryStore.ingest (the real ingest.lua, with
+ *    `rollouts` active rollouts go in through TelemetryStore.ingest (the real ingest.lua and fold, with
  *    segment plans, sources, a cap hit on every 20th machine-day); then every rollout is
  *    evaluated `evaluations` times as the controller does (evidence() + decide()): p50 / p99,
  *    and, for contrast, the machine-day read the evaluation made before (≤ 10 rollouts, once).

@@ -7,7 +7,7 @@
  *    ingestion (50 a request, a CI reporter token, 10 connections) and pins (`GET
  *    /v1/constraints.txt`, as the plugin asks, a new machine per request, 50 connections),
  *    median of `rounds` runs of `seconds` each, the server left to settle between runs.
- *  - store: report ingestion straight through TelemetryStore.ingest (the real ingest.lua) on a
+ *  - store: report ingestion straight through TelemetryStore.ingest (the real ingest.lua and fold) on a
  *    private redis-server (no persistence), 1 and then 40 rollouts with segment evidence that
  *    every report concerns, batches of 50, 4 at once, 2,000 machines: reports/s and the CPU
  *    Redis and the counting process each spent per report (what the HTTP figures are made of).

@@ -1,5 +1,5 @@
 /**
- * The arm aggregate kept by the real ingest.lua on the suite's real Redis against the
+ * The arm aggregate kept by the real ingestion (ingest.lua, the fold) on the suite's real Redis against the
  * machine-day path it replaces: the same generated reports (many machines, several days,
  * sources, the machine and source caps hit, late runs of an earlier day, fail / error mixes,
  * mismatches, replays) give the rule the same aggregates, verdicts and figures either way,
@@ -76,7 +76,7 @@ const scenario = fc.record({
   q0: fc.constantFrom<number | null>(null, 0.02, 0.1),
 });
 
-describe('the arm aggregate kept by ingest.lua (issue 15: evaluation reads O(days), results unchanged)', () => {
+describe('the arm aggregate kept at ingestion (issue 15: evaluation reads O(days), results unchanged)', () => {
   const redis = useTestRedis();
   let store: TelemetryStore;
   let prefix: string;

@@ -1,5 +1,5 @@
 /**
- * Segment evidence through the real ingest.lua on the suite's real Redis: the same report
+ * Segment evidence through the real ingestion (ingest.lua, the fold) on the suite's real Redis: the same report
  * stream gives exactly the evidence of the domain's in-memory ledger (the plan's reference
  * semantics), replays count nothing, and evaluation reads only the aggregates.
  */
@@ -18,7 +18,7 @@ function item(over: Partial<IngestItem> & { machine: string }, arm: 'candidate' 
   };
 }
 
-describe('segment evidence in Redis (ingest.lua executes the domain plans)', () => {
+describe('segment evidence in Redis (the fold executes the domain plans)', () => {
   const redis = useTestRedis();
   let store: TelemetryStore;
   beforeAll(() => {

@@ -1,5 +1,5 @@
 /**
- * The arm aggregate kept run by run (ArmAccumulator, the steps ingest.lua runs) against the
+ * The arm aggregate kept run by run (ArmAccumulator, the steps store/rollout-fold.ts runs) against the
  * reference pass over machine-days (aggregateArm), with report sources as clusters; and the
  * reader of the stored aggregate (StoredArmAggregate).
  */

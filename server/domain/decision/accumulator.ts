@@ -5,7 +5,7 @@ import type { ArmAggregate } from './stats';
  * recomputed from every machine-day: O(1) per run and O(days) per read, for evidence kept
  * as aggregates at ingestion. It gives the same numbers as aggregateArm over the same runs
  * (property-tested, up to floating-point rounding); the simulation keeps its arms with it,
- * and ingestion (server/store/lua/ingest.lua) keeps the stored arm aggregate with the same
+ * and ingestion (server/store/rollout-fold.ts) keeps the stored arm aggregate with the same
  * steps (read back by ./stored-aggregate.ts).
  *
  * Per machine m and UTC day d with n runs of which f failed or errored: w = min(n, cap),

@@ -2,7 +2,7 @@ import type { ArmAggregateSource } from './accumulator';
 import type { ArmAggregate } from './stats';
 
 /**
- * An arm aggregate as ingestion keeps it in the store (server/store/lua/ingest.lua, the
+ * An arm aggregate as ingestion keeps it in the store (server/store/rollout-fold.ts, the
  * steps of ArmAccumulator.add run by run), read back for the rule in O(days):
  *  - the arm's hash: `cap` (the per-machine-day cap it was built with), the sums below, and
  *    `partial` when it does not hold every run of the arm (the arm had machine-days before

@@ -5,7 +5,7 @@ import type { SegmentArm, SegmentEvidence, SegmentStats, SignatureStats } from '
 
 /**
  * An in-memory executor of ingestion plans with exactly the semantics of the store's
- * (server/store/lua/ingest.lua): the simulation and the unit tests keep segment evidence
+ * (server/store/rollout-fold.ts): the simulation and the unit tests keep segment evidence
  * with it, and an integration test checks that both give the same evidence.
  */
 export class SegmentLedger {

@@ -3,7 +3,7 @@ import { CODE, SEP, STAT, field, projectSegment, pythonMinor, type Family } from
 /**
  * The ingestion plan of one report for one rollout: which segment counters it increments,
  * each behind guards that implement the caps. This is the one place where the caps are
- * defined; the store executes plans atomically (server/store/lua/ingest.lua) and the
+ * defined; the store executes plans (server/store/rollout-fold.ts, written atomically) and the
  * in-memory ledger (./ledger.ts) executes them the same way for the simulation and tests.
  *
  * Guards of a group are evaluated in order and the first one that fails stops the group:
@@ -18,7 +18,7 @@ import { CODE, SEP, STAT, field, projectSegment, pythonMinor, type Family } from
  * A group whose guards all pass increments its fields in the arm's aggregate hash.
  *
  * Sources (docs/trust.md): a report over its source's allowance never reaches a plan (the
- * source cap is applied to the whole report, ingest.lua), and every event also counts its
+ * source cap is applied to the whole report, store/rollout-fold.ts), and every event also counts its
  * source once: a group before the machine's first-occurrence group passes when the machine's
  * event is new (`absent`) and the source's is too (`first` keyed by source), so a segment
  * rollback can ask for events from several sources (policy.rollbackMinSources).

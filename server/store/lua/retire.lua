@@ -5,7 +5,7 @@
   ARGV[1] seconds they are kept
   ARGV[2] now (ms)
   The meta hash is marked retired (field retiredAt), so a report counted from a pins snapshot
-  that still had the rollout live is refused (REFUSED.ENDED in ingest.lua) instead of making a
+  that still had the rollout live is refused (REFUSED.ENDED in ingest.lua and fold.lua) instead of making a
   key that would never expire. EXPIRE NX: a second run (the sweep after a crash) keeps the
   first expiry.
   Returns: the number of keys given an expiry.
