@@ -18,18 +18,17 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const extensions: Extension[] = defaultExtensions();
-  let server: RunningServer;
-  try {
-    server = await startServer(config, logger, extensions);
-  } catch (e) {
-    fail(`could not start: ${(e as Error).message}`, 1);
-  }
-  process.stdout.write(`depcanary: listening on ${server.url}\n`);
-  if (!config.adminToken && !config.tokensFile) {
-    logger.warn('no DEPCANARY_ADMIN_TOKEN or DEPCANARY_TOKENS_FILE: the release-manager API is unusable until one is set');
-  }
+  // The signal handlers come first: a SIGTERM while starting, or the moment "listening" is
+  // printed, must not end this process by the default action, which would leave the embedded
+  // redis-server running without its owner.
+  let server: RunningServer | null = null;
+  let stopRequested = null as { reason: string; code: number } | null; // set by a signal while starting
   let stopping = false;
   const stop = async (reason: string, code: number) => {
+    if (!server) {
+      stopRequested ??= { reason, code };
+      return;
+    }
     if (stopping) return;
     stopping = true;
     logger.info({ reason }, 'stopping');
@@ -40,6 +39,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT', 0));
   process.on('SIGTERM', () => void stop('SIGTERM', 0));
+  // Last resort (the 20 s budget above ran out, an uncaught error): the redis-server goes too.
+  process.on('exit', () => server?.embeddedRedis?.kill());
+  try {
+    server = await startServer(config, logger, extensions);
+  } catch (e) {
+    fail(`could not start: ${(e as Error).message}`, 1);
+  }
+  if (stopRequested) return stop(stopRequested.reason, stopRequested.code);
+  process.stdout.write(`depcanary: listening on ${server.url}\n`);
+  if (!config.adminToken && !config.tokensFile) {
+    logger.warn('no DEPCANARY_ADMIN_TOKEN or DEPCANARY_TOKENS_FILE: the release-manager API is unusable until one is set');
+  }
   void server.fatal.then((e) => {
     process.stderr.write(`depcanary: stopping: ${e.message}\n`);
     void stop('fatal', 1);

@@ -25,6 +25,8 @@ export interface EmbeddedRedis {
   /** `up`, `restarting` between a death and the restarted server answering, `failed` after giving up. */
   readonly state: 'up' | 'restarting' | 'failed' | 'stopped';
   stop(): Promise<void>;
+  /** SIGKILL now, paused or not (for a process that exits before `stop()` could finish); a no-op once stopped. */
+  kill(): void;
 }
 
 export interface SupervisorEvents {
@@ -147,6 +149,11 @@ export async function startEmbeddedRedis(opts: EmbeddedRedisOptions): Promise<Em
         state = 'stopped';
       })();
       return stopped;
+    },
+    kill() {
+      stopping = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      for (const c of [child, spawning]) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     },
   };
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { startEmbeddedRedis } from '../../server/store/embedded-redis';
 import { keys } from '../../server/store/keys';
-import { MAIN, REPORTER_TOKEN, ROOT, spawnServer } from '../support/process';
+import { MAIN, processesNaming, REPORTER_TOKEN, ROOT, spawnServer } from '../support/process';
 import { FIXTURES, report } from '../support/server';
 
 /**
@@ -16,6 +16,8 @@ import { FIXTURES, report } from '../support/server';
  * server while Redis is stopped, a Redis that keeps dying (the server exits non-zero), and
  * two servers on one data dir. After each: every acknowledged report is stored, and the
  * counters agree with the stored report ids (nothing half-written, nothing counted twice).
+ * Nothing outlives a test: a server it left running is stopped, and a redis-server still
+ * running on one of its data dirs is killed and fails it.
  */
 const TOKEN = 'faults-test-admin-token';
 const TIMEOUT_MS = 1000;
@@ -174,8 +176,16 @@ function expectOnly202or503(sent: Sent[]) {
   }
 }
 
+/** Every server a test started, stopped after it whatever happened. */
+const servers: Awaited<ReturnType<typeof spawnServer>>[] = [];
+async function startServer(env: Record<string, string>) {
+  const srv = await spawnServer(env);
+  servers.push(srv);
+  return srv;
+}
+
 async function startWithRollout(dir: string, extra: Record<string, string> = {}) {
-  const srv = await spawnServer(serverEnv(dir, extra));
+  const srv = await startServer(serverEnv(dir, extra));
   const ro = (await call(srv.url, 'POST', '/v1/rollouts', { library: 'oslo.log', candidate: '8.4.0', stages: [50, 100] })).json;
   return { srv, ro, versions: [ro.stable as string, ro.candidate as string] };
 }
@@ -201,6 +211,12 @@ describe('faults of the embedded Redis while reports flow', () => {
     dirs.push(d);
     return d;
   };
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    const left = dirs.flatMap((d) => processesNaming(d));
+    for (const pid of left) process.kill(pid, 'SIGKILL'); // paused or not
+    expect(left).toEqual([]);
+  });
   afterAll(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
@@ -271,7 +287,7 @@ describe('faults of the embedded Redis while reports flow', () => {
 
   test('SIGTERM while Redis is stopped: the server exits 0 within seconds', async () => {
     const dir = tmp();
-    const srv = await spawnServer(serverEnv(dir));
+    const srv = await startServer(serverEnv(dir));
     const pid = await redisPid(dir);
     process.kill(pid, 'SIGSTOP');
     await sleep(300);
@@ -288,7 +304,7 @@ describe('faults of the embedded Redis while reports flow', () => {
     const wrapper = join(dir, 'redis-server-wrapper.sh');
     writeFileSync(wrapper, `#!/bin/sh\nif [ -e '${flag}' ]; then echo 'redis wrapper: refusing to start' >&2; exit 1; fi\nexec redis-server "$@"\n`);
     chmodSync(wrapper, 0o755);
-    const srv = await spawnServer(serverEnv(dir, { REDIS_SERVER_BIN: wrapper }));
+    const srv = await startServer(serverEnv(dir, { REDIS_SERVER_BIN: wrapper }));
     writeFileSync(flag, '');
     const t0 = Date.now();
     process.kill(await redisPid(dir), 'SIGKILL');
@@ -307,7 +323,9 @@ describe('faults of the embedded Redis while reports flow', () => {
       expect(second.code).toBe(1);
       expect(second.stderr).toMatch(new RegExp(`^depcanary: could not start: data dir \\S+ is in use by depcanary process ${srv.child.pid} \\(${srv.url.replace(/[.]/g, '\\.')}\\), running since \\S+; stop it first, or give this server its own DEPCANARY_DATA_DIR\\n$`));
       // The lower guard too: a Redis owned by a live process is never shut down as an orphan.
-      await expect(startEmbeddedRedis({ dir: join(dir, 'redis') })).rejects.toThrow(/belongs to live process \d+; not touching it/);
+      const lower = startEmbeddedRedis({ dir: join(dir, 'redis') });
+      lower.then((r) => r.stop(), () => undefined); // had it started one, that one is stopped
+      await expect(lower).rejects.toThrow(/belongs to live process \d+; not touching it/);
       expect(await redisPid(dir)).toBe(pid);
       const reports = [report({ machine: randomUUID(), installed: { 'oslo.log': versions[1]! } })];
       expect((await fetch(`${srv.url}/v1/reports`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${REPORTER_TOKEN}` }, body: JSON.stringify({ reports }) })).status).toBe(202);
@@ -316,13 +334,14 @@ describe('faults of the embedded Redis while reports flow', () => {
       await srv.stop();
     }
     // Once the first is gone (even by kill -9), the data dir is free again.
-    const again = await spawnServer(serverEnv(dir));
+    const again = await startServer(serverEnv(dir));
     const orphan = await redisPid(dir);
     again.child.kill('SIGKILL');
     await again.stop();
-    const third = await spawnServer(serverEnv(dir));
+    const third = await startServer(serverEnv(dir));
     expect(alive(orphan)).toBe(false);
-    await third.stop();
+    // stopped the moment it is listening: it stops its Redis and exits 0 (not ended by the signal)
+    expect(await third.stop()).toBe(0);
   }, 90_000);
 });
 

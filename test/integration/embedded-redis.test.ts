@@ -1,7 +1,8 @@
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RESTARTS, startEmbeddedRedis } from '../../server/store/embedded-redis';
+import { processesNaming } from '../support/process';
 
 /**
  * The supervisor of the embedded Debian redis-server (real processes, a private dir). The
@@ -37,22 +38,6 @@ describe('embedded Redis supervisor (real redis-server)', () => {
     expect(redis.state).toBe('stopped');
   }, 30_000);
 });
-
-/** Live (not zombie) processes whose command line names `dir`. */
-function processesNaming(dir: string): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
-    try {
-      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      if (cmd.includes(dir) && stat[stat.lastIndexOf(')') + 2] !== 'Z') out.push(Number(e));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,4 +85,20 @@ export async function closedPort(): Promise<number> {
   const port = (srv.address() as { port: number }).port;
   await new Promise<void>((res) => srv.close(() => res()));
   return port;
+}
+
+/** Live (not zombie) processes whose command line names `dir` (a redis-server names its socket). */
+export function processesNaming(dir: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (cmd.includes(dir) && stat[stat.lastIndexOf(')') + 2] !== 'Z') out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
