@@ -1,10 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ArmAggregateSource } from '../../server/domain/decision/accumulator';
 import type { SegmentEvidence } from '../../server/domain/segments';
 import { keys } from '../../server/store/keys';
 import { createRedis, runScript } from '../../server/store/redis';
 import { REFUSED } from '../../server/store/refusals';
 import { TelemetryStore, type Assignment, type IngestItem } from '../../server/store/telemetry-store';
+import { DAY, ingestItem, SEG } from '../support/ingest-items';
 import { useTestRedis } from '../support/store';
 
 /**
@@ -13,16 +14,7 @@ import { useTestRedis } from '../support/store';
  * is counted exactly once (real Redis, the real scripts).
  */
 const testRedis = useTestRedis();
-const DAY = '2026-03-02';
-const SEG = { cap: 2, maxProjects: 3, maxPythons: 2, maxSignatures: 5, maxNewSegmentsPerMachineDay: 4, segmentSourceCap: 2 };
-
-function item(machine: string, assignments: Assignment[], over: Partial<IngestItem> = {}): IngestItem {
-  const id = randomUUID();
-  return {
-    id, machine, outcome: 'fail', day: DAY, failedTests: ['tests.test_a'], json: JSON.stringify({ id, machine }), project: 'nova', python: '3.11.2', source: 'ci:x',
-    assignments, ...over,
-  };
-}
+const item = ingestItem;
 const arm = (rolloutId: string, a: Assignment['arm'] = 'candidate'): Assignment => ({ rolloutId, arm: a, stage: 0, segments: SEG, caps: { machine: 2, source: 0 } });
 
 /** A process that dies after logging a batch's rollout parts, before folding them. */

@@ -1,7 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import { keys } from '../../server/store/keys';
 import { TelemetryStore, type Assignment, type IngestItem } from '../../server/store/telemetry-store';
+import { DAY, ingestItem, SEG } from '../support/ingest-items';
 import { useTestRedis } from '../support/store';
 
 /**
@@ -10,16 +11,7 @@ import { useTestRedis } from '../support/store';
  * (real Redis, the real scripts).
  */
 const testRedis = useTestRedis();
-const DAY = '2026-03-02';
-const SEG = { cap: 2, maxProjects: 3, maxPythons: 2, maxSignatures: 5, maxNewSegmentsPerMachineDay: 4, segmentSourceCap: 2 };
-
-function item(machine: string, assignments: Assignment[], over: Partial<IngestItem> = {}): IngestItem {
-  const id = randomUUID();
-  return {
-    id, machine, outcome: 'fail', day: DAY, failedTests: ['tests.test_a'], json: JSON.stringify({ id, machine }), project: 'nova', python: '3.11.2', source: 'ci:x',
-    assignments, ...over,
-  };
-}
+const item = ingestItem;
 const arm = (rolloutId: string, a: Assignment['arm'] = 'candidate'): Assignment => ({ rolloutId, arm: a, stage: 0, segments: SEG, caps: { machine: 5, source: 0 } });
 
 async function keysOf(redis: ReturnType<typeof testRedis>, pattern: string): Promise<string[]> {
