@@ -184,6 +184,8 @@ export class TelemetryStore {
     if (e1 || e2) throw e1 ?? e2;
     const folded = Number(head[0] ?? 0);
     if (head[1] !== null || entries.length === 0) {
+      // retired: fold.lua passes the parts over (meta afterEnd), nothing counted
+      if (head[1] !== null && entries.length > 0) await runScript(this.redis, 'fold', [k.rolloutMeta(id), k.rolloutLog(id)], [folded, entries.length, '[]']);
       this.sawFolded(id, head[1] !== null ? Number.POSITIVE_INFINITY : folded);
       return false;
     }

@@ -270,7 +270,8 @@ describe('replicas on a 3-master Redis Cluster', () => {
       for (const id of [healthy.id, broken!.id]) {
         const seen = await members(days.map((d) => k.rolloutSeen(id, d)));
         const m = await redis.hgetall(k.rolloutMeta(id));
-        expect(Number(m.counted ?? 0) + Number(m.mismatched ?? 0) + Number(m.sourceCapped ?? 0)).toBe(seen.size);
+        // a part logged before its rollout ended and folded after it is accounted for in afterEnd
+        expect(Number(m.counted ?? 0) + Number(m.mismatched ?? 0) + Number(m.sourceCapped ?? 0) + Number(m.afterEnd ?? 0)).toBe(seen.size);
         expect([...seen].filter((x) => !acked.has(x))).toEqual([]);
       }
       // measured here, for the README (not asserted: a loaded machine is slower)

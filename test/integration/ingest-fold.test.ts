@@ -125,7 +125,8 @@ describe('folding a rollout\'s logged parts into its evidence', () => {
     expect(await store.retire(r, 1, 3600, 2)).toBeGreaterThan(0);
     await store.fold(r);
     expect(await store.meta(r)).toMatchObject({ counted: 0 });
-    expect(await testRedis().ttl(k.rolloutLog(r))).toBeGreaterThan(0);
+    expect(await testRedis().hmget(k.rolloutMeta(r), 'afterEnd', 'folded', 'logged')).toEqual(['5', '5', '5']);
+    expect(await testRedis().exists(k.rolloutLog(r))).toBe(0); // passed over: nothing left without its expiry
     // a report logged before the retirement was seen by this process, then folded after it
     const late = new DiesBeforeFold(testRedis(), `${p}b`);
     await late.ingest(reports('rf-4', 3), 1);

@@ -16,12 +16,19 @@
     ["S", k, m, ...]         SADD
   Returns: 1 written (meta `folded` + ARGV[2], the log trimmed of those entries);
   REFUSED.CONFLICT another fold wrote first (nothing written: read again);
-  REFUSED.ENDED the rollout's evidence is retired (nothing written).
+  REFUSED.ENDED the rollout's evidence is retired: the parts are not counted, only added to meta
+  `afterEnd`, and passed over in the log.
 ]]
 local meta, log = KEYS[1], KEYS[2]
-if redis.call('HEXISTS', meta, 'retiredAt') == 1 then return REFUSED.ENDED end
 if tonumber(redis.call('HGET', meta, 'folded') or '0') ~= tonumber(ARGV[1]) then return REFUSED.CONFLICT end
 local n = tonumber(ARGV[2])
+if redis.call('HEXISTS', meta, 'retiredAt') == 1 then
+  -- logged before the rollout ended, folded after: not counted, but accounted for (meta afterEnd)
+  redis.call('HINCRBY', meta, 'afterEnd', n)
+  redis.call('HSET', meta, 'folded', tonumber(ARGV[1]) + n)
+  redis.call('LTRIM', log, n, -1)
+  return REFUSED.ENDED
+end
 local CMD = { Z = 'ZINCRBY', H = 'HSET', X = 'HDEL', S = 'SADD' }
 -- Runs `cmd key <args from i>` in chunks of at most 1000 arguments (ZINCRBY: one pair a call).
 local function apply(op)
