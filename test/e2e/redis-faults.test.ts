@@ -168,6 +168,20 @@ async function resendUnacknowledged(f: ReturnType<typeof flow>): Promise<number>
   return n;
 }
 
+/**
+ * /healthz follows its probe (once a second): wait for it to say 503 after `since` (the fault seen),
+ * then 200 after that (the recovery seen), not for a fixed time.
+ */
+async function untilHealthy(f: ReturnType<typeof flow>, since: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  const firstDown = () => f.health.find((h) => h.at >= since && h.status === 503);
+  while (Date.now() < deadline) {
+    const down = firstDown();
+    if (down && f.health.some((h) => h.at > down.at && h.status === 200)) return;
+    await sleep(50);
+  }
+}
+
 function expectOnly202or503(sent: Sent[]) {
   const other = sent.filter((s) => s.status !== 202 && !(s.status === 503 && s.code === 'unavailable'));
   expect(other.map((s) => `${s.status} ${JSON.stringify(s.body)}`)).toEqual([]);
@@ -228,6 +242,7 @@ describe('faults of the embedded Redis while reports flow', () => {
       const killedAt = Date.now();
       process.kill(pid, 'SIGKILL');
       await f.acceptedAfter(killedAt + 100, 10);
+      await untilHealthy(f, killedAt);
       await f.stop();
       expect(await redisPid(dir)).not.toBe(pid);
       expectOnly202or503(f.sent);
@@ -256,9 +271,7 @@ describe('faults of the embedded Redis while reports flow', () => {
       process.kill(pid, 'SIGCONT');
       const contAt = Date.now();
       await f.acceptedAfter(contAt, 10);
-      // /healthz follows its probe (once a second): wait for it to say so, not for a fixed time
-      const deadline = Date.now() + 10_000;
-      while (!f.health.some((h) => h.at > contAt && h.status === 200) && Date.now() < deadline) await sleep(50);
+      await untilHealthy(f, stoppedAt);
       await f.stop();
       expect(await redisPid(dir)).toBe(pid);
       expectOnly202or503(f.sent);
