@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FoldEvent } from './store/telemetry-store';
 
 /** One registry per app instance (tests create many apps in one process). */
 export function createMetrics() {
@@ -77,6 +78,25 @@ export function createMetrics() {
       help: 'The fencing token of the controller lease while this process holds it (grows with each change of hands), else 0',
       registers: [registry],
     }),
+    // --- counting (README "Deployment": claimed and logged at ingestion, counted by a fold) ---
+    foldParts: new Counter({
+      name: 'depcanary_fold_parts_total',
+      help: 'Logged report parts a fold of this process took, by result: counted, unreadable (passed over), after_end (the rollout had ended), conflict (another process folded them first)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    foldDuration: new Histogram({
+      name: 'depcanary_fold_duration_seconds',
+      help: 'Time of one fold of a rollout log (reads, counting, the write), by result',
+      labelNames: ['result'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    foldBacklog: new Gauge({
+      name: 'depcanary_fold_backlog',
+      help: 'Report parts logged and not folded yet, summed over live rollouts (read at each scrape)',
+      registers: [registry],
+    }),
     pinsVersion: new Gauge({
       name: 'depcanary_pins_version',
       help: 'The store version of the pins this process serves (equal on every replica once a change has reached them)',
@@ -85,3 +105,14 @@ export function createMetrics() {
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Counts a fold (store/telemetry-store.ts) into the metrics. */
+export function countFold(m: Metrics, e: FoldEvent): void {
+  m.foldDuration.observe({ result: e.result }, e.seconds);
+  if (e.result === 'conflict') m.foldParts.inc({ result: 'conflict' }, e.parts);
+  else if (e.result === 'ended') m.foldParts.inc({ result: 'after_end' }, e.parts);
+  else {
+    if (e.parts - e.unreadable > 0) m.foldParts.inc({ result: 'counted' }, e.parts - e.unreadable);
+    if (e.unreadable > 0) m.foldParts.inc({ result: 'unreadable' }, e.unreadable);
+  }
+}

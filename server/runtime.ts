@@ -12,7 +12,7 @@ import { MASTER } from './domain/branches';
 import { resolvePolicy } from './domain/policy';
 import { outboxFor } from './gerrit/outbox-item';
 import { DEFAULT_INDEX_MAX_BYTES, IndexClient } from './index/client';
-import { createMetrics, type Metrics } from './metrics';
+import { countFold, createMetrics, type Metrics } from './metrics';
 import { ConstraintsService } from './services/constraints';
 import { gateSettings } from './services/gate-settings';
 import { PinsCache } from './services/pins-cache';
@@ -132,6 +132,7 @@ export async function startServer(config: Config, logger: Logger, extensions: Ex
     const metrics = createMetrics();
     const rolloutStore = new RolloutStore(redis, p);
     const telemetry = new TelemetryStore(redis, p);
+    telemetry.onFold = (e) => countFold(metrics, e);
     const baseStore = new BaseStore(redis, p);
     const tokens = new TokenStore(redis, p, staticTokens(config.adminToken, config.tokensFile), config.publicRead ? 'viewer' : null);
     const enrolments = new EnrolmentStore(redis, p);
@@ -284,4 +285,7 @@ async function refreshGauges(rt: Runtime): Promise<void> {
   for (const r of all) rt.metrics.rolloutsByState.inc({ state: r.rollout.state });
   rt.metrics.stagePercent.reset();
   for (const l of rt.pins.current().live) rt.metrics.stagePercent.set({ library: l.library, branch: l.branch }, l.percent);
+  let backlog = 0;
+  for (const n of (await rt.telemetry.backlog(rt.pins.current().live.map((l) => l.id))).values()) backlog += n;
+  rt.metrics.foldBacklog.set(backlog);
 }

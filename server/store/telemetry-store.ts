@@ -73,8 +73,22 @@ const FOLD_PARTS = 2000;
 /** Folds one fold() tries before it gives up (the parts stay logged for the next). */
 const FOLD_TRIES = 1000;
 
+/**
+ * What one fold did, for metrics: `folded` counted `parts` (of them `unreadable` passed over);
+ * `conflict` lost to another process's fold (read again); `ended` passed `parts` over, the rollout's
+ * evidence retired.
+ */
+export interface FoldEvent {
+  result: 'folded' | 'conflict' | 'ended';
+  parts: number;
+  unreadable: number;
+  seconds: number;
+}
+
 /** Report ingestion (a Lua call per slot and batch, auto-pipelined) and the evidence reads behind decisions. */
 export class TelemetryStore {
+  /** Told of every fold that found parts (server/metrics.ts counts them). */
+  onFold: (e: FoldEvent) => void = () => {};
   private readonly k: Keys;
   /**
    * Store layout 1 kept one key per counted report id: while the last of them lives (until
@@ -177,6 +191,9 @@ export class TelemetryStore {
   /** One fold of up to FOLD_PARTS logged parts: false when the log was empty (or the rollout retired). */
   private async foldOnce(id: string): Promise<boolean> {
     const k = this.k;
+    const started = process.hrtime.bigint();
+    const tell = (result: FoldEvent['result'], parts: number, unreadable = 0) =>
+      this.onFold({ result, parts, unreadable, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
     const [[e1, head], [e2, entries]] = (await this.redis.multi()
       .hmget(k.rolloutMeta(id), 'folded', 'retiredAt')
       .lrange(k.rolloutLog(id), 0, FOLD_PARTS - 1)
@@ -185,7 +202,10 @@ export class TelemetryStore {
     const folded = Number(head[0] ?? 0);
     if (head[1] !== null || entries.length === 0) {
       // retired: fold.lua passes the parts over (meta afterEnd), nothing counted
-      if (head[1] !== null && entries.length > 0) await runScript(this.redis, 'fold', [k.rolloutMeta(id), k.rolloutLog(id)], [folded, entries.length, '[]']);
+      if (head[1] !== null && entries.length > 0) {
+        const r = refusalOf(await runScript(this.redis, 'fold', [k.rolloutMeta(id), k.rolloutLog(id)], [folded, entries.length, '[]']));
+        tell(r === 'CONFLICT' ? 'conflict' : 'ended', entries.length);
+      }
       this.sawFolded(id, head[1] !== null ? Number.POSITIVE_INFINITY : folded);
       return false;
     }
@@ -208,13 +228,24 @@ export class TelemetryStore {
     }
     const [keyList, ops] = foldOps(w.writes(), [k.rolloutMeta(id), k.rolloutLog(id)]);
     const r = refusalOf(await runScript(this.redis, 'fold', keyList, [folded, entries.length, JSON.stringify(ops)]));
-    if (r === 'CONFLICT') return true; // another process folded first: read again
+    if (r === 'CONFLICT') {
+      tell('conflict', entries.length);
+      return true; // another process folded first: read again
+    }
     if (r === 'ENDED') {
+      tell('ended', entries.length);
       this.sawFolded(id, Number.POSITIVE_INFINITY);
       return false;
     }
+    tell('folded', entries.length, unreadable);
     this.sawFolded(id, folded + entries.length);
     return true;
+  }
+
+  /** Parts logged and not folded yet, per rollout (LLEN of each log; one pipelined call per key). */
+  async backlog(rolloutIds: readonly string[]): Promise<Map<string, number>> {
+    const ns = await Promise.all(rolloutIds.map((id) => this.redis.llen(this.k.rolloutLog(id))));
+    return new Map(rolloutIds.map((id, i) => [id, ns[i]!]));
   }
 
   /** Notes a rollout's folded position (bounded: a position forgotten is read again). */

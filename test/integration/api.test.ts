@@ -293,4 +293,27 @@ describe('HTTP API on a real Redis', () => {
     expect(m).toMatch(/depcanary_http_request_duration_seconds_count\{method="GET",route="\/v1\/constraints.txt",status="200"\}/);
     expect(m).not.toContain(ADMIN_TOKEN);
   });
+
+  test('metrics: parts folded (counted, unreadable), fold time, and the backlog of logged parts', async () => {
+    const { json: ro } = await s.req('POST', '/v1/rollouts', { library: 'oslo.log', candidate: '8.4.0' });
+    const reports = Array.from({ length: 7 }, () => report({ machine: randomUUID(), installed: { 'oslo.log': '8.3.0' } }));
+    expect((await s.postReports({ reports })).status).toBe(202);
+    const gauge = (m: string, name: string) => Number(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'm').exec(m)?.[2] ?? NaN);
+    let m = (await s.req('GET', '/metrics', undefined, null)).text;
+    expect(m).toMatch(/^depcanary_fold_parts_total\{result="counted"\} 7$/m);
+    expect(m).not.toMatch(/depcanary_fold_parts_total\{result="unreadable"\}/);
+    expect(m).toMatch(/^depcanary_fold_duration_seconds_count\{result="folded"\} [1-7]$/m);
+    expect(gauge(m, 'depcanary_fold_backlog')).toBe(0);
+    // two entries logged that nobody has folded yet: the backlog; one is no part (passed over, counted)
+    const redis = s.server.runtime.redis;
+    const log = keys(s.config.keyPrefix).rolloutLog(ro.id);
+    await redis.rpush(log, 'not a part', JSON.stringify({ id: 'x' }));
+    m = (await s.req('GET', '/metrics', undefined, null)).text;
+    expect(gauge(m, 'depcanary_fold_backlog')).toBe(2);
+    expect((await s.req('GET', `/v1/rollouts/${ro.id}`)).status).toBe(200); // a read folds first
+    m = (await s.req('GET', '/metrics', undefined, null)).text;
+    expect(m).toMatch(/^depcanary_fold_parts_total\{result="unreadable"\} 2$/m);
+    expect(m).toMatch(/^depcanary_fold_parts_total\{result="counted"\} 7$/m);
+    expect(gauge(m, 'depcanary_fold_backlog')).toBe(0);
+  });
 });
