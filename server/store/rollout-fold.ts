@@ -341,8 +341,16 @@ export function loggedPartOf(entry: string): LoggedPart | null {
   if (!strings || !ARMS.has(p.arm as string) || !OUTCOMES.has(p.outcome as string)) return null;
   if (!isCount(p.stage) || !isCount(p.now) || !isCount(p.scap) || !isCount(p.mcap) || (p.mcap as number) < 1) return null;
   if (!Array.isArray(p.tests) || !p.tests.every((t) => typeof t === 'string')) return null;
-  if (p.segments !== undefined && (typeof p.segments !== 'object' || p.segments === null)) return null;
+  if (p.segments !== undefined && !isSegmentPolicy(p.segments)) return null;
   return p as unknown as LoggedPart;
+}
+
+/** A rollout's segment caps as a part carries them (domain/segments/plan.ts SegmentPolicy): counts, the run cap at least 1. */
+function isSegmentPolicy(x: unknown): x is SegmentPolicy {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
+  const s = x as Record<string, unknown>;
+  const counts = [s.cap, s.maxProjects, s.maxPythons, s.maxSignatures, s.maxNewSegmentsPerMachineDay].every(isCount);
+  return counts && (s.cap as number) >= 1 && (s.segmentSourceCap === undefined || isCount(s.segmentSourceCap));
 }
 
 /** A machine-day value "runs,failures,errors[,source]" (`cur` false: none yet) with one more run. */
