@@ -1,4 +1,4 @@
-import { Mutex } from 'async-mutex';
+import { Mutex, Semaphore } from 'async-mutex';
 import type { ArmCounters, ArmEvidence, FailingTest, MachineDay, RolloutEvidence } from '../domain/evidence';
 import { StoredArmAggregate } from '../domain/decision/stored-aggregate';
 import { CODE, segmentEvidence, type SegmentEvidence, type SegmentPlan, type SegmentPolicy } from '../domain/segments';
@@ -72,6 +72,12 @@ const FAILING_TESTS_READ = 200;
 const FOLD_PARTS = 2000;
 /** Folds one fold() tries before it gives up (the parts stay logged for the next). */
 const FOLD_TRIES = 1000;
+/**
+ * Folds one process runs at once over all rollouts: each holds up to FOLD_PARTS parts, what it
+ * read and what it writes, so a batch of reports concerning hundreds of rollouts would hold
+ * hundreds of them at once; the counting is CPU-bound, so more at once would not count faster.
+ */
+export const FOLDS_AT_ONCE = 16;
 
 /**
  * What one fold did, for metrics: `folded` counted `parts` (of them `unreadable` passed over);
@@ -100,6 +106,8 @@ export class TelemetryStore {
   private readonly folded = new Map<string, number>();
   /** Per rollout being folded here: one fold at a time. */
   private readonly folding = new Map<string, Mutex>();
+  /** FOLDS_AT_ONCE over all rollouts. */
+  private readonly foldSlots = new Semaphore(FOLDS_AT_ONCE);
   constructor(private readonly redis: DcRedis, prefix: string) {
     this.k = keys(prefix);
     this.cluster = isCluster(redis);
@@ -168,8 +176,8 @@ export class TelemetryStore {
    * Counts a rollout's logged parts into its evidence, at least up to log position `upTo`
    * (default: all logged so far). One fold at a time per rollout in this process: a request
    * that finds one running waits for it, and its parts are often in it (a busy rollout's
-   * folds take many reports each). Folds of other processes are fenced by the log position
-   * (fold.lua): a fold that lost the race reads again.
+   * folds take many reports each), and FOLDS_AT_ONCE over all rollouts. Folds of other
+   * processes are fenced by the log position (fold.lua): a fold that lost the race reads again.
    */
   async fold(rolloutId: string, upTo = Number.POSITIVE_INFINITY): Promise<void> {
     if ((this.folded.get(rolloutId) ?? 0) >= upTo) return;
@@ -178,7 +186,7 @@ export class TelemetryStore {
     try {
       await m.runExclusive(async () => {
         for (let tries = 1; (this.folded.get(rolloutId) ?? 0) < upTo; tries++) {
-          if (!(await this.foldOnce(rolloutId))) return;
+          if (!(await this.foldSlots.runExclusive(() => this.foldOnce(rolloutId)))) return;
           // each try folds, or loses to another process's fold: so many in a row is no race
           if (tries > FOLD_TRIES) throw new Error(`rollout ${rolloutId}: its log was not folded in ${FOLD_TRIES} tries`);
         }
