@@ -53,7 +53,25 @@ async function main(): Promise<void> {
   const shown = ownToken ? token : 'the DEPCANARY_ADMIN_TOKEN you set';
   const say = (line = '') => void process.stdout.write(line + '\n');
 
-  let server: RunningServer;
+  // Ctrl-C (or a closed terminal, or SIGTERM) ends the demo cleanly from the start, its embedded
+  // Redis stopped too: while the server starts, once it is up; while the demo sets up, at once;
+  // later, at the next step of the loop below. However the demo ends, the Redis goes with it.
+  let server: RunningServer | null = null;
+  let interrupted = false;
+  let settingUp = true;
+  let wake: () => void = () => undefined;
+  const quit = (srv: RunningServer) => {
+    process.stdout.write('\nInterrupted.\n');
+    closing = srv.close().finally(() => process.exit(130));
+  };
+  const interrupt = () => {
+    if (interrupted) return;
+    interrupted = true;
+    wake();
+    if (server && settingUp) quit(server);
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, interrupt);
+  process.on('exit', () => server?.embeddedRedis?.kill());
   try {
     server = await startServer(config, logger, defaultExtensions());
   } catch (e) {
@@ -61,6 +79,7 @@ async function main(): Promise<void> {
     process.stderr.write(`demo: could not start the server: ${msg}${/EADDRINUSE/.test(msg) ? ` (set PORT to a free port, e.g. PORT=8099 make demo)` : ''}\n`);
     process.exit(1);
   }
+  if (interrupted) return quit(server);
   const admin = new ApiClient({ url: server.url, token });
   const anonymous = new ApiClient({ url: server.url });
   const summaryStart = Date.now();
@@ -99,15 +118,9 @@ async function main(): Promise<void> {
   const fleet = new Fleet(anonymous, machines, SCENARIOS, base, num('DEMO_RUN_INTERVAL_MS', 4000));
   const networks = await fleet.enrol();
   say(`  enrolled   ${machines} machines from ${networks} simulated networks (/24s): each reports with its own credential`);
+  if (interrupted) return; // interrupt() is closing the server
+  settingUp = false;
   fleet.start();
-  // Ctrl-C (or a closed terminal, or SIGTERM) ends the demo cleanly: the embedded Redis is stopped too.
-  let interrupted = false;
-  let wake: () => void = () => undefined;
-  const interrupt = () => {
-    interrupted = true;
-    wake();
-  };
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, interrupt);
 
   const deadline = Date.now() + limitS * 1000;
   let lastSummary = 0;
@@ -159,7 +172,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Set when an interrupt during set-up closes the server (its requests in flight then fail: no error of the demo). */
+let closing: Promise<void> | null = null;
+
 main().catch((e) => {
+  if (closing) return;
   process.stderr.write(`demo: ${(e as Error).message}\n`);
   process.exit(1);
 });

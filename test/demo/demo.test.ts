@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../support/process';
@@ -18,7 +18,7 @@ function runDemo(env: Record<string, string>, onOutput?: (out: string, kill: (si
     env: {
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', REDIS_URL: `unix://${socket}`,
       DEPCANARY_DATA_DIR: mkdtempSync(join(tmpdir(), 'depcanary-demo-')), ...env,
-    },
+    } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -28,7 +28,22 @@ function runDemo(env: Record<string, string>, onOutput?: (out: string, kill: (si
     onOutput?.(out, (sig) => child.kill(sig));
   });
   child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  return new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
+  const exited = new Promise<{ code: number | null; out: string; err: string }>((resolve) => child.on('exit', (code) => resolve({ code, out, err })));
+  return Object.assign(exited, { child });
+}
+
+/** Processes whose command line names `text` (the embedded redis-server names its socket there). */
+function processesNaming(text: string): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(text)) pids.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
 
 describe('make demo', () => {
@@ -60,5 +75,20 @@ describe('make demo', () => {
     expect(r.out).toMatch(/token: the DEPCANARY_ADMIN_TOKEN you set\n/);
     expect(r.out + r.err).not.toContain(operatorToken);
     expect(r.code).toBe(130);
+  }, 60_000);
+
+  test('a SIGTERM while the server starts on its embedded Redis stops both, with exit code 130', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'depcanary-demo-embedded-'));
+    const sock = join(dir, 'redis', 'redis.sock');
+    const run = runDemo({ DEPCANARY_DATA_DIR: dir, REDIS_URL: undefined as unknown as string, DEMO_MACHINES: '20' });
+    // the embedded redis-server is up (its socket exists) before the server has started
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(sock) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(existsSync(sock)).toBe(true);
+    run.child.kill('SIGTERM');
+    const r = await run;
+    expect(r.code).toBe(130);
+    expect(r.out).toMatch(/Interrupted\.\n$/);
+    expect(processesNaming(sock)).toEqual([]);
   }, 60_000);
 });
