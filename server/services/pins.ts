@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { bucketOf, inCandidateArm } from '../domain/bucketing';
+import { bucketerOf, inCandidateArm, Machine, type Bucketer } from '../domain/bucketing';
 import { MASTER, resolveBranch } from '../domain/branches';
 import { parseConstraints, type ConstraintsFile } from '../domain/constraints';
 import { etagOf as etag } from '../domain/etag';
@@ -24,6 +24,8 @@ export interface LiveRollout {
   stable: string;
   candidate: string;
   salt: string;
+  /** Its bucket of a machine (domain/bucketing.ts; by its salt). */
+  bucket: Bucketer;
   stageIndex: number;
   percent: number;
   /** The rollout's caps for segment evidence (ingestion). */
@@ -197,7 +199,7 @@ export class BranchSnapshot {
       const plan = planLines(this.effective, rolloutLines(r, this.pythons));
       const idx = this.effective.index.get(r.key);
       return {
-        id: r.id, library: r.library, key: r.key, branch, stable: r.stable, candidate: r.candidate, salt: r.salt,
+        id: r.id, library: r.library, key: r.key, branch, stable: r.stable, candidate: r.candidate, salt: r.salt, bucket: bucketerOf(r.salt),
         stageIndex: r.stageIndex, percent: currentPercent(r),
         name: idx ? this.effective.lines[idx[0]!]!.pin!.name : r.library,
         candidateChanges: plan.candidate, controlChanges: plan.control,
@@ -219,8 +221,9 @@ export class BranchSnapshot {
   }
 
   pinsFor(machine: string): PinEntry[] {
+    const m = new Machine(machine);
     return this.live.map((r) => {
-      const candidate = inCandidateArm(bucketOf(r.salt, machine), r.percent);
+      const candidate = inCandidateArm(r.bucket(m), r.percent);
       return {
         library: r.library, key: r.key, branch: r.branch, version: candidate ? r.candidate : r.stable, stable: r.stable, candidate: r.candidate,
         arm: candidate ? 'candidate' : 'control',
@@ -235,11 +238,12 @@ export class BranchSnapshot {
     if (machine === null || this.live.length === 0) return base;
     let chosen: (ArmSplice | undefined)[] | null = null;
     let overrides: { library: string; version: string }[] | null = null;
+    const m = new Machine(machine);
     for (let i = 0; i < this.live.length; i++) {
       const r = this.live[i]!;
       const arms = this.arms[i]!;
       if (arms.candidate.length === 0 && arms.control.length === 0) continue; // diverged: no hash needed
-      const candidate = inCandidateArm(bucketOf(r.salt, machine), r.percent);
+      const candidate = inCandidateArm(r.bucket(m), r.percent);
       const arm = candidate ? arms.candidate : arms.control;
       if (arm.length === 0) continue;
       chosen ??= new Array<ArmSplice | undefined>(this.slots);
@@ -337,9 +341,10 @@ export class PinsSnapshot {
     const py = /^(\d+\.\d+)/.exec(context.python ?? '')?.[1];
     const branch = context.branch !== undefined ? (resolveBranch(context.branch, this.branchNames) ?? '') : null;
     const candidates = branch === null ? this.live : this.live.filter((r) => r.branch === branch);
+    const m = new Machine(machine);
     for (const r of candidates) {
       if (py && r.pythons.includes(py) && !r.servedPythons.includes(py)) continue;
-      const inCandidate = inCandidateArm(bucketOf(r.salt, machine), r.percent);
+      const inCandidate = inCandidateArm(r.bucket(m), r.percent);
       let v = installed.get(r.key) ?? pinned?.get(r.key);
       if (v === undefined && outcome === 'error') v = inCandidate ? r.candidate : r.stable;
       if (v === undefined) continue;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { newSalt } from '../domain/bucketing';
 import { MASTER, unknownBranchMessage } from '../domain/branches';
 import { conflict, invalid, notFound } from '../domain/errors';
 import { normalizeName } from '../domain/names';
@@ -135,7 +136,7 @@ export class RolloutService {
       keptPythons: plan.kept,
       baseMode,
       stages,
-      salt: randomBytes(16).toString('hex'),
+      salt: newSalt(randomBytes(16)),
       policy,
       actor,
       now,
