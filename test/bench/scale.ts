@@ -1,7 +1,7 @@
 /**
  * Scale benchmark (bounded; issue 15): what live rollouts, replicas and a large fleet cost.
  *   node dist/test/bench/scale.js [--seconds 10] [--rounds 3] [--part all|rollouts|pins|replicas|memory]
- *     [--machines 100000] [--memory-rollouts 500] [--write-readme]
+ *     [--machines 100000] [--memory-rollouts 500] [--pins-rate 2000] [--write-readme]
  *  - rollouts: one server (`node dist/server/main.js` on its embedded Redis, AOF everysec as
  *    `make run`), 1 and then 40 live rollouts at 10% that every report concerns: report
  *    ingestion (50 a request, a CI reporter token, 10 connections) and pins (`GET
@@ -12,7 +12,8 @@
  *    every report concerns, batches of 50, 4 at once, 2,000 machines: reports/s and the CPU
  *    Redis and the counting process each spent per report (what the HTTP figures are made of).
  *  - pins (not in `all`, never written to the README): the pins half of `rollouts` alone, 1 and then
- *    40 live rollouts at 10%, no reports: to measure the constraints path without ingestion's load.
+ *    40 live rollouts at 10%, no reports: to measure the constraints path without ingestion's load;
+ *    each run then again paced at `pins-rate` requests/s, for the p99 below saturation.
  *  - replicas: one redis-server (AOF everysec) and 1, then 3 server processes on it, one live
  *    rollout; the same load spread over the replicas (the same connections in all).
  *  - memory: one server, `memory-rollouts` live rollouts (one per library of
@@ -24,6 +25,7 @@
 import autocannon from 'autocannon';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -47,6 +49,8 @@ const ROUNDS = Number(opt('rounds', '3'));
 const PART = opt('part', 'all');
 const MACHINES = Number(opt('machines', '100000'));
 const MEMORY_ROLLOUTS = Number(opt('memory-rollouts', '500'));
+/** The pins part's paced rate (requests/s over all connections), below what one server answers here. */
+const PINS_RATE = Number(opt('pins-rate', '2000'));
 const ADMIN = 'bench-admin-token-0123456789';
 const UC = join(ROOT, 'data', 'upper-constraints.txt');
 /** The bench's reports come from one CI reporter token (one source): no source cap, so every one counts. */
@@ -133,9 +137,52 @@ function ingestion(urls: string[], machines: ReturnType<typeof fleet>): Promise<
   })).then((r) => ({ ...r, rps: r.rps * 50 }));
 }
 
-/** Pins as the plugin asks for them (`GET /v1/constraints.txt`), a new machine per request, 50 connections. */
+/**
+ * Pins as the plugin asks for them (`GET /v1/constraints.txt`), a new machine per request, 50
+ * connections: as fast as they are answered, or (`rate`) paced at that many requests a second
+ * over all connections, for the latency below saturation.
+ */
 function pins(urls: string[]): Promise<Result> {
   return cannon(urls, 50, (url) => ({ url, requests: [{ setupRequest: (r) => ({ ...r, path: `/v1/constraints.txt?machine=${randomUUID()}` }) }] }));
+}
+
+/**
+ * Pins paced at `rate` requests a second for SECONDS (open loop: each request is due at its
+ * time, and its latency counts from then, so a server that falls behind is not let off), a new
+ * machine per request, over at most 50 keep-alive connections. autocannon's own pacing sends each
+ * second's quota in a burst, which measures a queue rather than the latency below saturation.
+ */
+async function paced(urls: string[], rate: number): Promise<Result> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 50 });
+  const latencies: number[] = [];
+  let bad = 0;
+  const pending = new Set<Promise<void>>();
+  const t0 = performance.now();
+  const total = Math.round(rate * SECONDS);
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait >= 1) await sleep(wait);
+    const p = new Promise<void>((done) => {
+      get(`${urls[i % urls.length]!}/v1/constraints.txt?machine=${randomUUID()}`, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          latencies.push(performance.now() - due);
+          if (res.statusCode !== 200) bad++;
+          done();
+        });
+      }).on('error', () => {
+        bad++;
+        done();
+      });
+    });
+    pending.add(p);
+    void p.then(() => pending.delete(p));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { rps: latencies.length / ((performance.now() - t0) / 1000), p99: Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0), bad };
 }
 
 interface Row { name: string; ingest: Result; pins: Result }
@@ -167,15 +214,21 @@ async function rounds(name: string, urls: string[], machines: ReturnType<typeof 
   return { name, ingest: med(ing), pins: med(pin) };
 }
 
-/** The pins half of rounds(): no reports sent. */
-async function pinsRounds(name: string, urls: string[]): Promise<Result> {
+/** The pins half of rounds(): no reports sent; each round also paced at PINS_RATE (its p99: `pacedP99`). */
+async function pinsRounds(name: string, urls: string[]): Promise<Result & { pacedP99: number; pacedRps: number }> {
   const pin: Result[] = [];
+  const pacedRuns: Result[] = [];
   for (let k = 1; k <= ROUNDS; k++) {
-    process.stderr.write(`${name}: round ${k}/${ROUNDS} (${SECONDS}s pins)\n`);
+    process.stderr.write(`${name}: round ${k}/${ROUNDS} (${SECONDS}s pins, then ${SECONDS}s at ${fmt(PINS_RATE)}/s)\n`);
     pin.push(await pins(urls));
     await settle(urls);
+    pacedRuns.push(await paced(urls, PINS_RATE));
+    await settle(urls);
   }
-  return { rps: median(pin.map((r) => r.rps)), p99: median(pin.map((r) => r.p99)), bad: pin.reduce((s, r) => s + r.bad, 0) };
+  return {
+    rps: median(pin.map((r) => r.rps)), p99: median(pin.map((r) => r.p99)), bad: [...pin, ...pacedRuns].reduce((s, r) => s + r.bad, 0),
+    pacedP99: median(pacedRuns.map((r) => r.p99)), pacedRps: median(pacedRuns.map((r) => r.rps)),
+  };
 }
 
 async function server(dir: string, env: Record<string, string> = {}) {
@@ -201,7 +254,9 @@ async function liveRollouts(): Promise<Row[]> {
   }
 }
 
-async function pinsOnly(): Promise<[Result, Result]> {
+type PinsResult = Awaited<ReturnType<typeof pinsRounds>>;
+
+async function pinsOnly(): Promise<[PinsResult, PinsResult]> {
   const dir = mkdtempSync(join(tmpdir(), 'depcanary-bench-pins-'));
   const srv = await server(dir);
   try {
@@ -396,6 +451,7 @@ async function main() {
       '| live rollouts | pins/s (a new machine each, 50 connections) | pins p99 ms | errors or non-2xx |', '|---|---|---|---|',
       `| 1 | ${fmt(a.rps)} | ${a.p99} | ${a.bad} |`, `| 40 | ${fmt(b.rps)} | ${b.p99} | ${b.bad} |`, '',
       `40 at ${(b.rps / a.rps).toFixed(2)}× the rate of 1 (target ≥ 0.5), p99 ${b.p99} ms (target < 10); ${SECONDS} s per run, median of ${ROUNDS}.`,
+      `Paced at ${fmt(PINS_RATE)} requests/s (open loop, up to 50 connections): p99 ${a.pacedP99} ms with 1 live rollout (${fmt(a.pacedRps)}/s answered), ${b.pacedP99} ms with 40 (${fmt(b.pacedRps)}/s).`,
     ].join('\n'));
   }
   if (PART === 'all' || PART === 'replicas') {
