@@ -45,20 +45,27 @@ export class LineSplicer {
     return { index: change.index, bytes: Buffer.from(text), tag: JSON.stringify([change.index, text]) };
   }
 
-  /** The file with `splices` in place of their lines; `splices` sorted by index, one per line. */
-  render(splices: readonly Splice[]): Buffer {
-    let size = this.whole.length;
-    for (const s of splices) size += s.bytes.length - (this.start[s.index + 1]! - this.start[s.index]!);
-    const out = Buffer.allocUnsafe(size);
-    let o = 0;
+  /**
+   * The file with `splices` in place of their lines (`splices` sorted by index, one per line), as
+   * the pieces to send one after the other: views of the file's own bytes between the replaced
+   * lines and each splice's bytes, nothing copied (a pins response with 40 live rollouts is a
+   * fresh combination nearly every time, and 25 KB copied for each kept the collector busy).
+   */
+  chunks(splices: readonly Splice[]): Buffer[] {
+    const out: Buffer[] = [];
     let from = 0;
     for (const s of splices) {
-      o += this.whole.copy(out, o, from, this.start[s.index]!);
-      o += s.bytes.copy(out, o);
+      const to = this.start[s.index]!;
+      if (to > from) out.push(this.whole.subarray(from, to));
+      if (s.bytes.length) out.push(s.bytes);
       from = this.start[s.index + 1]!;
     }
-    o += this.whole.copy(out, o, from);
-    if (o !== size) throw new Error(`spliced ${o} bytes of ${size}`); // unreachable: every byte is written
+    if (from < this.whole.length || out.length === 0) out.push(this.whole.subarray(from));
     return out;
+  }
+
+  /** The file with `splices` in place of their lines, in one buffer (the bytes `chunks()` gives). */
+  render(splices: readonly Splice[]): Buffer {
+    return Buffer.concat(this.chunks(splices));
   }
 }

@@ -79,8 +79,13 @@ export interface EmergencyPinView {
 }
 
 export interface MachineConstraints {
-  /** The file as UTF-8: the stable file, or the effective base with this machine's arms' lines spliced in. */
-  body: Buffer;
+  /**
+   * The file as UTF-8, in pieces to send one after the other (domain/line-splice.ts): the stable
+   * file, or the effective base with this machine's arms' lines spliced in. `bodyOf()` joins them.
+   */
+  chunks: readonly Buffer[];
+  /** Its size in bytes. */
+  length: number;
   /**
    * The stable file's (a hash of its text), or a hash of the stable's ETag and the lines spliced
    * in: the same for the same bytes in every process and snapshot, different when they differ.
@@ -88,6 +93,11 @@ export interface MachineConstraints {
   etag: string;
   /** Libraries whose lines differ from the base for this machine (rollouts and emergency pins). */
   overrides: { library: string; version: string }[];
+}
+
+/** A machine's constraints file in one buffer. */
+export function bodyOf(c: Pick<MachineConstraints, 'chunks' | 'length'>): Buffer {
+  return c.chunks.length === 1 ? c.chunks[0]! : Buffer.concat(c.chunks, c.length);
 }
 
 interface Rendered {
@@ -106,8 +116,8 @@ const MAX_COMBO_BYTES = 16 * 2 ** 20;
 interface ArmSplice { slot: number; id: number; splice: Splice }
 
 /** The rendered combinations of a branch: an LRU bounded by count and by the bytes of their bodies (a body over that bound is not kept). */
-function comboCache(): LRUCache<string, { body: Buffer; etag: string }> {
-  return new LRUCache({ max: MAX_COMBOS, maxSize: MAX_COMBO_BYTES, sizeCalculation: (v) => Math.max(1, v.body.length) });
+function comboCache(): LRUCache<string, { chunks: readonly Buffer[]; length: number; etag: string }> {
+  return new LRUCache({ max: MAX_COMBOS, maxSize: MAX_COMBO_BYTES, sizeCalculation: (v) => Math.max(1, v.length) });
 }
 
 /**
@@ -234,7 +244,7 @@ export class BranchSnapshot {
   }
 
   constraintsFor(machine: string | null): MachineConstraints {
-    const base = { body: this.stable.body, etag: this.stable.etag, overrides: this.emergencyOverrides };
+    const base = { chunks: [this.stable.body], length: this.stable.body.length, etag: this.stable.etag, overrides: this.emergencyOverrides };
     if (machine === null || this.live.length === 0) return base;
     let chosen: (ArmSplice | undefined)[] | null = null;
     let overrides: { library: string; version: string }[] | null = null;
@@ -255,7 +265,8 @@ export class BranchSnapshot {
     const key = picked.map((s) => s.id).join(',');
     let hit = this.combos.get(key);
     if (!hit) {
-      hit = { body: this.splicer.render(picked.map((s) => s.splice)), etag: etag(this.stable.etag + picked.map((s) => s.splice.tag).join('')) };
+      const chunks = this.splicer.chunks(picked.map((s) => s.splice));
+      hit = { chunks, length: chunks.reduce((n, c) => n + c.length, 0), etag: etag(this.stable.etag + picked.map((s) => s.splice.tag).join('')) };
       if (this.asked.has(key)) this.combos.set(key, hit);
       else this.asked.set(key, true);
     }

@@ -9,7 +9,7 @@ import { LineSplicer } from '../../server/domain/line-splice';
 import { resolvePolicy } from '../../server/domain/policy';
 import { createRollout, type Rollout } from '../../server/domain/rollout';
 import { applyLineChanges, type LineChange } from '../../server/domain/rollout-lines';
-import { PinsSnapshot, type BranchInput, type BranchSnapshot } from '../../server/services/pins';
+import { bodyOf, PinsSnapshot, type BranchInput, type BranchSnapshot } from '../../server/services/pins';
 import type { EmergencyPin, LineOverride } from '../../server/store/base-store';
 
 const ROOT = join(__dirname, '..', '..');
@@ -85,8 +85,9 @@ describe('constraintsFor: spliced bodies equal the full render', () => {
     fc.assert(fc.property(fc.uuid(), (machine) => {
       const got = b.constraintsFor(machine);
       const want = oldRender(b, machine);
-      expect(got.body.toString('utf8')).toBe(want.text);
-      expect(got.body.equals(Buffer.from(want.text))).toBe(true);
+      expect(bodyOf(got).toString('utf8')).toBe(want.text);
+      expect(bodyOf(got).equals(Buffer.from(want.text))).toBe(true);
+      expect(got.length).toBe(Buffer.byteLength(want.text));
       expect(got.overrides.map((o) => `${o.library}=${o.version}`)).toEqual(want.overrides);
     }), { numRuns: 300 });
   });
@@ -99,7 +100,7 @@ describe('constraintsFor: spliced bodies equal the full render', () => {
     const bodies = new Set<string>();
     for (let k = 0; k < 100; k++) {
       const m = randomUUID();
-      const got = b.constraintsFor(m).body.toString();
+      const got = bodyOf(b.constraintsFor(m)).toString();
       expect(got).toBe(oldRender(b, m).text);
       bodies.add(got);
     }
@@ -109,7 +110,7 @@ describe('constraintsFor: spliced bodies equal the full render', () => {
   test('no machine id, or a machine in no arm that changes a line: the stable file and its ETag', () => {
     const text = FILES[0]![1];
     const b = snapshot(text, [rollout('oslo.log', pinned(text, 1)[0]!.version, '99.0', 1)]);
-    expect(b.constraintsFor(null)).toEqual({ body: b.stable.body, etag: b.stable.etag, overrides: [] });
+    expect(b.constraintsFor(null)).toEqual({ chunks: [b.stable.body], length: b.stable.body.length, etag: b.stable.etag, overrides: [] });
     const control = Array.from({ length: 200 }, () => randomUUID()).find((m) => !inCandidateArm(bucketOf(b.live[0]!.salt, m), 1))!;
     expect(b.constraintsFor(control).etag).toBe(etagOf(text));
   });
@@ -130,7 +131,7 @@ describe('constraintsFor: spliced bodies equal the full render', () => {
       const m = randomUUID();
       const want = oldRender(b, m);
       const got = b.constraintsFor(m);
-      expect(got.body.toString()).toBe(want.text);
+      expect(bodyOf(got).toString()).toBe(want.text);
       expect(got.overrides.map((o) => `${o.library}=${o.version}`)).toEqual(want.overrides);
     }
   });
@@ -146,10 +147,10 @@ describe('constraintsFor: ETags name the bytes', () => {
     expect(new Set(served.map((s) => s.etag)).size).toBe(8);
     for (let i = 0; i < served.length; i += 7) {
       for (let j = 0; j < served.length; j += 3) {
-        expect(served[i]!.etag === served[j]!.etag).toBe(served[i]!.body.equals(served[j]!.body));
+        expect(served[i]!.etag === served[j]!.etag).toBe(bodyOf(served[i]!).equals(bodyOf(served[j]!)));
       }
     }
-    expect(served.every((s) => s.etag === b.stable.etag || !s.body.equals(b.stable.body))).toBe(true);
+    expect(served.every((s) => s.etag === b.stable.etag || !bodyOf(s).equals(b.stable.body))).toBe(true);
   });
 
   test('the same in another snapshot (another version, another process) built from the same state', () => {
@@ -169,7 +170,7 @@ describe('constraintsFor: ETags name the bytes', () => {
       if (x.etag === a.stable.etag) continue;
       expect(edited.constraintsFor(m).etag).not.toBe(x.etag);
       const y = moved.constraintsFor(m);
-      expect(y.etag === x.etag).toBe(y.body.equals(x.body));
+      expect(y.etag === x.etag).toBe(bodyOf(y).equals(bodyOf(x)));
     }
   });
 
@@ -205,6 +206,10 @@ describe('LineSplicer', () => {
       const last = new Map(changes.map((c) => [c.index, c]));
       const splices = [...last.values()].sort((a, b) => a.index - b.index).map((c) => splicer.splice(c));
       expect(splicer.render(splices).toString()).toBe(applyLineChanges(file, changes));
+      // the pieces: views of the file and the splices' bytes, none empty, joined the same
+      const chunks = splicer.chunks(splices);
+      expect(Buffer.concat(chunks).toString()).toBe(applyLineChanges(file, changes));
+      expect(chunks.length === 1 || chunks.every((c) => c.length > 0)).toBe(true);
     }));
   });
 
