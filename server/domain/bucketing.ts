@@ -18,7 +18,7 @@ export function newSalt(random: Buffer): string {
  * A machine id as buckets are computed from it: its sha256 (bucketing 2) is computed once,
  * when first needed, however many rollouts a request buckets it in.
  */
-export class Machine {
+export class MachineHash {
   private d: [number, number] | null = null;
   constructor(readonly id: string) {}
 
@@ -33,7 +33,7 @@ export class Machine {
 }
 
 /** A rollout's bucket of a machine: deterministic in (salt, machine id). */
-export type Bucketer = (m: Machine) => number;
+export type Bucketer = (m: MachineHash) => number;
 
 /**
  * The bucketing of one rollout (its salt). Both kinds are uniform over 0..9999 (a 48-bit value
@@ -51,30 +51,23 @@ export type Bucketer = (m: Machine) => number;
 export function bucketerOf(salt: string): Bucketer {
   if (!salt.startsWith(BUCKETING_2)) return (m) => bucket1(salt, m.id);
   const k = hash('sha256', salt, 'binary');
-  const [w0, w1, k0, k1, k2, k3] = [0, 4, 8, 12, 16, 20].map((at) => word(k, at)) as [number, number, number, number, number, number];
+  const [w0, w1, ...rounds] = [0, 4, 8, 12, 16, 20].map((at) => word(k, at)) as [number, number, ...number[]];
   return (m) => {
     const [h0, h1] = m.digest();
     let l = h0 ^ w0;
     let r = h1 ^ w1;
-    let t = l ^ fmix32(r ^ k0);
-    l = r;
-    r = t;
-    t = l ^ fmix32(r ^ k1);
-    l = r;
-    r = t;
-    t = l ^ fmix32(r ^ k2);
-    l = r;
-    r = t;
-    t = l ^ fmix32(r ^ k3);
-    l = r;
-    r = t;
+    for (const key of rounds) {
+      const t = l ^ fmix32(r ^ key);
+      l = r;
+      r = t;
+    }
     return ((l >>> 0) * 65536 + (r >>> 16)) % BUCKETS;
   };
 }
 
 /** The bucket of a machine id in the rollout of `salt` (bucketing 1 or 2, by the salt). */
 export function bucketOf(salt: string, machineId: string): number {
-  return bucketerOf(salt)(new Machine(machineId));
+  return bucketerOf(salt)(new MachineHash(machineId));
 }
 
 function bucket1(salt: string, machineId: string): number {

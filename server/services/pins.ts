@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { bucketerOf, inCandidateArm, Machine, type Bucketer } from '../domain/bucketing';
+import { bucketerOf, inCandidateArm, MachineHash, type Bucketer } from '../domain/bucketing';
 import { MASTER, resolveBranch } from '../domain/branches';
 import { parseConstraints, type ConstraintsFile } from '../domain/constraints';
 import { etagOf as etag } from '../domain/etag';
@@ -231,7 +231,7 @@ export class BranchSnapshot {
   }
 
   pinsFor(machine: string): PinEntry[] {
-    const m = new Machine(machine);
+    const m = new MachineHash(machine);
     return this.live.map((r) => {
       const candidate = inCandidateArm(r.bucket(m), r.percent);
       return {
@@ -248,7 +248,7 @@ export class BranchSnapshot {
     if (machine === null || this.live.length === 0) return base;
     let chosen: (ArmSplice | undefined)[] | null = null;
     let overrides: { library: string; version: string }[] | null = null;
-    const m = new Machine(machine);
+    const m = new MachineHash(machine);
     for (let i = 0; i < this.live.length; i++) {
       const r = this.live[i]!;
       const arms = this.arms[i]!;
@@ -352,7 +352,7 @@ export class PinsSnapshot {
     const py = /^(\d+\.\d+)/.exec(context.python ?? '')?.[1];
     const branch = context.branch !== undefined ? (resolveBranch(context.branch, this.branchNames) ?? '') : null;
     const candidates = branch === null ? this.live : this.live.filter((r) => r.branch === branch);
-    const m = new Machine(machine);
+    const m = new MachineHash(machine);
     for (const r of candidates) {
       if (py && r.pythons.includes(py) && !r.servedPythons.includes(py)) continue;
       const inCandidate = inCandidateArm(r.bucket(m), r.percent);
