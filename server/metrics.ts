@@ -85,6 +85,11 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    foldRuns: new Counter({
+      name: 'depcanary_fold_runs_total',
+      help: 'Runs of the counting in folds of this process: one a fold when the reads it foresaw were all it needed, one more after each round of reads it missed',
+      registers: [registry],
+    }),
     foldDuration: new Histogram({
       name: 'depcanary_fold_duration_seconds',
       help: 'Time of one fold of a rollout log (reads, counting, the write), by result',
@@ -109,6 +114,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 /** Counts a fold (store/telemetry-store.ts) into the metrics. */
 export function countFold(m: Metrics, e: FoldEvent): void {
   m.foldDuration.observe({ result: e.result }, e.seconds);
+  m.foldRuns.inc(e.runs);
   if (e.result === 'conflict') m.foldParts.inc({ result: 'conflict' }, e.parts);
   else if (e.result === 'ended') m.foldParts.inc({ result: 'after_end' }, e.parts);
   else {

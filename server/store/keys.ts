@@ -98,7 +98,14 @@ export function keys(prefix: string) {
     /** Sets beside each counters hash: machines, and machines with a failing run. */
     counterMachines: (id: string, stage: number | 'all', arm: string) => ro(id, 'c', stage, arm, 'm'),
     counterFailingMachines: (id: string, stage: number | 'all', arm: string) => ro(id, 'c', stage, arm, 'fm'),
+    /** Hash (evidence layout 2): "<machine>|<UTC day>" → "runs,failures,errors[,source]". */
     machineDays: (id: string, arm: string) => ro(id, 'md', arm),
+    /**
+     * Hash (evidence layout 3, store/machine-record.ts): machine → its record, everything the
+     * fold keeps per machine (in layout 2 the counters' machine sets, machineDays,
+     * failingTestMachines, armAggregateMachines and the segment caps, firsts and budget of the machine).
+     */
+    machineRecords: (id: string) => ro(id, 'mr'),
     failingTests: (id: string, arm: string) => ro(id, 'ft', arm),
     /** Set: `<test id>\t<machine>` pairs already counted in failingTests. */
     failingTestMachines: (id: string, arm: string) => ro(id, 'ftm', arm),
@@ -111,7 +118,7 @@ export function keys(prefix: string) {
     armAggregateSources: (id: string, arm: string) => ro(id, 'arm', arm, 'c'),
     /** Hash: UTC day → machines whose last day it is (windowMachines). */
     armAggregateDays: (id: string, arm: string) => ro(id, 'arm', arm, 'days'),
-    /** Hash: counted, mismatched, sourceCapped, lastReportAt; logged / folded (the log's positions); retiredAt once ended. */
+    /** Hash: counted, mismatched, sourceCapped, lastReportAt; logged / folded (the log's positions); layout (the evidence layout, store/rollout-fold.ts); retiredAt once ended. */
     rolloutMeta: (id: string) => ro(id, 'meta'),
     /** List: report parts counted for the rollout and not folded into its evidence yet (ingest.lua R, fold.lua). */
     rolloutLog: (id: string) => ro(id, 'log'),
@@ -142,7 +149,7 @@ export function keys(prefix: string) {
      */
     rolloutEvidence(id: string, stages: number): string[] {
       const arms = ['candidate', 'control'];
-      const out = [this.rolloutMeta(id), this.rolloutLog(id), this.sourceCaps(id), this.segmentFirst(id), this.segmentCaps(id), this.segmentBudget(id), this.segmentRefused(id)];
+      const out = [this.rolloutMeta(id), this.rolloutLog(id), this.machineRecords(id), this.sourceCaps(id), this.segmentFirst(id), this.segmentCaps(id), this.segmentBudget(id), this.segmentRefused(id)];
       for (const family of Object.values(CODE)) out.push(this.segmentTable(id, family));
       for (const arm of arms) {
         out.push(this.machineDays(id, arm), this.failingTests(id, arm), this.failingTestMachines(id, arm), this.segmentAggregates(id, arm));

@@ -1,7 +1,16 @@
 import { CODE, segmentPlan, type Guard, type SegmentPlan, type SegmentPolicy } from '../domain/segments';
 import { STORED_SUMS } from '../domain/decision/stored-aggregate';
 import type { Keys } from './keys';
-import type { WriteBack } from './write-back';
+import { emptyArm, emptyRecord, parseRecord, serializeRecord, type ArmRecord, type MachineRecord } from './machine-record';
+import { Misses, type WriteBack } from './write-back';
+
+/**
+ * How a rollout's evidence keeps what is per machine (store/keys.ts): 2, a set or hash per kind
+ * (the counters' machines, machine-days, …, each with the machine's id in its field or member);
+ * 3, one record per machine (store/machine-record.ts). A rollout keeps the layout its first
+ * fold chose (rolloutMeta `layout`): 3, unless it has machine-days already.
+ */
+export type EvidenceLayout = 2 | 3;
 
 /**
  * A report's part in one rollout it concerns, as ingestion logs it (ingest.lua, R) and a fold
@@ -50,6 +59,9 @@ interface ArmKeys {
 
 type Sums = Record<(typeof STORED_SUMS)[number], number>;
 
+/** What a fold reads of an arm aggregate's hash. */
+const AGGREGATE_FIELDS = ['partial', 'cap', ...STORED_SUMS];
+
 /**
  * Counts logged parts of one rollout into its evidence through a write-back view: the
  * counters, machine-days, failing tests, source caps, arm aggregate (the steps of
@@ -70,8 +82,17 @@ export class RolloutFold {
    * `plans`: the parts' segment plans, made once per part however many times a fold runs (a
    * plan depends on the part alone).
    */
-  constructor(private readonly w: WriteBack, private readonly k: Keys, private readonly id: string, private readonly plans = new Map<LoggedPart, SegmentPlan>()) {
+  /** Layout 3: the machine records this run read (parsed once) and those it changed. */
+  private readonly records = new Map<string, MachineRecord>();
+  private readonly changed = new Set<string>();
+  private readonly recordsKey: string;
+  /** Records that could not be read (each counted, and its machine started afresh). */
+  unreadableRecords = 0;
+
+  constructor(private readonly w: WriteBack, private readonly k: Keys, private readonly id: string, private readonly plans = new Map<LoggedPart, SegmentPlan>(),
+    private readonly layout: EvidenceLayout = 2) {
     this.meta = k.rolloutMeta(id);
+    this.recordsKey = k.machineRecords(id);
     this.sourceCaps = k.sourceCaps(id);
     const tables: Record<string, string> = {};
     for (const code of Object.values(CODE)) tables[code] = k.segmentTable(id, code);
@@ -103,12 +124,93 @@ export class RolloutFold {
     return x;
   }
 
-  /** Counts the parts in order; then writes the sums that moved. */
+  /** Counts the parts in order; then writes the sums that moved and the records that changed (unless it missed reads). */
   run(parts: readonly LoggedPart[]): void {
     for (const p of parts) this.part(p);
+    // a run that missed reads is run again once they are fetched: what it would write is not needed
+    if (this.w.misses.size > 0) return;
     for (const [key, s] of this.sums) {
       for (const f of STORED_SUMS) if (s.now[f] !== s.was[f]) this.w.hset(key, f, String(s.now[f]));
     }
+    for (const m of this.changed) this.w.hset(this.recordsKey, m, serializeRecord(this.records.get(m)!));
+    if (this.unreadableRecords) this.w.incr(this.meta, 'unreadableRecords', this.unreadableRecords);
+  }
+
+  /**
+   * The reads a run over `parts` will most likely make (layout 3), so that they can be fetched
+   * before the first run and it is the only one: the parts' machine records, the arm
+   * aggregates' sums, sources and days, the source caps, and what the parts' segment plans
+   * guard on in the rollout's keys (the plans made here are kept for the runs). A read this
+   * does not foresee is a miss as before.
+   */
+  predictReads(parts: readonly LoggedPart[]): Misses {
+    const m = new Misses();
+    if (this.layout !== 3) return m;
+    const { seg } = this;
+    for (const p of parts) {
+      if (p.arm === 'mismatch') continue;
+      const K = this.keysOf(p.arm, p.stage);
+      m.add(m.fields, this.recordsKey, p.machine);
+      if (p.source !== '' && p.scap > 0) m.add(m.fields, this.sourceCaps, `${p.arm}|${p.source}|${p.day}`);
+      for (const f of AGGREGATE_FIELDS) m.add(m.fields, K.agg, f);
+      m.add(m.fields, K.aggDays, p.day);
+      if (p.source !== '') m.add(m.fields, K.aggSources, p.source);
+      const plan = this.planOf(p);
+      if (!plan) continue;
+      for (const g of plan.groups) {
+        for (const guard of g.guards) {
+          if (guard.op === 'admit' || guard.op === 'member') {
+            const table = seg.tables[CODE[guard.family]]!;
+            m.add(m.members, table, guard.member);
+            if (guard.op === 'admit' && !m.cards.has(table)) {
+              m.cards.add(table);
+              m.size++;
+            }
+          } else if (guard.unit === undefined) {
+            if (guard.op === 'cap') m.add(m.fields, seg.caps, guard.field);
+            else m.add(m.members, seg.first, guard.member);
+          }
+        }
+      }
+    }
+    return m;
+  }
+
+  /** A part's segment plan (made once), or none when its rollout keeps no segment evidence. */
+  private planOf(p: LoggedPart): SegmentPlan | null {
+    if (!p.segments || p.arm === 'mismatch') return null;
+    let plan = this.plans.get(p);
+    if (!plan) {
+      plan = segmentPlan({ machine: p.machine, source: p.source, day: p.day, stage: p.stage, arm: p.arm, project: p.project, python: p.python, outcome: p.outcome, failedTests: p.tests }, p.segments);
+      this.plans.set(p, plan);
+    }
+    return plan;
+  }
+
+  /** Layout 3: a machine's record (read once a run). */
+  private record(machine: string): MachineRecord {
+    let r = this.records.get(machine);
+    if (!r) {
+      const v = this.w.hget(this.recordsKey, machine);
+      const parsed = v === false ? null : parseRecord(v);
+      if (v !== false && parsed === null) this.unreadableRecords++;
+      r = parsed ?? emptyRecord();
+      this.records.set(machine, r);
+    }
+    return r;
+  }
+
+  /** Layout 3: a machine's record in an arm, to change. */
+  private armRecord(machine: string, arm: 'candidate' | 'control'): ArmRecord {
+    const r = this.record(machine);
+    this.changed.add(machine);
+    return (r[arm] ??= emptyArm());
+  }
+
+  /** The value of a machine-day ("runs,failures,errors[,source]"), or false. */
+  private machineDay(p: LoggedPart & { arm: 'candidate' | 'control' }, K: ArmKeys): string | false {
+    if (this.layout === 2) return this.w.hget(K.md, `${p.machine}|${p.day}`);
+    return this.record(p.machine)[p.arm]?.days.get(p.day) ?? false;
   }
 
   private sumsOf(aKey: string): Sums {
@@ -125,41 +227,48 @@ export class RolloutFold {
   private part(p: LoggedPart): void {
     const { w, meta } = this;
     if (p.arm === 'mismatch') {
-      w.hincrby(meta, 'mismatched', 1);
+      w.incr(meta, 'mismatched', 1);
       return;
     }
     const arm = p.arm;
+    const part = p as LoggedPart & { arm: typeof arm };
     const K = this.keysOf(arm, p.stage);
-    const mdField = `${p.machine}|${p.day}`;
-    if (!this.withinSourceCap(p, K.md, mdField)) {
-      w.hincrby(meta, 'sourceCapped', 1);
+    if (!this.withinSourceCap(part, K)) {
+      w.incr(meta, 'sourceCapped', 1);
       return;
     }
-    w.hincrby(meta, 'counted', 1);
+    w.incr(meta, 'counted', 1);
     w.hset(meta, 'lastReportAt', String(p.now));
     const failed = p.outcome !== 'pass';
+    const rec = this.layout === 3 ? this.armRecord(p.machine, arm) : null;
     for (let i = 0; i < 2; i++) {
       const c = K.counters[i]!;
-      w.hincrby(c, 'runs', 1);
-      if (p.outcome === 'fail') w.hincrby(c, 'failures', 1);
-      if (p.outcome === 'error') w.hincrby(c, 'errors', 1);
-      if (w.sadd(K.machines[i]!, p.machine)) w.hincrby(c, 'machines', 1);
-      if (failed && w.sadd(K.failing[i]!, p.machine)) w.hincrby(c, 'failingMachines', 1);
-    }
-    const cur = w.hget(K.md, mdField);
-    this.aggregate(p, K, cur);
-    w.hset(K.md, mdField, withRun(cur, p.outcome, p.source));
-    for (const t of p.tests) {
-      if (w.sadd(K.testMachines, `${t}\t${p.machine}`)) w.zincrby(K.tests, 1, t);
-    }
-    if (p.segments) {
-      let plan = this.plans.get(p);
-      if (!plan) {
-        plan = segmentPlan({ machine: p.machine, source: p.source, day: p.day, stage: p.stage, arm, project: p.project, python: p.python, outcome: p.outcome, failedTests: p.tests }, p.segments);
-        this.plans.set(p, plan);
+      w.incr(c, 'runs', 1);
+      if (p.outcome === 'fail') w.incr(c, 'failures', 1);
+      if (p.outcome === 'error') w.incr(c, 'errors', 1);
+      if (rec) {
+        // stage i = 0 the part's stage, 1 all stages: new to all when it has no stage yet
+        if (i === 0 ? !rec.stages.has(p.stage) : rec.stages.size === 0) w.incr(c, 'machines', 1);
+        if (failed && (i === 0 ? !rec.failing.has(p.stage) : rec.failing.size === 0)) w.incr(c, 'failingMachines', 1);
+      } else {
+        if (w.sadd(K.machines[i]!, p.machine)) w.incr(c, 'machines', 1);
+        if (failed && w.sadd(K.failing[i]!, p.machine)) w.incr(c, 'failingMachines', 1);
       }
-      this.segments(plan);
     }
+    if (rec) {
+      rec.stages.add(p.stage);
+      if (failed) rec.failing.add(p.stage);
+    }
+    const cur = this.machineDay(part, K);
+    this.aggregate(part, K, cur);
+    const next = withRun(cur, p.outcome, p.source);
+    if (rec) rec.days.set(p.day, next);
+    else w.hset(K.md, `${p.machine}|${p.day}`, next);
+    for (const t of p.tests) {
+      if (rec ? !rec.tests.has(t) && rec.tests.add(t) : w.sadd(K.testMachines, `${t}\t${p.machine}`)) w.zincrby(K.tests, 1, t);
+    }
+    const plan = this.planOf(p);
+    if (plan) this.segments(plan, p.machine);
   }
 
   /**
@@ -167,20 +276,21 @@ export class RolloutFold {
    * when its machine-day is past the machine cap (the run adds no weight); else it takes one
    * from its source's allowance of the arm and day, and counts while that lasts.
    */
-  private withinSourceCap(p: LoggedPart, md: string, mdField: string): boolean {
+  private withinSourceCap(p: LoggedPart & { arm: 'candidate' | 'control' }, K: ArmKeys): boolean {
     if (p.source === '' || p.scap <= 0) return true;
-    if (pastCap(this.w.hget(md, mdField), p.mcap)) return true;
+    if (pastCap(this.machineDay(p, K), p.mcap)) return true;
     return this.w.hincrby(this.sourceCaps, `${p.arm}|${p.source}|${p.day}`, 1) <= p.scap;
   }
 
   /** Adds the run to the arm aggregate before it joins its machine-day (whose value was `cur`). */
-  private aggregate(p: LoggedPart, K: ArmKeys, cur: string | false): void {
+  private aggregate(p: LoggedPart & { arm: 'candidate' | 'control' }, K: ArmKeys, cur: string | false): void {
     const { w } = this;
     const { agg: aKey, aggMachines: mKey, aggSources: cKey, aggDays: days } = K;
     if (w.hget(aKey, 'partial') !== false) return;
     const cap = w.hget(aKey, 'cap');
     if (cap === false) {
-      if (w.hexists(K.md)) {
+      // layout 3 is only ever chosen for a rollout without machine-days
+      if (this.layout === 2 && w.hexists(K.md)) {
         // machine-days from before aggregates were kept: the reader keeps reading those
         w.hset(aKey, 'partial', 'older machine-days');
         return;
@@ -188,7 +298,8 @@ export class RolloutFold {
       w.hset(aKey, 'cap', String(p.mcap));
     } else if (Number(cap) !== p.mcap) {
       w.hset(aKey, 'partial', `cap ${p.mcap}`);
-      w.del(mKey, cKey, days);
+      // layout 3: the machines' aggregate state stays in their records, never read again
+      w.del(...(this.layout === 2 ? [mKey] : []), cKey, days);
       return;
     }
     const S = this.sumsOf(aKey);
@@ -208,7 +319,8 @@ export class RolloutFold {
     const dN = w1 - w0;
     const dF = c1 - c0;
     // the machine: "N_m,F_m,runs,failed runs,last day,source" (its source for good: its first run's)
-    const mv = w.hget(mKey, p.machine);
+    const rec = this.layout === 3 ? this.armRecord(p.machine, p.arm) : null;
+    const mv = rec ? rec.aggregate : w.hget(mKey, p.machine);
     let mN: number, mF: number, raw: number, mb: number, last: string, src: string;
     if (mv !== false) {
       const x = splitN(mv, 6);
@@ -276,38 +388,33 @@ export class RolloutFold {
     S.runs += 1;
     if (p.outcome === 'fail') S.failures += 1;
     if (p.outcome === 'error') S.errors += 1;
-    w.hset(mKey, p.machine, `${mN},${mF},${raw},${mb},${last},${src}`);
+    const mNext = `${mN},${mF},${raw},${mb},${last},${src}`;
+    if (rec) rec.aggregate = mNext;
+    else w.hset(mKey, p.machine, mNext);
   }
 
   /** Executes a segment plan (server/domain/segments/plan.ts) as the ledger does. */
-  private segments(plan: SegmentPlan): void {
+  private segments(plan: SegmentPlan, machine: string): void {
     const agg = this.seg.agg[plan.arm];
+    const rec = this.layout === 3 ? this.record(machine) : null;
+    if (rec) this.changed.add(machine);
     for (const g of plan.groups) {
       let ok = true;
       for (const guard of g.guards) {
-        if (!this.pass(guard, plan)) {
+        if (!(rec ? this.passIn(rec, guard, plan) : this.pass(guard, plan))) {
           ok = false;
           break;
         }
       }
-      if (ok) for (const f of g.incr) this.w.hincrby(agg, f, 1);
+      if (ok) for (const f of g.incr) this.w.incr(agg, f, 1);
     }
   }
 
   private pass(g: Guard, plan: SegmentPlan): boolean {
     const { w, seg } = this;
     switch (g.op) {
-      case 'admit': {
-        const table = seg.tables[CODE[g.family]]!;
-        if (w.sismember(table, g.member)) return true;
-        if (w.scard(table) < plan.limits[g.family] && Number(w.hget(seg.budget, plan.budgetField) || 0) < plan.limits.budget) {
-          w.sadd(table, g.member);
-          w.hincrby(seg.budget, plan.budgetField, 1);
-          return true;
-        }
-        w.hincrby(seg.refused, CODE[g.family], 1);
-        return false;
-      }
+      case 'admit':
+        return this.admit(g, plan, () => Number(w.hget(seg.budget, plan.budgetField) || 0), () => w.hincrby(seg.budget, plan.budgetField, 1));
       case 'member':
         return w.sismember(seg.tables[CODE[g.family]]!, g.member);
       case 'cap':
@@ -317,6 +424,45 @@ export class RolloutFold {
       case 'absent':
         return !w.sismember(seg.first, g.member);
     }
+  }
+
+  /** Layout 3: a guard of the machine's own (`unit`) on its record, the others as in layout 2. */
+  private passIn(rec: MachineRecord, g: Guard, plan: SegmentPlan): boolean {
+    switch (g.op) {
+      case 'admit': {
+        const day = plan.budgetUnit;
+        return this.admit(g, plan, () => rec.budget.get(day) ?? 0, () => rec.budget.set(day, (rec.budget.get(day) ?? 0) + 1));
+      }
+      case 'cap': {
+        if (g.unit === undefined) return this.pass(g, plan);
+        const n = (rec.caps.get(g.unit) ?? 0) + 1;
+        rec.caps.set(g.unit, n);
+        return n <= g.limit;
+      }
+      case 'first':
+        if (g.unit === undefined) return this.pass(g, plan);
+        if (rec.firsts.has(g.unit)) return false;
+        rec.firsts.add(g.unit);
+        return true;
+      case 'absent':
+        return g.unit === undefined ? this.pass(g, plan) : !rec.firsts.has(g.unit);
+      default:
+        return this.pass(g, plan);
+    }
+  }
+
+  /** The admission of a segment to its family's table, the machine's budget of the day read and spent by the callers. */
+  private admit(g: Guard & { op: 'admit' }, plan: SegmentPlan, used: () => number, spend: () => void): boolean {
+    const { w, seg } = this;
+    const table = seg.tables[CODE[g.family]]!;
+    if (w.sismember(table, g.member)) return true;
+    if (w.scard(table) < plan.limits[g.family] && used() < plan.limits.budget) {
+      w.sadd(table, g.member);
+      spend();
+      return true;
+    }
+    w.incr(seg.refused, CODE[g.family], 1);
+    return false;
   }
 }
 

@@ -5,7 +5,8 @@ import { CODE, segmentEvidence, type SegmentEvidence, type SegmentPlan, type Seg
 import { keys, type Keys } from './keys';
 import { isCluster, runScript, type DcRedis } from './redis';
 import { refusalOf } from './refusals';
-import { loggedPartOf, RolloutFold, type LoggedPart } from './rollout-fold';
+import { parseRecord } from './machine-record';
+import { loggedPartOf, RolloutFold, type EvidenceLayout, type LoggedPart } from './rollout-fold';
 import { Fetched, WriteBack, type Misses, type Writes } from './write-back';
 
 export type Assignment = {
@@ -89,6 +90,8 @@ export interface FoldEvent {
   parts: number;
   unreadable: number;
   seconds: number;
+  /** Runs of the counting (each after a round of reads it missed; 1 when the reads foreseen were all it needed, 0 none). */
+  runs: number;
 }
 
 /** Report ingestion (a Lua call per slot and batch, auto-pipelined) and the evidence reads behind decisions. */
@@ -200,13 +203,16 @@ export class TelemetryStore {
   private async foldOnce(id: string): Promise<boolean> {
     const k = this.k;
     const started = process.hrtime.bigint();
+    let runs = 0;
     const tell = (result: FoldEvent['result'], parts: number, unreadable = 0) =>
-      this.onFold({ result, parts, unreadable, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
-    const [[e1, head], [e2, entries]] = (await this.redis.multi()
-      .hmget(k.rolloutMeta(id), 'folded', 'retiredAt')
+      this.onFold({ result, parts, unreadable, runs, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+    const [[e1, head], [e2, entries], [e3, mdCandidate], [e4, mdControl]] = (await this.redis.multi()
+      .hmget(k.rolloutMeta(id), 'folded', 'retiredAt', 'layout')
       .lrange(k.rolloutLog(id), 0, FOLD_PARTS - 1)
-      .exec()) as [[Error | null, (string | null)[]], [Error | null, string[]]];
-    if (e1 || e2) throw e1 ?? e2;
+      .exists(k.machineDays(id, 'candidate'))
+      .exists(k.machineDays(id, 'control'))
+      .exec()) as [[Error | null, (string | null)[]], [Error | null, string[]], [Error | null, number], [Error | null, number]];
+    if (e1 || e2 || e3 || e4) throw e1 ?? e2 ?? e3 ?? e4;
     const folded = Number(head[0] ?? 0);
     if (head[1] !== null || entries.length === 0) {
       // retired: fold.lua passes the parts over (meta afterEnd), nothing counted
@@ -223,14 +229,21 @@ export class TelemetryStore {
       if (p) parts.push(p);
     }
     const unreadable = entries.length - parts.length;
+    // a rollout's first fold chooses its layout: 3, unless it has machine-days (of a server before layout 3)
+    const stored = head[2];
+    const layout: EvidenceLayout = stored === '3' || (stored === null && mdCandidate === 0 && mdControl === 0) ? 3 : 2;
     const fetched = new Fetched();
     const plans = new Map<LoggedPart, SegmentPlan>();
+    const predicted = new RolloutFold(new WriteBack(fetched), k, id, plans, layout).predictReads(parts);
+    if (predicted.size) await this.fetch(fetched, predicted);
     let w: WriteBack;
     for (;;) {
       w = new WriteBack(fetched);
-      new RolloutFold(w, k, id, plans).run(parts);
+      runs++;
+      new RolloutFold(w, k, id, plans, layout).run(parts);
+      if (stored !== String(layout)) w.hset(k.rolloutMeta(id), 'layout', String(layout));
       // an entry that is not a part (never written by ingest.lua) is passed over, and counted
-      if (unreadable) w.hincrby(k.rolloutMeta(id), 'unreadable', unreadable);
+      if (unreadable) w.incr(k.rolloutMeta(id), 'unreadable', unreadable);
       if (w.misses.size === 0) break;
       await this.fetch(fetched, w.misses);
     }
@@ -384,6 +397,8 @@ export class TelemetryStore {
       if (withMachineDays.has(arm)) tx.hgetall(this.k.machineDays(rolloutId, arm));
       else tx.exists(this.k.machineDays(rolloutId, arm));
     }
+    // layout 3 keeps machine-days in the machine records (layout 2 in machineDays: one of the two is empty)
+    if (withMachineDays.size) tx.hgetall(this.k.machineRecords(rolloutId));
     tx.hgetall(this.k.rolloutMeta(rolloutId));
     tx.hgetall(this.k.segmentAggregates(rolloutId, 'candidate'));
     tx.hgetall(this.k.segmentAggregates(rolloutId, 'control'));
@@ -412,6 +427,10 @@ export class TelemetryStore {
         machineDaysExist[arm] = next<number>() === 1;
       }
     }
+    if (withMachineDays.size) {
+      const records = next<Record<string, string>>();
+      for (const arm of withMachineDays) machineDays[arm].push(...recordMachineDays(records, arm));
+    }
     const meta = toMeta(next<Record<string, string>>());
     const c = next<Record<string, string>>();
     const k = next<Record<string, string>>();
@@ -423,7 +442,12 @@ export class TelemetryStore {
   /** One arm's raw machine-days (every counted run, per machine and UTC day): O(machine-days). */
   async machineDays(rolloutId: string, arm: 'candidate' | 'control'): Promise<MachineDay[]> {
     await this.fold(rolloutId);
-    return toMachineDays(await this.redis.hgetall(this.k.machineDays(rolloutId, arm)));
+    const [[e1, md], [e2, records]] = (await this.redis.multi()
+      .hgetall(this.k.machineDays(rolloutId, arm))
+      .hgetall(this.k.machineRecords(rolloutId))
+      .exec()) as [[Error | null, Record<string, string>], [Error | null, Record<string, string>]];
+    if (e1 || e2) throw e1 ?? e2;
+    return [...toMachineDays(md), ...recordMachineDays(records, arm)];
   }
 
   /**
@@ -451,6 +475,16 @@ function toMachineDays(h: Record<string, string>): MachineDay[] {
   for (const [field, v] of Object.entries(h)) {
     const sep = field.lastIndexOf('|');
     out.push(machineDay(field.slice(0, sep), field.slice(sep + 1), v));
+  }
+  return out;
+}
+
+/** One arm's machine-days in a rollout's machine records (layout 3); a record that cannot be read has none. */
+function recordMachineDays(records: Record<string, string>, arm: Arm): MachineDay[] {
+  const out: MachineDay[] = [];
+  for (const [machine, v] of Object.entries(records)) {
+    const days = parseRecord(v)?.[arm]?.days;
+    if (days) for (const [day, md] of days) out.push(machineDay(machine, day, md));
   }
   return out;
 }
@@ -608,6 +642,11 @@ function foldOps(w: Writes, first: string[]): [string[], (string | number)[][]] 
     const op: (string | number)[] = ['Z', index(key)];
     for (const [m, n] of z) op.push(wellFormed(m), String(n));
     ops.push(op);
+  }
+  for (const [key, h] of w.incrs) {
+    const op: (string | number)[] = ['I', index(key)];
+    for (const [f, n] of h) if (n !== 0) op.push(wellFormed(f), String(n));
+    if (op.length > 2) ops.push(op);
   }
   for (const key of w.del) ops.push(['D', index(key)]);
   for (const [key, h] of w.hashes) {

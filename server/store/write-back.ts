@@ -43,12 +43,15 @@ export interface Writes {
   sets: Map<string, string[]>;
   /** Sorted-set increments, per key. */
   zsets: Map<string, Map<string, number>>;
+  /** Hash-field increments that nothing in the fold read (HINCRBY), per key. */
+  incrs: Map<string, Map<string, number>>;
 }
 
 export class WriteBack {
   private readonly hashes = new Map<string, Map<string, string | false>>();
   private readonly added = new Map<string, Set<string>>();
   private readonly zsets = new Map<string, Map<string, number>>();
+  private readonly incrs = new Map<string, Map<string, number>>();
   /** Keys deleted in this fold: what is not written here since reads as absent. */
   private readonly deleted = new Set<string>();
   /** The reads this run needed and did not have. */
@@ -57,6 +60,7 @@ export class WriteBack {
   constructor(private readonly fetched: Fetched) {}
 
   hget(key: string, field: string): string | false {
+    if (this.incrs.get(key)?.has(field)) throw new Error(`${key} ${field}: read after an increment of it (incr is for fields the fold never reads)`);
     const own = this.hashes.get(key);
     if (own?.has(field)) return own.get(field)!;
     if (this.deleted.has(key)) return false;
@@ -81,6 +85,16 @@ export class WriteBack {
     const x = Number(this.hget(key, field) || 0) + n;
     this.hset(key, field, String(x));
     return x;
+  }
+
+  /**
+   * HINCRBY of an integer field the fold never reads (a counter): no read, so no miss, and
+   * applied as an increment (fold.lua I), so the fold need not know its value.
+   */
+  incr(key: string, field: string, n: number): void {
+    let own = this.incrs.get(key);
+    if (!own) this.incrs.set(key, (own = new Map()));
+    own.set(field, (own.get(field) ?? 0) + n);
   }
 
   /** Whether a hash has any field. Only for hashes a fold never removes fields of (a machine-days hash). */
@@ -135,12 +149,14 @@ export class WriteBack {
       this.hashes.delete(key);
       this.added.delete(key);
       this.zsets.delete(key);
+      this.incrs.delete(key);
     }
   }
 
   writes(): Writes {
     const sets = new Map<string, string[]>();
     for (const [key, m] of this.added) if (m.size) sets.set(key, [...m]);
-    return { del: [...this.deleted], hashes: this.hashes, sets, zsets: this.zsets };
+    for (const key of this.deleted) if (this.incrs.has(key)) throw new Error(`${key}: incremented after it was deleted in one fold`);
+    return { del: [...this.deleted], hashes: this.hashes, sets, zsets: this.zsets, incrs: this.incrs };
   }
 }

@@ -197,6 +197,8 @@ describe('the arm aggregate kept at ingestion (issue 15: evaluation reads O(days
     const batch = (n: number, cap = 3) => Array.from({ length: n }, (_, i) => [
       item(`c${i % 9}`, i % 3 === 0 ? 'fail' : 'pass', 'candidate', cap), item(`k${i % 40}`, i % 20 === 0 ? 'error' : 'pass', 'control', cap),
     ]).flat();
+    // a rollout of a server before evidence layout 3 (one with machine-days keeps layout 2)
+    await redis().hset(k.rolloutMeta(id), 'layout', '2');
     await store.ingest(batch(60), T0);
     // as before this change: the candidate's machine-days without an aggregate
     await redis().del(k.armAggregate(id, 'candidate'), k.armAggregateMachines(id, 'candidate'), k.armAggregateSources(id, 'candidate'), k.armAggregateDays(id, 'candidate'));
@@ -221,9 +223,10 @@ describe('the arm aggregate kept at ingestion (issue 15: evaluation reads O(days
     expect((await store.evidence(id, 3)).control.aggregate).toBeUndefined();
   });
 
-  test('the aggregate path does not read the machine-days: the same decision with them moved away', async () => {
+  test.each([2, 3])('the aggregate path does not read the machine-days: the same decision with them moved away (evidence layout %d)', async (layout) => {
     const id = `r${randomBytes(4).toString('hex')}`;
     const k = keys(prefix);
+    await redis().hset(k.rolloutMeta(id), 'layout', String(layout));
     const items: IngestItem[] = [];
     for (let i = 0; i < 400; i++) {
       const arm: Arm = i % 10 === 0 ? 'candidate' : 'control';
@@ -235,7 +238,8 @@ describe('the arm aggregate kept at ingestion (issue 15: evaluation reads O(days
     await store.ingest(items, T0);
     const rollout = rolloutOf(2, 0, 1, 1, 0.05);
     const want = decide({ now: T0 + 4 * 24 * HOUR, rollout, evidence: await store.evidence(id, 2, 'machine-days') });
-    for (const arm of ['candidate', 'control']) await redis().rename(k.machineDays(id, arm), `${k.machineDays(id, arm)}:away`);
+    const moved = layout === 2 ? [k.machineDays(id, 'candidate'), k.machineDays(id, 'control')] : [k.machineRecords(id)];
+    for (const key of moved) await redis().rename(key, `${key}:away`);
     const ev = await store.evidence(id, 2);
     expect(same(decide({ now: T0 + 4 * 24 * HOUR, rollout, evidence: ev }), want)).toBeNull();
     expect((await store.evidence(id, 2, 'machine-days')).candidate.machineDays).toEqual([]);

@@ -79,12 +79,13 @@ describe('ingestion plan', () => {
     const p = segmentPlan(rep(), POLICY);
     expect(p.arm).toBe('candidate');
     expect(p.budgetField).toBe('m1\t2025-01-06');
+    expect(p.budgetUnit).toBe('2025-01-06');
     expect(p.limits).toEqual({ project: 100, python: 8, signature: 2000, budget: 20 });
     expect(p.groups).toEqual([
-      { guards: [{ op: 'admit', family: 'project', member: 'nova' }, { op: 'cap', field: 'p\tnova\tm1\t2025-01-06', limit: 5 }], incr: ['N\tp\tnova'] },
-      { guards: [{ op: 'member', family: 'project', member: 'nova' }, { op: 'first', member: 'p\tnova\tm1' }], incr: ['r0\tp\tnova'] },
-      { guards: [{ op: 'admit', family: 'python', member: '3.11' }, { op: 'cap', field: 'y\t3.11\tm1\t2025-01-06', limit: 5 }], incr: ['N\ty\t3.11'] },
-      { guards: [{ op: 'member', family: 'python', member: '3.11' }, { op: 'first', member: 'y\t3.11\tm1' }], incr: ['r0\ty\t3.11'] },
+      { guards: [{ op: 'admit', family: 'project', member: 'nova' }, { op: 'cap', field: 'p\tnova\tm1\t2025-01-06', limit: 5, unit: 'p\tnova\t2025-01-06' }], incr: ['N\tp\tnova'] },
+      { guards: [{ op: 'member', family: 'project', member: 'nova' }, { op: 'first', member: 'p\tnova\tm1', unit: 'p\tnova' }], incr: ['r0\tp\tnova'] },
+      { guards: [{ op: 'admit', family: 'python', member: '3.11' }, { op: 'cap', field: 'y\t3.11\tm1\t2025-01-06', limit: 5, unit: 'y\t3.11\t2025-01-06' }], incr: ['N\ty\t3.11'] },
+      { guards: [{ op: 'member', family: 'python', member: '3.11' }, { op: 'first', member: 'y\t3.11\tm1', unit: 'y\t3.11' }], incr: ['r0\ty\t3.11'] },
     ]);
   });
 
@@ -93,25 +94,25 @@ describe('ingestion plan', () => {
     expect(p.groups[0]!.incr).toEqual(['N\tp\tnova', 'F\tp\tnova']);
     // the source's event (no source: the machine stands for itself) before the machine's first run
     expect(p.groups[1]).toEqual({
-      guards: [{ op: 'member', family: 'project', member: 'nova' }, { op: 'absent', member: 'p\tnova\tm1' }, { op: 'first', member: 'SF\tp\tnova\tcandidate\tm:m1' }],
+      guards: [{ op: 'member', family: 'project', member: 'nova' }, { op: 'absent', member: 'p\tnova\tm1', unit: 'p\tnova' }, { op: 'first', member: 'SF\tp\tnova\tcandidate\tm:m1' }],
       incr: ['SF\tp\tnova'],
     });
     expect(p.groups[2]).toEqual({
-      guards: [{ op: 'member', family: 'project', member: 'nova' }, { op: 'absent', member: 'p\tnova\tm1' }],
+      guards: [{ op: 'member', family: 'project', member: 'nova' }, { op: 'absent', member: 'p\tnova\tm1', unit: 'p\tnova' }],
       incr: ['f1\tp\tnova'],
     });
     expect(p.groups[3]!.incr).toEqual(['r1\tp\tnova']);
     expect(p.groups.slice(8)).toEqual([
       {
-        guards: [{ op: 'admit', family: 'signature', member: 'nova\ta' }, { op: 'absent', member: 's\tnova\ta\tm1' }, { op: 'first', member: 'u\ts\tnova\ta\tcandidate\tm:m1' }],
+        guards: [{ op: 'admit', family: 'signature', member: 'nova\ta' }, { op: 'absent', member: 's\tnova\ta\tm1', unit: 's\tnova\ta' }, { op: 'first', member: 'u\ts\tnova\ta\tcandidate\tm:m1' }],
         incr: ['u\ts\tnova\ta'],
       },
-      { guards: [{ op: 'member', family: 'signature', member: 'nova\ta' }, { op: 'first', member: 's\tnova\ta\tm1' }], incr: ['t1\ts\tnova\ta'] },
+      { guards: [{ op: 'member', family: 'signature', member: 'nova\ta' }, { op: 'first', member: 's\tnova\ta\tm1', unit: 's\tnova\ta' }], incr: ['t1\ts\tnova\ta'] },
       {
-        guards: [{ op: 'admit', family: 'signature', member: 'nova\tb' }, { op: 'absent', member: 's\tnova\tb\tm1' }, { op: 'first', member: 'u\ts\tnova\tb\tcandidate\tm:m1' }],
+        guards: [{ op: 'admit', family: 'signature', member: 'nova\tb' }, { op: 'absent', member: 's\tnova\tb\tm1', unit: 's\tnova\tb' }, { op: 'first', member: 'u\ts\tnova\tb\tcandidate\tm:m1' }],
         incr: ['u\ts\tnova\tb'],
       },
-      { guards: [{ op: 'member', family: 'signature', member: 'nova\tb' }, { op: 'first', member: 's\tnova\tb\tm1' }], incr: ['t1\ts\tnova\tb'] },
+      { guards: [{ op: 'member', family: 'signature', member: 'nova\tb' }, { op: 'first', member: 's\tnova\tb\tm1', unit: 's\tnova\tb' }], incr: ['t1\ts\tnova\tb'] },
     ]);
     // with a source, events count it (first per segment and source)
     const q = segmentPlan(rep({ outcome: 'fail', source: 'net:0123456789abcdef' }), POLICY);

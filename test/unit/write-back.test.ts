@@ -65,4 +65,20 @@ describe('WriteBack', () => {
     expect([...out.hashes.get('h')!]).toEqual([['c', '3']]);
     expect(out.sets.has('s')).toBe(false);
   });
+
+  test('an increment reads nothing (no miss) and comes out summed; reading the field after it, or deleting its key first, is refused', () => {
+    const w = new WriteBack(new Fetched());
+    w.incr('c', 'runs', 1);
+    w.incr('c', 'runs', 2);
+    w.incr('c', 'errors', 1);
+    expect(w.misses.size).toBe(0);
+    expect([...w.writes().incrs.get('c')!]).toEqual([['runs', 3], ['errors', 1]]);
+    expect(() => w.hget('c', 'runs')).toThrow(/read after an increment/);
+    expect(w.hget('c', 'other')).toBe(false);
+    // a DEL drops the increments before it
+    w.del('c');
+    expect(w.writes().incrs.has('c')).toBe(false);
+    w.incr('c', 'runs', 1);
+    expect(() => w.writes()).toThrow(/incremented after it was deleted/);
+  });
 });

@@ -26,9 +26,16 @@ import { CODE, SEP, STAT, field, projectSegment, pythonMinor, type Family } from
 export type Guard =
   | { op: 'admit'; family: Family; member: string }
   | { op: 'member'; family: Family; member: string }
-  | { op: 'cap'; field: string; limit: number }
-  | { op: 'first'; member: string }
-  | { op: 'absent'; member: string };
+  | { op: 'cap'; field: string; limit: number; unit?: string }
+  | { op: 'first'; member: string; unit?: string }
+  | { op: 'absent'; member: string; unit?: string };
+
+/*
+ * `unit` marks a guard whose counter or member belongs to the counting unit (the machine)
+ * alone, and names it without the machine: a store may keep it with the machine's other
+ * state (store/machine-record.ts) instead of under the full field or member. Guards without
+ * it belong to the rollout (a source's events, its first occurrences).
+ */
 
 export interface PlanGroup {
   guards: Guard[];
@@ -40,6 +47,8 @@ export interface SegmentPlan {
   arm: 'candidate' | 'control';
   /** Budget counter of the counting unit for this UTC day (new segments it may add). */
   budgetField: string;
+  /** The same counter without the machine: the UTC day. */
+  budgetUnit: string;
   limits: TableLimits;
   groups: PlanGroup[];
 }
@@ -122,7 +131,7 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
     groups.push({
       guards: [
         { op: 'admit', family, member: name },
-        { op: 'cap', field: `${seg}${SEP}${unitDay}`, limit: p.cap },
+        { op: 'cap', field: `${seg}${SEP}${unitDay}`, limit: p.cap, unit: `${seg}${SEP}${r.day}` },
       ],
       incr: runs,
     });
@@ -132,7 +141,7 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
       groups.push({
         guards: [
           { op: 'member', family, member: name },
-          { op: 'absent', member: `${seg}${SEP}${r.machine}` },
+          { op: 'absent', member: `${seg}${SEP}${r.machine}`, unit: seg },
           { op: 'first', member: `${stat}${SEP}${seg}${SEP}${r.arm}${SEP}${source}` },
         ],
         incr: [field(stat, family, name)],
@@ -146,7 +155,7 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
       groups.push({
         guards: [
           { op: 'member', family, member: name },
-          { op: 'absent', member: `${seg}${SEP}${r.machine}` },
+          { op: 'absent', member: `${seg}${SEP}${r.machine}`, unit: seg },
           ...eventCap(seg),
         ],
         incr: event,
@@ -155,7 +164,7 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
     groups.push({
       guards: [
         { op: 'member', family, member: name },
-        { op: 'first', member: `${seg}${SEP}${r.machine}` },
+        { op: 'first', member: `${seg}${SEP}${r.machine}`, unit: seg },
       ],
       incr: [field(STAT.firstRuns(r.stage), family, name)],
     });
@@ -168,10 +177,11 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
       if (test === '' || test.includes(SEP)) continue;
       const sig = `${project}${SEP}${test}`;
       const machineFirst = `${CODE.signature}${SEP}${sig}${SEP}${r.machine}`;
+      const unitFirst = `${CODE.signature}${SEP}${sig}`;
       groups.push({
         guards: [
           { op: 'admit', family: 'signature', member: sig },
-          { op: 'absent', member: machineFirst },
+          { op: 'absent', member: machineFirst, unit: unitFirst },
           { op: 'first', member: `${STAT.signatureSources}${SEP}${CODE.signature}${SEP}${sig}${SEP}${r.arm}${SEP}${source}` },
         ],
         incr: [field(STAT.signatureSources, 'signature', project, test)],
@@ -179,12 +189,12 @@ export function segmentPlan(r: SegmentReport, p: SegmentPolicy): SegmentPlan {
       groups.push({
         guards: [
           { op: 'member', family: 'signature', member: sig },
-          { op: 'first', member: machineFirst },
+          { op: 'first', member: machineFirst, unit: unitFirst },
           ...eventCap(`${CODE.signature}${SEP}${sig}`),
         ],
         incr: [field(STAT.firstFailure(r.stage), 'signature', project, test)],
       });
     }
   }
-  return { arm: r.arm, budgetField: unitDay, limits: tableLimits(p), groups };
+  return { arm: r.arm, budgetField: unitDay, budgetUnit: r.day, limits: tableLimits(p), groups };
 }

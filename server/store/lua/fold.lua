@@ -10,6 +10,8 @@
   ARGV[3] the writes, one JSON array of ops, each [op, key index, ...]:
     ["Z", k, m, n, ...]      ZINCRBY key n m for each pair (first: the only keys the fold has
                              not read, so a key of another type fails before anything is written)
+    ["I", k, f, n, ...]      HINCRBY key f n for each pair (after Z, before anything else: the
+                             fold has not read these fields either; never a key it deletes)
     ["D", k]                 DEL (before any write to the key)
     ["H", k, f, v, ...]      HSET
     ["X", k, f, ...]         HDEL
@@ -37,6 +39,8 @@ local function apply(op)
     redis.call('DEL', key)
   elseif op[1] == 'Z' then
     for i = 3, #op, 2 do redis.call('ZINCRBY', key, op[i + 1], op[i]) end
+  elseif op[1] == 'I' then
+    for i = 3, #op, 2 do redis.call('HINCRBY', key, op[i], op[i + 1]) end
   else
     for i = 3, #op, 1000 do
       redis.call(CMD[op[1]], key, unpack(op, i, math.min(i + 999, #op)))
