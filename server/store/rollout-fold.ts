@@ -1,7 +1,7 @@
 import { CODE, segmentPlan, type Guard, type SegmentPlan, type SegmentPolicy } from '../domain/segments';
 import { STORED_SUMS } from '../domain/decision/stored-aggregate';
 import type { Keys } from './keys';
-import { emptyArm, emptyRecord, parseRecord, serializeRecord, type ArmRecord, type MachineRecord } from './machine-record';
+import { ARM_FIELD, parseRecord, type ArmRecord, type MachineRecord } from './machine-record';
 import { Misses, type WriteBack } from './write-back';
 
 /**
@@ -132,7 +132,7 @@ export class RolloutFold {
     for (const [key, s] of this.sums) {
       for (const f of STORED_SUMS) if (s.now[f] !== s.was[f]) this.w.hset(key, f, String(s.now[f]));
     }
-    for (const m of this.changed) this.w.hset(this.recordsKey, m, serializeRecord(this.records.get(m)!));
+    for (const m of this.changed) this.w.hset(this.recordsKey, m, JSON.stringify(this.records.get(m)!));
     if (this.unreadableRecords) this.w.incr(this.meta, 'unreadableRecords', this.unreadableRecords);
   }
 
@@ -194,7 +194,7 @@ export class RolloutFold {
       const v = this.w.hget(this.recordsKey, machine);
       const parsed = v === false ? null : parseRecord(v);
       if (v !== false && parsed === null) this.unreadableRecords++;
-      r = parsed ?? emptyRecord();
+      r = parsed ?? {};
       this.records.set(machine, r);
     }
     return r;
@@ -204,13 +204,13 @@ export class RolloutFold {
   private armRecord(machine: string, arm: 'candidate' | 'control'): ArmRecord {
     const r = this.record(machine);
     this.changed.add(machine);
-    return (r[arm] ??= emptyArm());
+    return (r[ARM_FIELD[arm]] ??= {});
   }
 
   /** The value of a machine-day ("runs,failures,errors[,source]"), or false. */
   private machineDay(p: LoggedPart & { arm: 'candidate' | 'control' }, K: ArmKeys): string | false {
     if (this.layout === 2) return this.w.hget(K.md, `${p.machine}|${p.day}`);
-    return this.record(p.machine)[p.arm]?.days.get(p.day) ?? false;
+    return this.record(p.machine)[ARM_FIELD[p.arm]]?.d?.[p.day] ?? false;
   }
 
   private sumsOf(aKey: string): Sums {
@@ -248,24 +248,24 @@ export class RolloutFold {
       if (p.outcome === 'error') w.incr(c, 'errors', 1);
       if (rec) {
         // stage i = 0 the part's stage, 1 all stages: new to all when it has no stage yet
-        if (i === 0 ? !rec.stages.has(p.stage) : rec.stages.size === 0) w.incr(c, 'machines', 1);
-        if (failed && (i === 0 ? !rec.failing.has(p.stage) : rec.failing.size === 0)) w.incr(c, 'failingMachines', 1);
+        if (i === 0 ? !rec.s?.includes(p.stage) : !rec.s?.length) w.incr(c, 'machines', 1);
+        if (failed && (i === 0 ? !rec.f?.includes(p.stage) : !rec.f?.length)) w.incr(c, 'failingMachines', 1);
       } else {
         if (w.sadd(K.machines[i]!, p.machine)) w.incr(c, 'machines', 1);
         if (failed && w.sadd(K.failing[i]!, p.machine)) w.incr(c, 'failingMachines', 1);
       }
     }
     if (rec) {
-      rec.stages.add(p.stage);
-      if (failed) rec.failing.add(p.stage);
+      addTo((rec.s ??= []), p.stage);
+      if (failed) addTo((rec.f ??= []), p.stage);
     }
     const cur = this.machineDay(part, K);
     this.aggregate(part, K, cur);
     const next = withRun(cur, p.outcome, p.source);
-    if (rec) rec.days.set(p.day, next);
+    if (rec) (rec.d ??= {})[p.day] = next;
     else w.hset(K.md, `${p.machine}|${p.day}`, next);
     for (const t of p.tests) {
-      if (rec ? !rec.tests.has(t) && rec.tests.add(t) : w.sadd(K.testMachines, `${t}\t${p.machine}`)) w.zincrby(K.tests, 1, t);
+      if (rec ? addTo((rec.t ??= []), t) : w.sadd(K.testMachines, `${t}\t${p.machine}`)) w.zincrby(K.tests, 1, t);
     }
     const plan = this.planOf(p);
     if (plan) this.segments(plan, p.machine);
@@ -320,7 +320,7 @@ export class RolloutFold {
     const dF = c1 - c0;
     // the machine: "N_m,F_m,runs,failed runs,last day,source" (its source for good: its first run's)
     const rec = this.layout === 3 ? this.armRecord(p.machine, p.arm) : null;
-    const mv = rec ? rec.aggregate : w.hget(mKey, p.machine);
+    const mv = rec ? rec.g ?? false : w.hget(mKey, p.machine);
     let mN: number, mF: number, raw: number, mb: number, last: string, src: string;
     if (mv !== false) {
       const x = splitN(mv, 6);
@@ -389,7 +389,7 @@ export class RolloutFold {
     if (p.outcome === 'fail') S.failures += 1;
     if (p.outcome === 'error') S.errors += 1;
     const mNext = `${mN},${mF},${raw},${mb},${last},${src}`;
-    if (rec) rec.aggregate = mNext;
+    if (rec) rec.g = mNext;
     else w.hset(mKey, p.machine, mNext);
   }
 
@@ -431,21 +431,21 @@ export class RolloutFold {
     switch (g.op) {
       case 'admit': {
         const day = plan.budgetUnit;
-        return this.admit(g, plan, () => rec.budget.get(day) ?? 0, () => rec.budget.set(day, (rec.budget.get(day) ?? 0) + 1));
+        const budget = (rec.sb ??= {});
+        return this.admit(g, plan, () => budget[day] ?? 0, () => void (budget[day] = (budget[day] ?? 0) + 1));
       }
       case 'cap': {
         if (g.unit === undefined) return this.pass(g, plan);
-        const n = (rec.caps.get(g.unit) ?? 0) + 1;
-        rec.caps.set(g.unit, n);
+        const caps = (rec.sc ??= {});
+        const n = (caps[g.unit] ?? 0) + 1;
+        caps[g.unit] = n;
         return n <= g.limit;
       }
       case 'first':
         if (g.unit === undefined) return this.pass(g, plan);
-        if (rec.firsts.has(g.unit)) return false;
-        rec.firsts.add(g.unit);
-        return true;
+        return addTo((rec.sf ??= []), g.unit);
       case 'absent':
-        return g.unit === undefined ? this.pass(g, plan) : !rec.firsts.has(g.unit);
+        return g.unit === undefined ? this.pass(g, plan) : !rec.sf?.includes(g.unit);
       default:
         return this.pass(g, plan);
     }
@@ -497,6 +497,13 @@ function isSegmentPolicy(x: unknown): x is SegmentPolicy {
   const s = x as Record<string, unknown>;
   const counts = [s.cap, s.maxProjects, s.maxPythons, s.maxSignatures, s.maxNewSegmentsPerMachineDay].every(isCount);
   return counts && (s.cap as number) >= 1 && (s.segmentSourceCap === undefined || isCount(s.segmentSourceCap));
+}
+
+/** Adds x to a list kept as a set: true when it was not in it. */
+function addTo<T>(xs: T[], x: T): boolean {
+  if (xs.includes(x)) return false;
+  xs.push(x);
+  return true;
 }
 
 /** A machine-day value "runs,failures,errors[,source]" (`cur` false: none yet) with one more run. */

@@ -5,7 +5,7 @@ import { CODE, segmentEvidence, type SegmentEvidence, type SegmentPlan, type Seg
 import { keys, type Keys } from './keys';
 import { isCluster, runScript, type DcRedis } from './redis';
 import { refusalOf } from './refusals';
-import { parseRecord } from './machine-record';
+import { ARM_FIELD, parseRecord } from './machine-record';
 import { loggedPartOf, RolloutFold, type EvidenceLayout, type LoggedPart } from './rollout-fold';
 import { Fetched, WriteBack, type Misses, type Writes } from './write-back';
 
@@ -483,8 +483,8 @@ function toMachineDays(h: Record<string, string>): MachineDay[] {
 function recordMachineDays(records: Record<string, string>, arm: Arm): MachineDay[] {
   const out: MachineDay[] = [];
   for (const [machine, v] of Object.entries(records)) {
-    const days = parseRecord(v)?.[arm]?.days;
-    if (days) for (const [day, md] of days) out.push(machineDay(machine, day, md));
+    const days = parseRecord(v)?.[ARM_FIELD[arm]]?.d;
+    if (days) for (const [day, md] of Object.entries(days)) out.push(machineDay(machine, day, md));
   }
   return out;
 }
