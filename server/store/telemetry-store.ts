@@ -429,7 +429,7 @@ export class TelemetryStore {
     }
     if (withMachineDays.size) {
       const records = next<Record<string, string>>();
-      for (const arm of withMachineDays) machineDays[arm].push(...recordMachineDays(records, arm));
+      for (const arm of withMachineDays) recordMachineDays(records, arm, machineDays[arm]);
     }
     const meta = toMeta(next<Record<string, string>>());
     const c = next<Record<string, string>>();
@@ -447,7 +447,7 @@ export class TelemetryStore {
       .hgetall(this.k.machineRecords(rolloutId))
       .exec()) as [[Error | null, Record<string, string>], [Error | null, Record<string, string>]];
     if (e1 || e2) throw e1 ?? e2;
-    return [...toMachineDays(md), ...recordMachineDays(records, arm)];
+    return recordMachineDays(records, arm, toMachineDays(md));
   }
 
   /**
@@ -479,9 +479,8 @@ function toMachineDays(h: Record<string, string>): MachineDay[] {
   return out;
 }
 
-/** One arm's machine-days in a rollout's machine records (layout 3); a record that cannot be read has none. */
-function recordMachineDays(records: Record<string, string>, arm: Arm): MachineDay[] {
-  const out: MachineDay[] = [];
+/** One arm's machine-days in a rollout's machine records (layout 3), added to `out` (a record that cannot be read has none). */
+function recordMachineDays(records: Record<string, string>, arm: Arm, out: MachineDay[]): MachineDay[] {
   for (const [machine, v] of Object.entries(records)) {
     const days = parseRecord(v)?.[ARM_FIELD[arm]]?.d;
     if (days) for (const [day, md] of Object.entries(days)) out.push(machineDay(machine, day, md));

@@ -8,7 +8,7 @@
  *    segment plans, sources, a cap hit on every 20th machine-day); then every rollout is
  *    evaluated `evaluations` times as the controller does (evidence() + decide()): p50 / p99,
  *    and, for contrast, the machine-day read the evaluation made before (≤ 10 rollouts, once).
- *    Redis memory after loading, with what the machine-days and the arm aggregates take.
+ *    Redis memory after loading, with what the machine records, the arm aggregates and the segment evidence take.
  *    Then `single` machine-days in one rollout, evaluated as often as all of them were.
  *  - growth: the real server (`node dist/server/main.js` on its embedded Redis, AOF
  *    everysec as `make run`), one live rollout, `growth` reports of new machines through
@@ -26,7 +26,6 @@ import { decide, type DecisionInput } from '../../server/domain/decision';
 import { resolvePolicy } from '../../server/domain/policy';
 import { segmentPolicyOf } from '../../server/domain/segments';
 import { createRedis, type DcRedis } from '../../server/store/redis';
-import { keys } from '../../server/store/keys';
 import { TelemetryStore, type IngestItem } from '../../server/store/telemetry-store';
 import { REPORTER_TOKEN, ROOT, spawnServer } from '../support/process';
 import { children, startRedisServer } from './processes';
@@ -136,7 +135,8 @@ async function evaluation(): Promise<EvalRow[]> {
       await inFlight;
       const load = reports / ((performance.now() - t0) / 1000);
       const memory = await usedMemory(redis);
-      const md = await keysMemory(redis, 'bench:ro:*:md:*');
+      // per machine: its records (evidence layout 3; layout 2 kept machine-days and machine sets apart)
+      const md = await keysMemory(redis, 'bench:ro:*:mr');
       const agg = await keysMemory(redis, 'bench:ro:*:arm:*');
       const seg = await keysMemory(redis, 'bench:ro:*:sg:*');
       const rollout: DecisionInput['rollout'] = { stages: [10, 50, 100], stageIndex: 0, stageEnteredAt: Date.UTC(2025, 2, 3), q0: 0.05, policy, state: 'active', frozen: false };
@@ -179,7 +179,6 @@ async function growth(): Promise<GrowthResult> {
   children.add(srv.child); // its embedded Redis stops with it
   const redis = createRedis({ socket: join(dir, 'redis', 'redis.sock') });
   redis.on('error', () => undefined);
-  const k = keys('dc'); // the server's default key prefix
   try {
     const auth = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
     // one CI reporter token is one source: its cap is turned off so that every report counts
@@ -217,7 +216,8 @@ async function growth(): Promise<GrowthResult> {
     const seconds = (performance.now() - t0) / 1000;
     const status = readFileSync(`/proc/${srv.child.pid}/status`, 'utf8');
     const kb = (f: string) => Number(new RegExp(`${f}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
-    const machineDays = (await redis.hlen(k.machineDays(r.id, 'control'))) + (await redis.hlen(k.machineDays(r.id, 'candidate')));
+    const store = new TelemetryStore(redis, 'dc');
+    const machineDays = (await store.machineDays(r.id, 'control')).length + (await store.machineDays(r.id, 'candidate')).length;
     // evaluations the controller made meanwhile (every one is counted, holds included)
     const metrics = await (await fetch(`${srv.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text();
     const evaluations = [...metrics.matchAll(/^depcanary_decisions_total\{[^}]*\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
@@ -242,7 +242,7 @@ async function main() {
     const lines = [
       `**Evaluation** (evidence() + decide(), as the controller runs it after a batch) with the machine-days spread over ${ROLLOUTS} active rollouts, each evaluated ${EVALUATIONS}× (${fmt(EVALUATIONS * ROLLOUTS)} evaluations), then all in one rollout evaluated as often; before: the machine-day read it replaces (≤ 10 rollouts, once each). Loaded through TelemetryStore.ingest (the real ingest.lua with segment plans; 20,000 sources; every 20th machine-day past the cap).`,
       '',
-      '| machine-days | rollouts | reports loaded/s | Redis memory | of it machine-days / arm aggregates / segment evidence | evaluation p50 / p99 ms | before: machine-day read p50 / max ms |',
+      '| machine-days | rollouts | reports loaded/s | Redis memory | of it machine records (machine-days and all else per machine) / arm aggregates / segment evidence | evaluation p50 / p99 ms | before: machine-day read p50 / max ms |',
       '|---|---|---|---|---|---|---|',
       ...rows.map((r) => `| ${fmt(r.size)} | ${r.rollouts} | ${fmt(r.load)} | ${mb(r.memory)} | ${mb(r.md)} / ${mb(r.agg)} / ${mb(r.seg)} | ${ms(r.p50)} / ${ms(r.p99)} | ${ms(r.oldP50)} / ${ms(r.oldMax)} |`),
       '',
