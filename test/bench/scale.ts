@@ -25,7 +25,6 @@
 import autocannon from 'autocannon';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -36,6 +35,7 @@ import { segmentPolicyOf } from '../../server/domain/segments';
 import { createRedis } from '../../server/store/redis';
 import { TelemetryStore, type IngestItem } from '../../server/store/telemetry-store';
 import { REPORTER_TOKEN, ROOT, spawnServer } from '../support/process';
+import { pacedGetsApart } from './paced-client';
 import { children, startRedisServer } from './processes';
 import { replaceSection } from './readme';
 
@@ -149,40 +149,16 @@ function pins(urls: string[]): Promise<Result> {
 /**
  * Pins paced at `rate` requests a second for SECONDS (open loop: each request is due at its
  * time, and its latency counts from then, so a server that falls behind is not let off), a new
- * machine per request, over at most 50 keep-alive connections. autocannon's own pacing sends each
- * second's quota in a burst, which measures a queue rather than the latency below saturation.
+ * machine per request, over at most 50 keep-alive connections (./paced-client.ts: a client that
+ * allocates little, in a process of its own after 3 s of warm-up, so that its own pauses stay
+ * out of the server's tail). autocannon's own pacing
+ * sends each second's quota in a burst, which measures a queue rather than the latency below
+ * saturation.
  */
-async function paced(urls: string[], rate: number): Promise<Result> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 50 });
-  const latencies: number[] = [];
-  let bad = 0;
-  const pending = new Set<Promise<void>>();
-  const t0 = performance.now();
-  const total = Math.round(rate * SECONDS);
-  for (let i = 0; i < total; i++) {
-    const due = t0 + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait >= 1) await sleep(wait);
-    const p = new Promise<void>((done) => {
-      get(`${urls[i % urls.length]!}/v1/constraints.txt?machine=${randomUUID()}`, { agent }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          latencies.push(performance.now() - due);
-          if (res.statusCode !== 200) bad++;
-          done();
-        });
-      }).on('error', () => {
-        bad++;
-        done();
-      });
-    });
-    pending.add(p);
-    void p.then(() => pending.delete(p));
-  }
-  await Promise.all(pending);
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  return { rps: latencies.length / ((performance.now() - t0) / 1000), p99: Math.round(latencies[Math.floor(latencies.length * 0.99)] ?? 0), bad };
+async function paced(urls: string[], rate: number): Promise<Result & { p50: number; p90: number }> {
+  const r = await pacedGetsApart(urls, rate, SECONDS, '/v1/constraints.txt?machine=');
+  process.stderr.write(`  paced: ${fmt(r.rps)}/s answered, p50 ${r.p50} ms, p90 ${r.p90} ms, p99 ${r.p99} ms, ${r.bad} bad\n`);
+  return r;
 }
 
 interface Row { name: string; ingest: Result; pins: Result }
