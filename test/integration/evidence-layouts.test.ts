@@ -128,6 +128,24 @@ describe('evidence layout 3 (a record per machine) reads back as layout 2', () =
     );
   }, 120_000);
 
+  test('a fold foresees what its parts read: one run of the counting, on a new rollout and on one with evidence', async () => {
+    const id = `r${randomBytes(4).toString('hex')}`;
+    const runs: number[] = [];
+    const watched = new TelemetryStore(redis(), prefix);
+    watched.onFold = (e) => void (e.result === 'folded' && runs.push(e.runs));
+    const segments = { cap: 2, maxProjects: 3, maxPythons: 3, maxSignatures: 4, maxNewSegmentsPerMachineDay: 3, segmentSourceCap: 2 };
+    const batch = (n: number) => Array.from({ length: n }, (_, i): IngestItem => ({
+      id: randomUUID(), machine: `m${i % 13}`, outcome: i % 4 === 0 ? 'fail' : i % 7 === 0 ? 'error' : 'pass', day: DAYS[1]!,
+      failedTests: i % 4 === 0 ? ['t.a', `t.${i % 3}`] : [], json: '{}', source: i % 3 ? `net:${i % 5}` : '',
+      project: ['nova', 'neutron', 'p3', 'p4'][i % 4]!, python: ['3.11.7', '3.12.1'][i % 2]!,
+      assignments: [{ rolloutId: id, arm: i % 3 === 0 ? 'candidate' : 'control', stage: 0, segments, caps: { machine: 2, source: 4 } }],
+    }));
+    await watched.ingest(batch(40), T0);
+    await watched.ingest(batch(40), T0);
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    expect(runs.every((r) => r === 1)).toBe(true);
+  });
+
   test('a machine record that cannot be read is counted, and the machine starts afresh', async () => {
     const k = keys(prefix);
     const id = `r${randomBytes(4).toString('hex')}`;
