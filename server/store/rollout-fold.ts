@@ -1,7 +1,7 @@
 import { CODE, segmentPlan, type Guard, type SegmentPlan, type SegmentPolicy } from '../domain/segments';
 import { STORED_SUMS } from '../domain/decision/stored-aggregate';
 import type { Keys } from './keys';
-import { ARM_FIELD, parseRecord, type ArmRecord, type MachineRecord } from './machine-record';
+import { ARM_FIELD, isCount, parseRecord, type ArmRecord, type MachineRecord } from './machine-record';
 import { Misses, type WriteBack } from './write-back';
 
 /**
@@ -78,19 +78,19 @@ export class RolloutFold {
   private readonly sourceCaps: string;
   private readonly seg: { tables: Record<string, string>; first: string; caps: string; budget: string; refused: string; agg: Record<'candidate' | 'control', string> };
 
-  /**
-   * `plans`: the parts' segment plans, made once per part however many times a fold runs (a
-   * plan depends on the part alone).
-   */
   /** Layout 3: the machine records this run read (parsed once) and those it changed. */
   private readonly records = new Map<string, MachineRecord>();
   private readonly changed = new Set<string>();
   private readonly recordsKey: string;
   /** Records that could not be read (each counted, and its machine started afresh). */
-  unreadableRecords = 0;
+  private unreadableRecords = 0;
 
-  constructor(private readonly w: WriteBack, private readonly k: Keys, private readonly id: string, private readonly plans = new Map<LoggedPart, SegmentPlan>(),
-    private readonly layout: EvidenceLayout = 2) {
+  /**
+   * `plans`: the parts' segment plans, made once per part however many times a fold runs (a
+   * plan depends on the part alone). `layout`: the rollout's evidence layout.
+   */
+  constructor(private readonly w: WriteBack, private readonly k: Keys, private readonly id: string, private readonly plans: Map<LoggedPart, SegmentPlan>,
+    private readonly layout: EvidenceLayout) {
     this.meta = k.rolloutMeta(id);
     this.recordsKey = k.machineRecords(id);
     this.sourceCaps = k.sourceCaps(id);
@@ -147,12 +147,16 @@ export class RolloutFold {
     const m = new Misses();
     if (this.layout !== 3) return m;
     const { seg } = this;
+    const aggregates = new Set<string>();
     for (const p of parts) {
       if (p.arm === 'mismatch') continue;
       const K = this.keysOf(p.arm, p.stage);
       m.add(m.fields, this.recordsKey, p.machine);
       if (p.source !== '' && p.scap > 0) m.add(m.fields, this.sourceCaps, `${p.arm}|${p.source}|${p.day}`);
-      for (const f of AGGREGATE_FIELDS) m.add(m.fields, K.agg, f);
+      if (!aggregates.has(K.agg)) {
+        aggregates.add(K.agg);
+        for (const f of AGGREGATE_FIELDS) m.add(m.fields, K.agg, f);
+      }
       m.add(m.fields, K.aggDays, p.day);
       if (p.source !== '') m.add(m.fields, K.aggSources, p.source);
       const plan = this.planOf(p);
@@ -396,8 +400,8 @@ export class RolloutFold {
   /** Executes a segment plan (server/domain/segments/plan.ts) as the ledger does. */
   private segments(plan: SegmentPlan, machine: string): void {
     const agg = this.seg.agg[plan.arm];
+    // layout 3: part() marked the machine's record changed
     const rec = this.layout === 3 ? this.record(machine) : null;
-    if (rec) this.changed.add(machine);
     for (const g of plan.groups) {
       let ok = true;
       for (const guard of g.guards) {
@@ -468,7 +472,6 @@ export class RolloutFold {
 
 const ARMS = new Set(['candidate', 'control', 'mismatch']);
 const OUTCOMES = new Set(['pass', 'fail', 'error']);
-const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 /**
  * A log entry as a LoggedPart, or null when it is not one (a log is written by ingest.lua only,

@@ -1,6 +1,6 @@
 /**
  * Scale benchmark (bounded; issue 15): what live rollouts, replicas and a large fleet cost.
- *   node dist/test/bench/scale.js [--seconds 10] [--rounds 3] [--part all|rollouts|pins|replicas|memory]
+ *   node dist/test/bench/scale.js [--seconds 10] [--rounds 3] [--part all|rollouts|store|pins|replicas|memory]
  *     [--machines 100000] [--memory-rollouts 500] [--pins-rate 2000] [--write-readme]
  *  - rollouts: one server (`node dist/server/main.js` on its embedded Redis, AOF everysec as
  *    `make run`), 1 and then 40 live rollouts at 10% that every report concerns: report

@@ -22,6 +22,11 @@ import { CODE, SEP, STAT, field, projectSegment, pythonMinor, type Family } from
  * source once: a group before the machine's first-occurrence group passes when the machine's
  * event is new (`absent`) and the source's is too (`first` keyed by source), so a segment
  * rollback can ask for events from several sources (policy.rollbackMinSources).
+ *
+ * `unit` marks a guard whose counter or member belongs to the counting unit (the machine)
+ * alone, and names it without the machine: a store may keep it with the machine's other
+ * state (store/machine-record.ts) instead of under the full field or member. Guards without
+ * it belong to the rollout (a source's events, its first occurrences).
  */
 export type Guard =
   | { op: 'admit'; family: Family; member: string }
@@ -29,13 +34,6 @@ export type Guard =
   | { op: 'cap'; field: string; limit: number; unit?: string }
   | { op: 'first'; member: string; unit?: string }
   | { op: 'absent'; member: string; unit?: string };
-
-/*
- * `unit` marks a guard whose counter or member belongs to the counting unit (the machine)
- * alone, and names it without the machine: a store may keep it with the machine's other
- * state (store/machine-record.ts) instead of under the full field or member. Guards without
- * it belong to the rollout (a source's events, its first occurrences).
- */
 
 export interface PlanGroup {
   guards: Guard[];
