@@ -57,6 +57,9 @@ interface ArmKeys {
   aggDays: string;
 }
 
+/** Where a fold keeps the segment plans it made (a part's plan, once). */
+export type PlanMemo = Pick<WeakMap<LoggedPart, SegmentPlan>, 'get' | 'set'>;
+
 type Sums = Record<(typeof STORED_SUMS)[number], number>;
 
 /** What a fold reads of an arm aggregate's hash. */
@@ -86,10 +89,10 @@ export class RolloutFold {
   private unreadableRecords = 0;
 
   /**
-   * `plans`: the parts' segment plans, made once per part however many times a fold runs (a
-   * plan depends on the part alone). `layout`: the rollout's evidence layout.
+   * `plans`: the parts' segment plans, made once per part however many times a fold runs and
+   * whichever rollouts share it (a plan depends on the part alone; store/parsed-parts.ts). `layout`: the rollout's evidence layout.
    */
-  constructor(private readonly w: WriteBack, private readonly k: Keys, private readonly id: string, private readonly plans: Map<LoggedPart, SegmentPlan>,
+  constructor(private readonly w: WriteBack, private readonly k: Keys, private readonly id: string, private readonly plans: PlanMemo,
     private readonly layout: EvidenceLayout) {
     this.meta = k.rolloutMeta(id);
     this.recordsKey = k.machineRecords(id);

@@ -1,12 +1,13 @@
 import { Mutex, Semaphore } from 'async-mutex';
 import type { ArmCounters, ArmEvidence, FailingTest, MachineDay, RolloutEvidence } from '../domain/evidence';
 import { StoredArmAggregate } from '../domain/decision/stored-aggregate';
-import { CODE, segmentEvidence, type SegmentEvidence, type SegmentPlan, type SegmentPolicy } from '../domain/segments';
+import { CODE, segmentEvidence, type SegmentEvidence, type SegmentPolicy } from '../domain/segments';
 import { keys, type Keys } from './keys';
 import { isCluster, runScript, type DcRedis } from './redis';
 import { refusalOf } from './refusals';
 import { ARM_FIELD, parseRecord } from './machine-record';
-import { loggedPartOf, RolloutFold, type EvidenceLayout, type LoggedPart } from './rollout-fold';
+import { ParsedParts } from './parsed-parts';
+import { RolloutFold, type EvidenceLayout, type LoggedPart } from './rollout-fold';
 import { Fetched, WriteBack, type Misses, type Writes } from './write-back';
 
 export type Assignment = {
@@ -111,6 +112,8 @@ export class TelemetryStore {
   private readonly folding = new Map<string, Mutex>();
   /** FOLDS_AT_ONCE over all rollouts. */
   private readonly foldSlots = new Semaphore(FOLDS_AT_ONCE);
+  /** Log entries lately folded, parsed and planned once for all the rollouts that logged them. */
+  private readonly parsed = new ParsedParts();
   constructor(private readonly redis: DcRedis, prefix: string) {
     this.k = keys(prefix);
     this.cluster = isCluster(redis);
@@ -138,13 +141,16 @@ export class TelemetryStore {
     items.forEach((it, i) => {
       if (legacy[i]) return;
       const source = it.source ?? '';
-      parts.push({ slot: `M\t${it.machine}`, item: i, rollout: null, set: `M\t${it.machine}`, names: () => [k.machineReports(it.machine)], kind: 'M', args: [it.id], payload: it.json });
+      parts.push({ slot: `M\t${it.machine}`, item: i, rollout: null, set: `M\t${it.machine}`, names: () => [k.machineReports(it.machine)], kind: 'M', args: packed([it.id]), payload: it.json });
       parts.push({ slot: `F\t${it.day}`, item: i, rollout: '', set: `F\t${it.day}`, names: () => [k.fleetSeen(it.day), k.fleetMachineDays(it.day), k.fleetSourceDays(it.day)],
-        kind: 'F', args: [it.id, evidenceOf(it), it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S], payload: '' });
+        kind: 'F', args: packed([it.id, evidenceOf(it), it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S]), payload: '' });
+      // a report's parts differ only in their rollout's arm, stage and caps: each distinct one is written once
+      const rArgs = packed([it.id, SEEN_TTL_S]);
+      const logged = new LoggedParts(it, now, source);
       for (const a of it.assignments) {
         parts.push({ slot: `R\t${a.rolloutId}`, item: i, rollout: a.rolloutId, set: `R\t${a.rolloutId}\t${it.day}`,
           names: () => [k.rolloutSeen(a.rolloutId, it.day), k.rolloutMeta(a.rolloutId), k.rolloutLog(a.rolloutId)],
-          kind: 'R', args: [it.id, SEEN_TTL_S], payload: JSON.stringify(loggedPart(it, a, now, source)) });
+          kind: 'R', args: rArgs, payload: logged.of(a) });
       }
     });
     const callOf = this.cluster ? onePerSlot() : slotsTogether(parts);
@@ -225,7 +231,7 @@ export class TelemetryStore {
     }
     const parts: LoggedPart[] = [];
     for (const e of entries) {
-      const p = loggedPartOf(e);
+      const p = this.parsed.get(e);
       if (p) parts.push(p);
     }
     const unreadable = entries.length - parts.length;
@@ -233,7 +239,7 @@ export class TelemetryStore {
     const stored = head[2];
     const layout: EvidenceLayout = stored === '3' || (stored === null && mdCandidate === 0 && mdControl === 0) ? 3 : 2;
     const fetched = new Fetched();
-    const plans = new Map<LoggedPart, SegmentPlan>();
+    const plans = this.parsed.plans;
     const predicted = new RolloutFold(new WriteBack(fetched), k, id, plans, layout).predictReads(parts);
     if (predicted.size) await this.fetch(fetched, predicted);
     let w: WriteBack;
@@ -535,7 +541,8 @@ interface PartSpec {
   set: string;
   names: () => string[];
   kind: 'M' | 'F' | 'R';
-  args: (string | number)[];
+  /** Its arguments as ingest.lua decodes them (packed()). */
+  args: string;
   /** A string the part takes as it is (the report's JSON, the logged part's JSON; '' none): not inside `args`, which Lua decodes. */
   payload: string;
 }
@@ -594,7 +601,7 @@ class SlotCall {
       this.sets.set(p.set, at);
       for (const n of p.names()) this.keys.push(n);
     }
-    this.args.push(p.kind, at, packed(p.args), p.payload);
+    this.args.push(p.kind, at, p.args, p.payload);
     this.owners.push({ item: p.item, rollout: p.rollout });
     this.args[0] = this.owners.length;
   }
@@ -608,6 +615,37 @@ function packed(args: (string | number)[]): string {
   const json = JSON.stringify(args);
   if (!json.includes('\\u')) return json;
   return JSON.stringify(args.map((x) => (typeof x === 'string' && !x.isWellFormed() ? x.toWellFormed() : x)));
+}
+
+/**
+ * A report's parts as logged (ingest.lua R) for the folds (store/rollout-fold.ts): the JSON of
+ * each distinct part written once, however many rollouts log it (a part names no rollout).
+ */
+class LoggedParts {
+  private readonly seen: { a: Assignment; json: string }[] = [];
+  constructor(private readonly it: IngestItem, private readonly now: number, private readonly source: string) {}
+
+  of(a: Assignment): string {
+    for (const s of this.seen) if (samePart(s.a, a)) return s.json;
+    const json = JSON.stringify(loggedPart(this.it, a, this.now, this.source));
+    this.seen.push({ a, json });
+    return json;
+  }
+}
+
+/** Whether two assignments log the same part of a report (loggedPart() reads only these). */
+function samePart(x: Assignment, y: Assignment): boolean {
+  if (x.arm !== y.arm || x.stage !== y.stage || x.caps?.machine !== y.caps?.machine || x.caps?.source !== y.caps?.source) return false;
+  const [s, t] = [x.arm !== 'mismatch' ? x.segments : undefined, y.arm !== 'mismatch' ? y.segments : undefined];
+  return s === t || (s !== undefined && t !== undefined && policyJson(s) === policyJson(t));
+}
+
+/** A rollout's segment caps as JSON, made once per object (a live rollout's are one object). */
+const policyJsons = new WeakMap<SegmentPolicy, string>();
+function policyJson(p: SegmentPolicy): string {
+  let s = policyJsons.get(p);
+  if (s === undefined) policyJsons.set(p, (s = JSON.stringify(p)));
+  return s;
 }
 
 /** A report's part in one rollout, as logged (ingest.lua R) for the fold (store/rollout-fold.ts). */

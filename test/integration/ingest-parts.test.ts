@@ -162,4 +162,31 @@ describe('ingestion in parts (one per slot), each counted once', () => {
     expect(await store.machineReports('m1', 50)).toEqual([JSON.parse(json)]);
     expect(await store.ingest([it], 2)).toEqual([false]);
   });
+
+  test("one report's parts in rollouts of equal arm, stage and caps count alike; a rollout's own caps still count as its own", async () => {
+    const [a, b, c, e, d] = ['rs-a', 'rs-b', 'rs-c', 'rs-e', 'rs-d'];
+    const caps = { machine: 5, source: 0 };
+    const assignments: Assignment[] = [
+      { rolloutId: a, arm: 'control', stage: 0, segments: SEG, caps },
+      // equal caps in other objects (as every live rollout has its own)
+      { rolloutId: b, arm: 'control', stage: 0, segments: { ...SEG }, caps: { ...caps } },
+      // its own run cap
+      { rolloutId: c, arm: 'control', stage: 0, segments: SEG, caps: { machine: 1, source: 0 } },
+      // no room for a project segment
+      { rolloutId: e, arm: 'control', stage: 0, segments: { ...SEG, maxProjects: 0 }, caps },
+      { rolloutId: d, arm: 'candidate', stage: 1, segments: SEG, caps },
+    ];
+    for (let i = 0; i < 3; i++) await store.ingest([item('m9', assignments)], 10 + i);
+    const [ea, eb, ec, ee, ed] = await Promise.all([store.evidence(a, 5), store.evidence(b, 5), store.evidence(c, 1), store.evidence(e, 5), store.evidence(d, 5)]);
+    expect(eb).toEqual(ea);
+    expect(ea.control.aggregate!.aggregate(null)).toMatchObject({ runs: 3, N: 3, G: 1 });
+    // its machine cap of 1: three runs weigh one
+    expect(ec.control.aggregate!.aggregate(null)).toMatchObject({ runs: 3, N: 1, G: 1 });
+    expect(ee.control.aggregate!.aggregate(null)).toMatchObject({ runs: 3, N: 3, G: 1 });
+    expect(ee.segments.refused.project).toBeGreaterThan(0);
+    expect(ea.segments.refused.project).toBe(0);
+    expect(ed.candidate.aggregate!.aggregate(null)).toMatchObject({ runs: 3, N: 3, G: 1 });
+    expect(ed.control.aggregate).toBeUndefined();
+    expect((await store.counters(d, 1)).candidate.runs).toBe(3);
+  });
 });

@@ -1,5 +1,6 @@
 import { resolvePolicy } from '../../server/domain/policy';
 import { segmentPolicyOf } from '../../server/domain/segments';
+import { ParsedParts } from '../../server/store/parsed-parts';
 import { loggedPartOf, type LoggedPart } from '../../server/store/rollout-fold';
 
 /** A log entry is read back as a part only when everything the fold counts by is well formed (store/rollout-fold.ts). */
@@ -34,5 +35,33 @@ describe('loggedPartOf', () => {
     ['a segment source cap that is not a count', entry({ segments: { ...part.segments, segmentSourceCap: '4' } })],
   ])('%s is not a part', (_, e) => {
     expect(loggedPartOf(e)).toBeNull();
+  });
+});
+
+/** A fold's parsed entries are shared by every rollout that logged the same string (store/parsed-parts.ts). */
+describe('ParsedParts', () => {
+  const part = { id: 'r1', arm: 'control', stage: 1, machine: 'm1', day: '2026-12-01', outcome: 'pass', now: 1, source: '', mcap: 1, scap: 0, tests: [], project: '', python: '' };
+  const entry = (id: string) => JSON.stringify({ ...part, id });
+
+  test('an entry reads as loggedPartOf reads it, once: the same string again is the same part', () => {
+    const parsed = new ParsedParts(4);
+    const a = parsed.get(entry('r1'));
+    expect(a).toEqual(loggedPartOf(entry('r1')));
+    // a new string of the same text (as each LRANGE reply makes) finds it
+    expect(parsed.get(`${entry('r1')}`.slice(0))).toBe(a);
+    expect(parsed.get(entry('r2'))).not.toBe(a);
+    expect(parsed.get('not json')).toBeNull();
+  });
+
+  test('bounded: an entry is kept for two generations of `size` entries, then parsed again (to an equal part)', () => {
+    const parsed = new ParsedParts(2);
+    const a = parsed.get(entry('a'));
+    parsed.get(entry('b'));
+    parsed.get(entry('c')); // a and b are now the previous generation
+    expect(parsed.get(entry('a'))).toBe(a); // found there (and kept in the current one)
+    for (const id of ['d', 'e', 'f', 'g']) parsed.get(entry(id));
+    const again = parsed.get(entry('a'));
+    expect(again).not.toBe(a);
+    expect(again).toEqual(a);
   });
 });
