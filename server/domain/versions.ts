@@ -13,9 +13,21 @@ export function assertPep440(v: string, field: string): void {
 
 /** PEP 440 equality: `1.0` equals `1.0.0`. */
 export function sameVersion(a: string, b: string): boolean {
-  if (!isPep440(a) || !isPep440(b)) return a === b;
-  return pep440.eq(a, b);
+  if (a === b) return true;
+  // every report is compared with each live rollout's two versions: the answers are kept
+  const key = `${a.length}:${a}${b}`;
+  let same = compared.get(key);
+  if (same === undefined) {
+    same = isPep440(a) && isPep440(b) && pep440.eq(a, b);
+    if (compared.size >= COMPARED_KEPT) compared.clear();
+    compared.set(key, same);
+  }
+  return same;
 }
+
+/** sameVersion's answers lately given (a pure function of its strings; bounded, as reports send any). */
+const compared = new Map<string, boolean>();
+const COMPARED_KEPT = 4096;
 
 export type UpdateType = 'major' | 'minor' | 'patch' | 'other';
 

@@ -183,8 +183,8 @@ describe('ingestion in parts (one per slot), each counted once', () => {
     // its machine cap of 1: three runs weigh one
     expect(ec.control.aggregate!.aggregate(null)).toMatchObject({ runs: 3, N: 1, G: 1 });
     expect(ee.control.aggregate!.aggregate(null)).toMatchObject({ runs: 3, N: 3, G: 1 });
-    expect(ee.segments.refused.project).toBeGreaterThan(0);
-    expect(ea.segments.refused.project).toBe(0);
+    expect(ee.segments!.refused.project).toBeGreaterThan(0);
+    expect(ea.segments!.refused.project).toBe(0);
     expect(ed.candidate.aggregate!.aggregate(null)).toMatchObject({ runs: 3, N: 3, G: 1 });
     expect(ed.control.aggregate).toBeUndefined();
     expect((await store.counters(d, 1)).candidate.runs).toBe(3);

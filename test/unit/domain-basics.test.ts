@@ -29,6 +29,9 @@ describe('versions', () => {
     expect(sameVersion('1.0', '1.0.1')).toBe(false);
     expect(sameVersion('abc', 'abc')).toBe(true);
     expect(sameVersion('abc', '1.0')).toBe(false);
+    // asked again (its answers are kept): the same answers, and no two pairs share one
+    expect([sameVersion('1.0', '1.0.0'), sameVersion('1.0', '1.0.1'), sameVersion('abc', '1.0')]).toEqual([true, false, false]);
+    expect([sameVersion('1.0', '0.1.0'), sameVersion('1.00', '.1.0'), sameVersion('1.0', '01.0'), sameVersion('1.00', '1.0')]).toEqual([false, false, true, true]);
   });
 
   test('update types: semver, PEP 440 segments, and the rest', () => {

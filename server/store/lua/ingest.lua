@@ -8,12 +8,14 @@
     R  each rollout it concerns              (the rollout's slot)
   A batch's parts are grouped by slot, each group in the reports' order: a machine's M parts,
   a day's F parts, a rollout's R parts. On Redis Cluster a call runs one group; on one Redis
-  whole groups share calls of about 100 parts (telemetry-store.ts). KEYS are the parts' key sets (M 1, F 3, R 3 names), each set once however many parts
-  use it; ARGV[1] is the number of parts P, then per part four: its kind (M, F or R), the index
-  in KEYS where its key set starts (0-based), its arguments as one JSON array (decoded by cjson
-  in one step: far cheaper here than thousands of ARGV), and its payload, a string stored as it
-  is ('' for none; never decoded here). Below, a part's KEYS[n] and ARGV[n] are its own (the
-  n-th element of that array), and PAYLOAD its payload.
+  whole groups share calls of several hundred parts (telemetry-store.ts). KEYS are the parts' key sets (M 1, F 3, R 3 names), each set once however many parts
+  use it. ARGV[1] is the number of parts P, ARGV[2] the number of payloads Q, ARGV[3] the seconds
+  a report id is remembered (SEEN), then the Q payloads, strings stored as they are (never
+  decoded here; each once however many parts store it: a report's parts in rollouts of the same
+  arm and stage are equal), then per part four: its kind (M, F or R), the index in KEYS where its
+  key set starts (0-based), its arguments (F: one JSON array, decoded by cjson in one step; M
+  and R: the report id as it is), and the number of its payload (1..Q; 0 none). Below, a part's
+  KEYS[n] and ARGV[n] are its own (the n-th element of its arguments), and PAYLOAD its payload.
   Returns: the result of each part, in order.
 
   Reads and writes of the F and R parts go through a write-back cache (below): each hash field,
@@ -45,7 +47,7 @@
   KEYS[1] rolloutSeen: report ids counted for the rollout on the report's UTC day (set)
   KEYS[2] rolloutMeta (logged: parts ever logged; folded: of them counted; retiredAt once ended)
   KEYS[3] rolloutLog: the parts not folded yet, oldest first (list of JSON, store/rollout-fold.ts LoggedPart)
-  ARGV[1] report id, ARGV[2] seconds a report id is remembered, PAYLOAD the part's JSON
+  ARGV[1] report id (a report id is remembered SEEN seconds), PAYLOAD the part's JSON
   Result: its position in the log (meta `logged` once it is in: >= 1), which a fold has counted
   once meta `folded` reaches it; 0 duplicate (already counted, nothing written); REFUSED.ENDED the
   rollout's evidence is retired (nothing written).
@@ -153,9 +155,9 @@ end
 local function pastCap(cur, cap)
   return cur and tonumber(string.match(cur, '^(%d+)')) >= cap
 end
--- M: a report joins its machine's latest reports once (its KEYS[k + 1], its A[1] and payload; see the header).
-local function machinePart(k, A, payload)
-  local head = A[1] .. '\t'
+-- M: a report joins its machine's latest reports once (its KEYS[k + 1], its report id and payload; see the header).
+local function machinePart(k, id, payload)
+  local head = id .. '\t'
   for _, v in ipairs(redis.call('LRANGE', KEYS[k + 1], 0, 49)) do
     if string.sub(v, 1, #head) == head then return 0 end
   end
@@ -180,20 +182,52 @@ local function fleetPart(k, A)
   if not cur then expire(KEYS[k + 2], 864000) end
   return 1
 end
--- R: a report's part in one rollout, counted once and logged (its KEYS[k + 1..3], its A[1..2] and payload; see the header).
-local function rolloutPart(k, A, payload)
+-- R: a report's part in one rollout, counted once and logged (its KEYS[k + 1..3], its report id and payload; see the header).
+local SEEN = ARGV[3]
+local function rolloutPart(k, id, payload)
   if hget(KEYS[k + 2], 'retiredAt') then return REFUSED.ENDED end
-  if sadd(KEYS[k + 1], A[1]) == 0 then return 0 end
-  expire(KEYS[k + 1], A[2])
+  if sadd(KEYS[k + 1], id) == 0 then return 0 end
+  expire(KEYS[k + 1], SEEN)
   rpush(KEYS[k + 3], payload)
   return hincrby(KEYS[k + 2], 'logged', 1)
 end
+local P, Q = tonumber(ARGV[1]), tonumber(ARGV[2])
+-- Whether the R parts' report ids are counted already: one SMISMEMBER per rollout and day (into
+-- the cache, as sadd() would read them one by one), not one SISMEMBER per part.
+local ids, seenKeys = {}, {}
+for p = 1, P do
+  local a = 4 * p + Q
+  if ARGV[a] == 'R' then
+    local key = KEYS[tonumber(ARGV[a + 1]) + 1]
+    local list = ids[key]
+    if not list then
+      list = {}
+      ids[key] = list
+      seenKeys[#seenKeys + 1] = key
+    end
+    list[#list + 1] = ARGV[a + 2]
+  end
+end
+for _, key in ipairs(seenKeys) do
+  local e, list = entry(S, SK, key, newSet), ids[key]
+  for i = 1, #list, 1000 do
+    local chunk = { unpack(list, i, math.min(i + 999, #list)) }
+    local found = redis.call('SMISMEMBER', key, unpack(chunk))
+    for j, id in ipairs(chunk) do
+      if e.m[id] == nil then e.m[id] = found[j] == 1 end
+    end
+  end
+end
 -- The parts, in order.
-local PARTS = { M = machinePart, F = fleetPart, R = rolloutPart }
 local out = {}
-for p = 1, tonumber(ARGV[1]) do
-  local a = 4 * p - 2
-  out[p] = PARTS[ARGV[a]](tonumber(ARGV[a + 1]), cjson.decode(ARGV[a + 2]), ARGV[a + 3])
+for p = 1, P do
+  local a = 4 * p + Q
+  local kind, k, n = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 3])
+  local payload = ''
+  if n > 0 then payload = ARGV[3 + n] end
+  if kind == 'R' then out[p] = rolloutPart(k, ARGV[a + 2], payload)
+  elseif kind == 'F' then out[p] = fleetPart(k, cjson.decode(ARGV[a + 2]))
+  else out[p] = machinePart(k, ARGV[a + 2], payload) end
 end
 flush()
 return out
