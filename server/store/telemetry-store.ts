@@ -108,6 +108,8 @@ export class TelemetryStore {
   private readonly cluster: boolean;
   /** Per rollout: the log position this process last saw folded (a floor: other processes fold too). */
   private readonly folded = new Map<string, number>();
+  /** Per rollout: its evidence layout as this process last read it stored (rolloutMeta `layout`; it never changes). */
+  private readonly layouts = new Map<string, '2' | '3'>();
   /** Per rollout being folded here: one fold at a time. */
   private readonly folding = new Map<string, Mutex>();
   /** FOLDS_AT_ONCE over all rollouts. */
@@ -211,13 +213,17 @@ export class TelemetryStore {
     let runs = 0;
     const tell = (result: FoldEvent['result'], parts: number, unreadable = 0) =>
       this.onFold({ result, parts, unreadable, runs, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
-    const [[e1, head], [e2, entries], [e3, mdCandidate], [e4, mdControl]] = (await this.redis.multi()
-      .hmget(k.rolloutMeta(id), 'folded', 'retiredAt', 'layout')
-      .lrange(k.rolloutLog(id), 0, FOLD_PARTS - 1)
-      .exists(k.machineDays(id, 'candidate'))
-      .exists(k.machineDays(id, 'control'))
-      .exec()) as [[Error | null, (string | null)[]], [Error | null, string[]], [Error | null, number], [Error | null, number]];
-    if (e1 || e2 || e3 || e4) throw e1 ?? e2 ?? e3 ?? e4;
+    // machine-days decide a layout not chosen yet (a rollout's stored layout never changes)
+    const known = this.layouts.get(id);
+    const tx = this.redis.multi().hmget(k.rolloutMeta(id), 'folded', 'retiredAt', 'layout').lrange(k.rolloutLog(id), 0, FOLD_PARTS - 1);
+    if (!known) tx.exists(k.machineDays(id, 'candidate')).exists(k.machineDays(id, 'control'));
+    const res = (await tx.exec()) as [Error | null, unknown][] | null;
+    if (!res) throw new Error(`the fold's read of rollout ${id} was aborted`);
+    for (const [e] of res) if (e) throw e;
+    const head = res[0]![1] as (string | null)[];
+    const entries = res[1]![1] as string[];
+    /** Whether the rollout has machine-days (of a server before layout 3); read only while its layout is not known. */
+    const hasMachineDays = !known && (res[2]![1] !== 0 || res[3]![1] !== 0);
     const folded = Number(head[0] ?? 0);
     if (head[1] !== null || entries.length === 0) {
       // retired: fold.lua passes the parts over (meta afterEnd), nothing counted
@@ -236,7 +242,8 @@ export class TelemetryStore {
     const unreadable = entries.length - parts.length;
     // a rollout's first fold chooses its layout: 3, unless it has machine-days (of a server before layout 3)
     const stored = head[2];
-    const layout: EvidenceLayout = stored === '3' || (stored === null && mdCandidate === 0 && mdControl === 0) ? 3 : 2;
+    if (stored !== known && (stored === '2' || stored === '3')) this.sawLayout(id, stored);
+    const layout: EvidenceLayout = stored === '3' || (stored === null && (known ? known === '3' : !hasMachineDays)) ? 3 : 2;
     const fetched = new Fetched();
     const plans = this.parsed.plans;
     const predicted = new RolloutFold(new WriteBack(fetched), k, id, plans, layout).predictReads(parts);
@@ -272,6 +279,12 @@ export class TelemetryStore {
   async backlog(rolloutIds: readonly string[]): Promise<Map<string, number>> {
     const ns = await Promise.all(rolloutIds.map((id) => this.redis.llen(this.k.rolloutLog(id))));
     return new Map(rolloutIds.map((id, i) => [id, ns[i]!]));
+  }
+
+  /** Notes a rollout's stored evidence layout (bounded: a layout forgotten is read again). */
+  private sawLayout(id: string, layout: '2' | '3'): void {
+    if (this.layouts.size >= 10_000 && !this.layouts.has(id)) this.layouts.clear();
+    this.layouts.set(id, layout);
   }
 
   /** Notes a rollout's folded position (bounded: a position forgotten is read again). */
