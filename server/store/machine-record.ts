@@ -90,5 +90,13 @@ function isObject(x: unknown): x is Record<string, unknown> {
 export const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isCountList = (v: unknown) => Array.isArray(v) && v.every(isCount);
 const isStrings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
-const isCounts = (v: unknown) => isObject(v) && Object.values(v).every(isCount);
-const isStringValues = (v: unknown) => isObject(v) && Object.values(v).every((x) => typeof x === 'string');
+function isCounts(v: unknown): boolean {
+  if (!isObject(v)) return false;
+  for (const key in v) if (!isCount(v[key])) return false;
+  return true;
+}
+function isStringValues(v: unknown): boolean {
+  if (!isObject(v)) return false;
+  for (const key in v) if (typeof v[key] !== 'string') return false;
+  return true;
+}

@@ -17,7 +17,7 @@ export class ParsedParts {
   /** A part's plan, made once (a plan is a function of the part alone); dropped with the part. */
   readonly plans = new WeakMap<LoggedPart, SegmentPlan>();
 
-  constructor(private readonly size = 2048) {}
+  constructor(private readonly size = 1024) {}
 
   /** The entry as a LoggedPart, or null when it is not one (loggedPartOf). */
   get(entry: string): LoggedPart | null {

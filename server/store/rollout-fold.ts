@@ -314,7 +314,7 @@ export class RolloutFold {
     let n0 = 0;
     let b0 = 0;
     if (cur !== false) {
-      const [r, fl, er] = cur.split(',').map(Number) as [number, number, number];
+      const [r, fl, er] = numbersOf(cur, 3) as [number, number, number];
       n0 = r;
       b0 = Math.min(fl + er, r);
     }
@@ -358,7 +358,7 @@ export class RolloutFold {
     if (src !== '') {
       const cv = w.hget(cKey, src);
       if (cv !== false) {
-        [gN, gF, cf, ca] = cv.split(',').map(Number) as [number, number, number, number];
+        [gN, gF, cf, ca] = numbersOf(cv, 4) as [number, number, number, number];
       } else {
         gN = 0;
         gF = 0;
@@ -438,8 +438,10 @@ export class RolloutFold {
     switch (g.op) {
       case 'admit': {
         const day = plan.budgetUnit;
-        const budget = (rec.sb ??= {});
-        return this.admit(g, plan, () => budget[day] ?? 0, () => void (budget[day] = (budget[day] ?? 0) + 1));
+        return this.admit(g, plan, () => rec.sb?.[day] ?? 0, () => {
+          const budget = (rec.sb ??= {});
+          budget[day] = (budget[day] ?? 0) + 1;
+        });
       }
       case 'cap': {
         if (g.unit === undefined) return this.pass(g, plan);
@@ -515,7 +517,7 @@ function addTo<T>(xs: T[], x: T): boolean {
 /** A machine-day value "runs,failures,errors[,source]" (`cur` false: none yet) with one more run. */
 export function withRun(cur: string | false, outcome: LoggedPart['outcome'], source: string): string {
   let [n, f, e] = [0, 0, 0];
-  if (cur !== false) [n, f, e] = cur.split(',').map(Number) as [number, number, number];
+  if (cur !== false) [n, f, e] = numbersOf(cur, 3) as [number, number, number];
   n += 1;
   if (outcome === 'fail') f += 1;
   if (outcome === 'error') e += 1;
@@ -525,6 +527,19 @@ export function withRun(cur: string | false, outcome: LoggedPart['outcome'], sou
 /** Whether a machine-day value holds `cap` runs or more (a run then adds no weight). */
 function pastCap(cur: string | false, cap: number): boolean {
   return cur !== false && Number(cur.slice(0, cur.indexOf(','))) >= cap;
+}
+
+/** The first `n` comma-separated fields of `s` as numbers (as `s.split(',').map(Number)` reads them; NaN where `s` has fewer). */
+export function numbersOf(s: string, n: number): number[] {
+  const out = new Array<number>(n).fill(Number.NaN);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const j = s.indexOf(',', at);
+    out[i] = Number(j < 0 ? s.slice(at) : s.slice(at, j));
+    if (j < 0) break;
+    at = j + 1;
+  }
+  return out;
 }
 
 /** The first n - 1 comma-separated fields and the rest (which may hold commas: a source). */

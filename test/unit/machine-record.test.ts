@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { parseRecord, type ArmRecord, type MachineRecord } from '../../server/store/machine-record';
+import { numbersOf } from '../../server/store/rollout-fold';
 
 const text = fc.string({ maxLength: 12 });
 const arm: fc.Arbitrary<ArmRecord> = fc.record({
@@ -47,5 +48,22 @@ describe('machine records', () => {
 
   test('fields of another version are dropped', () => {
     expect(parseRecord('{"x":1,"c":{"s":[0],"z":[]},"k":{}}')).toEqual({ c: { s: [0] }, k: {} });
+  });
+});
+
+describe('numbersOf (how the fold reads its comma-separated values)', () => {
+  test.each(['3,1,0', '3,1,0,ci:x', '3,1,0,src,with,commas', '2,0.3333333333333333,1,0', '5', '', '1,,2', 'a,1,2', ' 4 ,5,6'])('%j reads as split(",").map(Number) does', (s) => {
+    const want = s.split(',').map(Number).slice(0, 3);
+    while (want.length < 3) want.push(Number.NaN);
+    expect(numbersOf(s, 3)).toEqual(want);
+  });
+
+  test('any string, any count: as split(",").map(Number) reads its first n', () => {
+    fc.assert(fc.property(fc.array(fc.oneof(fc.double().map(String), fc.nat().map(String), fc.string({ maxLength: 4 }))), fc.integer({ min: 1, max: 6 }), (xs, n) => {
+      const s = xs.join(',');
+      const want = s.split(',').map(Number).slice(0, n);
+      while (want.length < n) want.push(Number.NaN);
+      expect(numbersOf(s, n)).toEqual(want);
+    }));
   });
 });
