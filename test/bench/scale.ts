@@ -1,7 +1,7 @@
 /**
  * Scale benchmark (bounded; issue 15): what live rollouts, replicas and a large fleet cost.
  *   node dist/test/bench/scale.js [--seconds 10] [--rounds 3] [--part all|rollouts|store|pins|replicas|memory]
- *     [--machines 100000] [--memory-rollouts 500] [--pins-rate 2000] [--write-readme]
+ *     [--machines 100000] [--memory-rollouts 500] [--pins-rate 2000] [--replica-rollouts 1] [--write-readme]
  *  - rollouts: one server (`node dist/server/main.js` on its embedded Redis, AOF everysec as
  *    `make run`), 1 and then 40 live rollouts at 10% that every report concerns: report
  *    ingestion (50 a request, a CI reporter token, 10 connections) and pins (`GET
@@ -15,7 +15,8 @@
  *    40 live rollouts at 10%, no reports: to measure the constraints path without ingestion's load;
  *    each run then again paced at `pins-rate` requests/s, for the p99 below saturation.
  *  - replicas: one redis-server (AOF everysec) and 1, then 3 server processes on it, one live
- *    rollout; the same load spread over the replicas (the same connections in all).
+ *    rollout (`replica-rollouts` of them, every report concerning each); the same load spread
+ *    over the replicas (the same connections in all).
  *  - memory: one server, `memory-rollouts` live rollouts (one per library of
  *    data/upper-constraints.txt), `machines` new machines, each reporting once and one in 10
  *    asking for its constraints file first (10 of the rollouts' libraries installed, as a project uses a few
@@ -49,6 +50,11 @@ const ROUNDS = Number(opt('rounds', '3'));
 const PART = opt('part', 'all');
 const MACHINES = Number(opt('machines', '100000'));
 const MEMORY_ROLLOUTS = Number(opt('memory-rollouts', '500'));
+/** Live rollouts of the replicas part (every report concerns each). */
+const REPLICA_ROLLOUTS = Number(opt('replica-rollouts', '1'));
+if (!Number.isInteger(REPLICA_ROLLOUTS) || REPLICA_ROLLOUTS < 1 || REPLICA_ROLLOUTS > 500) {
+  throw new Error(`--replica-rollouts must be a whole number from 1 to 500, not ${opt('replica-rollouts', '1')}`);
+}
 /** The pins part's paced rate (requests/s over all connections), below what one server answers here. */
 const PINS_RATE = Number(opt('pins-rate', '2000'));
 const ADMIN = 'bench-admin-token-0123456789';
@@ -258,7 +264,7 @@ async function replicas(): Promise<Row[]> {
       const d = join(dir, `replica-${i}`);
       servers.push(await server(mkdtempSync(d), { REDIS_URL: `unix://${redis.socket}` }));
     }
-    const live = await createRollouts(servers[0]!.url, libraries().slice(0, 1));
+    const live = await createRollouts(servers[0]!.url, libraries().slice(0, REPLICA_ROLLOUTS));
     await sleep(1000); // every replica's pins hold it (the refresh bound is 500 ms)
     const machines = fleet(2000, live);
     const a = await rounds('1 replica', [servers[0]!.url], machines);
@@ -434,7 +440,7 @@ async function main() {
     const [a, b] = await replicas();
     bad += failed([a!, b!]);
     write('bench:scale-replicas', [
-      '**Replicas**: one redis-server (AOF everysec), 1 then 3 server processes on it, one live rollout; the same load and connections spread over the replicas.',
+      `**Replicas**: one redis-server (AOF everysec), 1 then 3 server processes on it, ${REPLICA_ROLLOUTS === 1 ? 'one live rollout' : `${REPLICA_ROLLOUTS} live rollouts every report concerns`}; the same load and connections spread over the replicas.`,
       '',
       ...table([a!, b!]),
       '',
