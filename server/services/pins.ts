@@ -359,8 +359,8 @@ export class PinsSnapshot {
       let v = installed.get(r.key) ?? pinned?.get(r.key);
       if (v === undefined && outcome === 'error') v = inCandidate ? r.candidate : r.stable;
       if (v === undefined) continue;
-      const isC = v === r.candidate || sameVersion(v, r.candidate);
-      const isS = v === r.stable || sameVersion(v, r.stable);
+      const isC = sameVersion(v, r.candidate);
+      const isS = sameVersion(v, r.stable);
       if (!isC && !isS && branch === null && this.live.some((o) => o !== r && o.key === r.key && (sameVersion(v!, o.stable) || sameVersion(v!, o.candidate)))) {
         continue; // another branch's rollout of the same library
       }

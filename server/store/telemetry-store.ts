@@ -145,7 +145,7 @@ export class TelemetryStore {
       const source = it.source ?? '';
       parts.push({ slot: `M\t${it.machine}`, item: i, rollout: null, set: `M\t${it.machine}`, names: () => [k.machineReports(it.machine)], kind: 'M', args: it.id, payload: it.json });
       parts.push({ slot: `F\t${it.day}`, item: i, rollout: '', set: `F\t${it.day}`, names: () => [k.fleetSeen(it.day), k.fleetMachineDays(it.day), k.fleetSourceDays(it.day)],
-        kind: 'F', args: packed([it.id, evidenceOf(it), it.outcome, source, fleetCaps.machine, fleetCaps.source, SEEN_TTL_S]), payload: '' });
+        kind: 'F', args: packed([it.id, evidenceOf(it), it.outcome, source, fleetCaps.machine, fleetCaps.source]), payload: '' });
       // a report's parts differ only in their rollout's arm, stage and caps: each distinct one is written once
       const logged = new LoggedParts(it, now, source);
       for (const a of it.assignments) {
@@ -242,7 +242,7 @@ export class TelemetryStore {
     const unreadable = entries.length - parts.length;
     // a rollout's first fold chooses its layout: 3, unless it has machine-days (of a server before layout 3)
     const stored = head[2];
-    if (stored !== known && (stored === '2' || stored === '3')) this.sawLayout(id, stored);
+    if (stored !== known && (stored === '2' || stored === '3')) remember(this.layouts, id, stored);
     const layout: EvidenceLayout = stored === '3' || (stored === null && (known ? known === '3' : !hasMachineDays)) ? 3 : 2;
     const fetched = new Fetched();
     const plans = this.parsed.plans;
@@ -281,16 +281,9 @@ export class TelemetryStore {
     return new Map(rolloutIds.map((id, i) => [id, ns[i]!]));
   }
 
-  /** Notes a rollout's stored evidence layout (bounded: a layout forgotten is read again). */
-  private sawLayout(id: string, layout: '2' | '3'): void {
-    if (this.layouts.size >= 10_000 && !this.layouts.has(id)) this.layouts.clear();
-    this.layouts.set(id, layout);
-  }
-
   /** Notes a rollout's folded position (bounded: a position forgotten is read again). */
   private sawFolded(id: string, at: number): void {
-    if (this.folded.size >= 10_000 && !this.folded.has(id)) this.folded.clear();
-    this.folded.set(id, at);
+    remember(this.folded, id, at);
   }
 
   /** Reads what a fold missed into `fetched`: one command per key (HMGET, SMISMEMBER, SCARD, EXISTS), pipelined. */
@@ -480,6 +473,12 @@ export class TelemetryStore {
     });
     return { machineDays, failingTests: [] };
   }
+}
+
+/** Per rollout facts a process keeps of what it read (bounded: one forgotten is read again). */
+function remember<V>(m: Map<string, V>, id: string, v: V): void {
+  if (m.size >= 10_000 && !m.has(id)) m.clear();
+  m.set(id, v);
 }
 
 /** Who a report's run counts as in the evidence. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import type { RolloutEvidence } from '../../server/domain/evidence';
 import { keys } from '../../server/store/keys';
-import { TelemetryStore, type Assignment, type IngestItem } from '../../server/store/telemetry-store';
+import { SEEN_TTL_S, TelemetryStore, type Assignment, type IngestItem } from '../../server/store/telemetry-store';
 import { DAY, ingestItem, SEG } from '../support/ingest-items';
 import { useTestRedis } from '../support/store';
 
@@ -188,5 +188,14 @@ describe('ingestion in parts (one per slot), each counted once', () => {
     expect(ed.candidate.aggregate!.aggregate(null)).toMatchObject({ runs: 3, N: 3, G: 1 });
     expect(ed.control.aggregate).toBeUndefined();
     expect((await store.counters(d, 1)).candidate.runs).toBe(3);
+  });
+
+  test("a counted report id is remembered SEEN_TTL_S, in its day's fleet history and in each rollout", async () => {
+    await store.ingest([item('m10', [arm('rt-a'), arm('rt-b', 'control')])], 1);
+    const k = keys(p);
+    for (const key of [k.fleetSeen(DAY), k.rolloutSeen('rt-a', DAY), k.rolloutSeen('rt-b', DAY)]) {
+      const ttl = await testRedis().ttl(key);
+      expect([key, ttl > SEEN_TTL_S - 60 && ttl <= SEEN_TTL_S]).toEqual([key, true]);
+    }
   });
 });

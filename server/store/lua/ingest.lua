@@ -8,7 +8,7 @@
     R  each rollout it concerns              (the rollout's slot)
   A batch's parts are grouped by slot, each group in the reports' order: a machine's M parts,
   a day's F parts, a rollout's R parts. On Redis Cluster a call runs one group; on one Redis
-  whole groups share calls of several hundred parts (telemetry-store.ts). KEYS are the parts' key sets (M 1, F 3, R 3 names), each set once however many parts
+  whole groups share calls of about 1,000 parts (telemetry-store.ts). KEYS are the parts' key sets (M 1, F 3, R 3 names), each set once however many parts
   use it. ARGV[1] is the number of parts P, ARGV[2] the number of payloads Q, ARGV[3] the seconds
   a report id is remembered (SEEN), then the Q payloads, strings stored as they are (never
   decoded here; each once however many parts store it: a report's parts in rollouts of the same
@@ -35,8 +35,8 @@
   KEYS[3] fleetSourceDays: source -> capped runs counted (the source cap)
   ARGV[1] report id, ARGV[2] machine id, ARGV[3] outcome: pass | fail | error
   ARGV[4] source of the report ('' none; services/sources.ts)
-  ARGV[5] cap per machine and day, ARGV[6] cap per source and day (0 off)
-  ARGV[7] seconds a report id is remembered
+  ARGV[5] cap per machine and day, ARGV[6] cap per source and day (0 off); a report id is
+  remembered SEEN seconds
   Result: 1 counted; 0 duplicate. A run that adds weight (its machine-day has fewer runs than the
   machine cap) takes one from its source's allowance of the day; past it the run is not added.
   Expiry: 10 days, (re)set with each new machine-day (so 10 days past the day's last).
@@ -166,10 +166,12 @@ local function machinePart(k, id, payload)
   redis.call('EXPIRE', KEYS[k + 1], 2592000)
   return 1
 end
--- F: a report's run in its day's fleet history (its KEYS[k + 1..3], its A[1..7]; see the header).
+-- Seconds a counted report id is remembered (F and R parts).
+local SEEN = ARGV[3]
+-- F: a report's run in its day's fleet history (its KEYS[k + 1..3], its A[1..6]; see the header).
 local function fleetPart(k, A)
   if sadd(KEYS[k + 1], A[1]) == 0 then return 0 end
-  expire(KEYS[k + 1], A[7])
+  expire(KEYS[k + 1], SEEN)
   local machine, outcome, source = A[2], A[3], A[4]
   local mcap, scap = tonumber(A[5]), tonumber(A[6])
   local cur = hget(KEYS[k + 2], machine)
@@ -183,7 +185,6 @@ local function fleetPart(k, A)
   return 1
 end
 -- R: a report's part in one rollout, counted once and logged (its KEYS[k + 1..3], its report id and payload; see the header).
-local SEEN = ARGV[3]
 local function rolloutPart(k, id, payload)
   if hget(KEYS[k + 2], 'retiredAt') then return REFUSED.ENDED end
   if sadd(KEYS[k + 1], id) == 0 then return 0 end
